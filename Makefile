@@ -1,0 +1,33 @@
+# The two commands: `make run` (set up and start the hub on its embedded default)
+# and `make test` (set up and run every test). `.ci/run` calls `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint demo bench fuzz clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[postgres,test,bench]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/lianfang-hub init --if-needed
+	$(VENV)/bin/lianfang-hub serve --host $(HOST) --port $(PORT)
+
+# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf var build dist *.egg-info .pytest_cache

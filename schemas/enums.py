@@ -1,0 +1,59 @@
+"""Closed vocabularies of the protocol (DESIGN §2-§5)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class IndicatorKind(StrEnum):
+    PHONE = "phone"
+    ID_NUMBER = "id_number"
+    EMAIL = "email"
+    BANK_ACCOUNT = "bank_account"
+    DEVICE = "device"
+    COMPLAINT_TEXT = "complaint_text"
+    GROUP_TAG = "group_tag"
+
+
+class Category(StrEnum):
+    FRAUD = "fraud"
+    HARASSMENT = "harassment"
+    SPOOFING = "spoofing"
+    ROBOCALL = "robocall"
+    DEBT_COLLECTION_ABUSE = "debt_collection_abuse"
+    MALICIOUS_COMPLAINT = "malicious_complaint"
+    LEGIT = "legit"
+
+
+class MemberKind(StrEnum):
+    BANK = "bank"
+    LENDER = "lender"
+    INSURER = "insurer"
+    PAYMENT = "payment"
+    TELECOM = "telecom"
+    OTHER = "other"
+
+
+class MemberState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+class Tier(StrEnum):
+    BLOCK = "block"
+    WARN = "warn"
+    ALLOW = "allow"
+    NONE = "none"
+
+
+class Feed(StrEnum):
+    PHONE_BLOCK = "phone-block"
+    PHONE_WARN = "phone-warn"
+    PHONE_ALLOW = "phone-allow"
+    COMPLAINT_GROUPS = "complaint-groups"
+
+
+PHONE_FEEDS: tuple[Feed, ...] = (Feed.PHONE_BLOCK, Feed.PHONE_WARN, Feed.PHONE_ALLOW)
