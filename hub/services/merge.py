@@ -1,0 +1,182 @@
+"""The consensus merge policy (DESIGN §4): reports in, one listing out.
+
+Pure and I/O free on purpose: the policy is what members and admins argue
+about, so it must be testable on its own (see tests/hub/test_merge_properties.py)
+and identical whether it runs during ingest, on a scheduled refresh or in a
+what-if tool. The database layer (`hub.services.listings`) only feeds it
+`ReportView`s and stores the `MergeResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from schemas.enums import Category
+
+ACTIVE = "active"
+LEGIT = Category.LEGIT.value
+_DAY_S = 86400.0
+_REVIEW_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class MergePolicy:
+    """Policy numbers; configuration, not code (defaults are DESIGN §4's)."""
+
+    block_score: float = 0.8
+    block_min_members: int = 2
+    warn_score: float = 0.5
+    warn_single_confidence: int = 80
+    half_life_days: float = 30.0
+    allow_min_members: int = 2
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """What the merge needs to know about one stored report."""
+
+    member_id: str
+    category: str
+    confidence: int
+    last_seen: datetime
+    expires_at: datetime
+    state: str = ACTIVE
+    first_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """One indicator's merged listing.
+
+    `tier` is the effective tier (`block`, `warn` or `none`): an allowlisted
+    indicator is always `none` here, because the allowlist beats block and warn.
+    `score` is still the members' consensus, so admins can see the conflict.
+    """
+
+    score: float
+    tier: str
+    allowlisted: bool
+    allow_source: str | None
+    categories: tuple[str, ...]
+    reporter_count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    next_review_at: datetime | None
+
+
+def is_active(report: ReportView, now: datetime) -> bool:
+    """Retracted, overturned and expired reports stop counting."""
+    return report.state == ACTIVE and report.expires_at > now
+
+
+def _decay(last_seen: datetime, at: datetime, half_life_days: float) -> float:
+    age_days = max(0.0, (at - last_seen).total_seconds() / _DAY_S)
+    return 0.5 ** (age_days / half_life_days)
+
+
+def _weight(weights: Mapping[str, float], member_id: str) -> float:
+    return min(1.0, max(0.0, float(weights.get(member_id, 1.0))))
+
+
+def _score_at(
+    bad: list[ReportView], weights: Mapping[str, float], policy: MergePolicy, at: datetime
+) -> float:
+    """`1 − Π_m (1 − w_m · max_r(c_r/100 · decay_r))` over distinct members."""
+    strongest: dict[str, float] = {}
+    for report in bad:
+        strength = report.confidence / 100.0 * _decay(report.last_seen, at, policy.half_life_days)
+        if strength > strongest.get(report.member_id, -1.0):
+            strongest[report.member_id] = strength
+    keep = 1.0
+    for member_id, strength in strongest.items():
+        keep *= 1.0 - _weight(weights, member_id) * min(1.0, strength)
+    return 1.0 - keep
+
+
+def _crossing(
+    bad: list[ReportView],
+    weights: Mapping[str, float],
+    policy: MergePolicy,
+    now: datetime,
+    threshold: float,
+    horizon: datetime,
+) -> datetime | None:
+    """First minute in (now, horizon] at which decay takes the score below `threshold`.
+
+    The score only falls with time, so bisection finds it; None when it stays
+    above the threshold until `horizon` (an expiry re-reviews it there anyway).
+    """
+    if _score_at(bad, weights, policy, horizon) >= threshold:
+        return None
+    low, high = now, horizon
+    while high - low > _REVIEW_RESOLUTION:
+        mid = low + (high - low) / 2
+        if _score_at(bad, weights, policy, mid) >= threshold:
+            low = mid
+        else:
+            high = mid
+    return high.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def merge(
+    reports: Iterable[ReportView],
+    weights: Mapping[str, float],
+    policy: MergePolicy,
+    now: datetime,
+    *,
+    admin_allowlisted: bool = False,
+    held: bool = False,
+) -> MergeResult:
+    """Merge one indicator's reports into its listing (see the module docstring).
+
+    A member counts once, with its strongest active non-`legit` report; a member
+    whose weight fell to 0 (delisted disputes) contributes nothing, not even the
+    single-report warn. An open dispute (`held`) keeps the indicator out of
+    `block` (it shows as `warn` instead).
+    """
+    active = [r for r in reports if is_active(r, now)]
+    bad = [r for r in active if r.category != LEGIT and _weight(weights, r.member_id) > 0.0]
+    legit_members = {r.member_id for r in active if r.category == LEGIT}
+    bad_members = {r.member_id for r in bad}
+
+    score = _score_at(bad, weights, policy, now)
+    single_strong = any(r.confidence >= policy.warn_single_confidence for r in bad)
+    consensus_allow = len(legit_members) >= policy.allow_min_members
+    allowlisted = admin_allowlisted or consensus_allow
+    allow_source = "admin" if admin_allowlisted else ("consensus" if consensus_allow else None)
+
+    consensus_tier = "none"
+    if score >= policy.block_score and len(bad_members) >= policy.block_min_members:
+        consensus_tier = "warn" if held else "block"
+    elif score >= policy.warn_score or single_strong:
+        consensus_tier = "warn"
+    tier = "none" if allowlisted else consensus_tier
+
+    expiries = [r.expires_at for r in active]
+    next_review = min(expiries) if expiries else None
+    if consensus_tier != "none" and next_review is not None:
+        threshold = None
+        if consensus_tier == "block":
+            threshold = policy.block_score
+        elif not single_strong:
+            threshold = policy.warn_score
+        if threshold is not None:
+            crossing = _crossing(bad, weights, policy, now, threshold, next_review)
+            if crossing is not None:
+                next_review = min(next_review, crossing)
+
+    firsts = [r.first_seen or r.last_seen for r in active]
+    lasts = [r.last_seen for r in active]
+    return MergeResult(
+        score=round(score, 6),
+        tier=tier,
+        allowlisted=allowlisted,
+        allow_source=allow_source,
+        categories=tuple(sorted({r.category for r in active})),
+        reporter_count=len({r.member_id for r in active}),
+        first_seen=min(firsts) if firsts else None,
+        last_seen=max(lasts) if lasts else None,
+        next_review_at=next_review,
+    )
