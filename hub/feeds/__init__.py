@@ -1,0 +1,1 @@
+"""Signed, versioned feeds: keys, artifacts + manifests, builder, schedule (DESIGN §5)."""
