@@ -43,6 +43,7 @@ from client_sdk.errors import (
     SetDigestError,
     WrongFeedError,
 )
+from schemas import artifact as codec
 from schemas.envelope import EnvelopeError, public_key_raw, verified_signers
 from schemas.keys import ED25519_PUBLIC_KEY_LEN, b64decode, key_id
 from schemas.manifest import MANIFEST_FORMAT, chain_digest, key_set_digest, record_set_digest
@@ -412,8 +413,6 @@ def _decode_chain(
     expected: type,
 ) -> tuple[list[Any], int | None]:
     """Decode artifacts and check they chain from the current (or snapshot) version."""
-    from schemas import artifact as codec
-
     decoded = []
     version = current_version
     for i, data in enumerate(artifacts):
@@ -449,8 +448,6 @@ def apply_key_artifacts(
     manifest: Mapping[str, Any],
 ) -> np.ndarray:
     """Rebuild a phone feed's sorted uint64 keys and prove it equals the signed set."""
-    from schemas import artifact as codec
-
     decoded, _ = _decode_chain(artifacts, current_version if current is not None else None,
                                manifest, codec.KeyArtifact)
     keys = current
@@ -479,8 +476,6 @@ def apply_record_artifacts(
     manifest: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     """Rebuild the complaint-groups records and prove they equal the signed set."""
-    from schemas import artifact as codec
-
     decoded, _ = _decode_chain(artifacts, current_version if current is not None else None,
                                manifest, codec.RecordArtifact)
     records = [dict(r) for r in current] if current is not None else None
