@@ -1,0 +1,62 @@
+"""The Lianfang hub: `create_app(config=None)` builds the Flask application.
+
+`config` is a `hub.config.HubConfig`, a dict of overrides applied on top of the
+`LIANFANG_*` environment, or None for the environment alone. The factory does no
+schema migration (run `lianfang-hub init` or `hub.db.migrate`), so several
+gunicorn workers can start at once without racing on DDL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from hub.config import HubConfig, resolve_config
+
+__all__ = ["HubConfig", "create_app", "get_config"]
+
+_CONFIG_KEY = "LIANFANG"
+
+
+def create_app(config: HubConfig | Mapping[str, Any] | None = None) -> Flask:
+    """Build the hub app: config, database, error handlers, blueprints, scheduler."""
+    from hub import db
+    from hub.api import register_blueprints
+    from hub.errors import register_error_handlers
+
+    cfg = resolve_config(config)
+    app = Flask(__name__)
+    app.config[_CONFIG_KEY] = cfg
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    logging.getLogger("hub").setLevel(cfg.log_level.upper())
+
+    db.init_app(app, cfg.database_url)
+    register_error_handlers(app)
+    register_blueprints(app)
+    if cfg.scheduler:
+        _start_scheduler(app)
+    return app
+
+
+def get_config(app: Flask | None = None) -> HubConfig:
+    """The HubConfig of `app` (default: the current app)."""
+    from flask import current_app
+
+    target = app if app is not None else current_app
+    return target.config[_CONFIG_KEY]
+
+
+def _start_scheduler(app: Flask) -> None:
+    """Start background jobs when the feeds part provides `hub.feeds.scheduler.start(app)`."""
+    try:
+        from hub.feeds import scheduler  # type: ignore[attr-defined]
+    except ModuleNotFoundError as exc:
+        if exc.name in ("hub.feeds", "hub.feeds.scheduler"):
+            return
+        raise
+    scheduler.start(app)

@@ -1,0 +1,49 @@
+"""Sign member requests (DESIGN §3, docs/FORMATS.md "Member requests").
+
+`signed_headers` returns the four `X-Lianfang-*` headers for one request. Sign the
+path exactly as it goes on the wire — with `requests`, the prepared request's
+`path_url` — including `?query`, and the exact body bytes sent.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from schemas.keys import b64encode
+from schemas.signing import (
+    HEADER_MEMBER,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    request_signing_bytes,
+)
+
+
+def new_nonce() -> str:
+    """A fresh 32-character nonce from `[A-Za-z0-9_-]` (192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def signed_headers(
+    private_key: Ed25519PrivateKey,
+    member_id: str,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    now: float | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The signature headers for `method path` with `body` (b"" when there is none)."""
+    timestamp = str(int(time.time() if now is None else now))
+    nonce = new_nonce() if nonce is None else nonce
+    message = request_signing_bytes(method, path, timestamp, nonce, body, member_id)
+    return {
+        HEADER_MEMBER: member_id,
+        HEADER_TIMESTAMP: timestamp,
+        HEADER_NONCE: nonce,
+        HEADER_SIGNATURE: b64encode(private_key.sign(message)),
+    }

@@ -1,0 +1,139 @@
+"""Verify signed member requests (DESIGN §3, docs/FORMATS.md "Member requests").
+
+Order of checks: headers present → member known → signature valid → timestamp
+inside the window → member approved → nonce unused. The nonce is recorded in its
+own committed transaction, so a replay is refused even when the first request
+failed later on; nonces older than the retention period are purged as we go.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar, cast
+
+from cryptography.exceptions import InvalidSignature
+from flask import g, request
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from hub import db, get_config
+from hub.errors import ApiError
+from hub.models.member import Member
+from hub.models.nonce import SeenNonce
+from schemas.enums import MemberState
+from schemas.keys import ED25519_SIGNATURE_LEN, b64decode
+from schemas.membership import load_ed25519_public_key
+from schemas.signing import (
+    HEADER_MEMBER,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    NONCE_PATTERN,
+    request_signing_bytes,
+)
+from schemas.timefmt import utcnow
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_NONCE_RE = re.compile(NONCE_PATTERN)
+_TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
+_MEMBER_ID_RE = re.compile(r"^mbr_[0-9a-f]{16}$")
+
+
+def has_signature_headers() -> bool:
+    return any(
+        request.headers.get(h)
+        for h in (HEADER_MEMBER, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)
+    )
+
+
+def signed_path() -> str:
+    """The path as the client signed it: raw request target, `?query` when present."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if isinstance(raw, str) and raw.startswith("/"):
+        return raw
+    query = request.query_string.decode("latin-1")
+    return request.path + ("?" + query if query else "")
+
+
+def ensure_approved(member: Member) -> None:
+    if member.state != MemberState.APPROVED:
+        raise ApiError(
+            403,
+            "member_not_approved",
+            f"member {member.id} is {member.state}; only approved members may do this",
+        )
+
+
+def authenticate_member() -> Member:
+    """Check the four signature headers; return the approved Member or raise ApiError."""
+    member_id = request.headers.get(HEADER_MEMBER, "")
+    timestamp = request.headers.get(HEADER_TIMESTAMP, "")
+    nonce = request.headers.get(HEADER_NONCE, "")
+    signature = request.headers.get(HEADER_SIGNATURE, "")
+    if not (member_id and timestamp and nonce and signature):
+        raise ApiError(
+            401,
+            "missing_signature",
+            "this endpoint needs a signed member request "
+            f"({HEADER_MEMBER}, {HEADER_TIMESTAMP}, {HEADER_NONCE}, {HEADER_SIGNATURE})",
+        )
+    if not _MEMBER_ID_RE.match(member_id):
+        raise ApiError(401, "unknown_member", "no such member")
+    session = db.session()
+    member = session.get(Member, member_id)
+    if member is None:
+        raise ApiError(401, "unknown_member", "no such member")
+    if not _TIMESTAMP_RE.match(timestamp) or not _NONCE_RE.match(nonce):
+        raise ApiError(401, "bad_signature", "malformed timestamp or nonce header")
+    body = request.get_data(cache=True)
+    message = request_signing_bytes(
+        request.method, signed_path(), timestamp, nonce, body, member_id
+    )
+    try:
+        sig = b64decode(signature, length=ED25519_SIGNATURE_LEN)
+        load_ed25519_public_key(member.public_key).verify(sig, message)
+    except (InvalidSignature, ValueError):
+        raise ApiError(401, "bad_signature", "the request signature does not verify") from None
+
+    cfg = get_config()
+    now = utcnow()
+    skew = int(timestamp) - int(now.timestamp())
+    if abs(skew) > cfg.clock_window_s:
+        raise ApiError(
+            401,
+            "stale_timestamp",
+            f"timestamp is {skew:+d} s from the hub clock; allowed ±{cfg.clock_window_s} s",
+        )
+    ensure_approved(member)
+    _remember_nonce(member_id, nonce, now, cfg.nonce_retention_s)
+    return member
+
+
+def _remember_nonce(member_id: str, nonce: str, now: Any, retention_s: int) -> None:
+    try:
+        with db.side_session() as side:
+            side.execute(
+                delete(SeenNonce).where(
+                    SeenNonce.seen_at < now - timedelta(seconds=max(retention_s, 1))
+                )
+            )
+            side.add(SeenNonce(member_id=member_id, nonce=nonce, seen_at=now))
+            side.flush()
+    except IntegrityError:
+        raise ApiError(401, "nonce_reused", "this nonce was already used; sign afresh") from None
+
+
+def require_member(fn: F) -> F:
+    """Decorator: the request must be signed by an approved member; sets `g.member`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.member = authenticate_member()
+        g.reader_token = None
+        return fn(*args, **kwargs)
+
+    return cast(F, wrapper)

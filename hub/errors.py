@@ -1,0 +1,125 @@
+"""One JSON error shape for the whole `/v1` API.
+
+`{"error": {"code": "<snake_case>", "message": "<sentence>", "fields": {...} | null}}`.
+Raise `ApiError` anywhere in a request; werkzeug HTTP errors, marshmallow
+ValidationErrors and unexpected exceptions are converted by the handlers below,
+so a client never has to parse HTML or a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("hub.errors")
+
+_HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error answer: HTTP `status`, machine `code`, human `message`, per-field problems."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = dict(fields) if fields is not None else None
+        self.headers = dict(headers or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "fields": self.fields}}
+
+
+def error_response(err: ApiError) -> Response:
+    response = jsonify(err.to_dict())
+    response.status_code = err.status
+    for name, value in err.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _normalise_messages(messages: Any) -> dict[str, Any]:
+    if isinstance(messages, dict):
+        return {str(k): v for k, v in messages.items()}
+    if isinstance(messages, list):
+        return {"_schema": messages}
+    return {"_schema": [str(messages)]}
+
+
+def validation_error(exc: ValidationError) -> ApiError:
+    fields = _normalise_messages(exc.messages)
+    names = ", ".join(sorted(fields)) or "body"
+    return ApiError(422, "validation_error", f"invalid input: {names}", fields=fields)
+
+
+def _is_api_path() -> bool:
+    return request.path.startswith("/v1") or request.path == "/healthz"
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers on `app` (called by `create_app`)."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError) -> Response:
+        return error_response(err)
+
+    @app.errorhandler(ValidationError)
+    def _validation(err: ValidationError) -> Response:
+        return error_response(validation_error(err))
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Response | HTTPException:
+        if not _is_api_path():
+            return err
+        status = err.code or 500
+        code = _HTTP_CODES.get(status, "http_error")
+        message = err.description or err.name
+        if status == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            message = f"request body exceeds the limit of {limit} bytes"
+        api = ApiError(status, code, message)
+        response = error_response(api)
+        if status == 405 and hasattr(err, "valid_methods") and err.valid_methods:
+            response.headers["Allow"] = ", ".join(err.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Response | tuple[str, int]:
+        # Logged with method and path only: the body may carry identifiers.
+        log.error(
+            "unhandled error on %s %s: %s",
+            request.method,
+            request.path,
+            type(err).__name__,
+            exc_info=err,
+        )
+        api = ApiError(500, "internal_error", "internal error; the hub operator has been told")
+        if not _is_api_path():
+            return "internal error", 500
+        return error_response(api)

@@ -1,0 +1,22 @@
+"""Consortium HMAC keys, one per epoch, encrypted at rest (AES-GCM under the master key)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.models.base import Base, UTCDateTime
+
+
+class ConsortiumKey(Base):
+    __tablename__ = "consortium_keys"
+
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary(64))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retiring_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

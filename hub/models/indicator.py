@@ -1,0 +1,31 @@
+"""A hashed indicator the hub has heard of (DESIGN §2): never the raw identifier."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.models.base import Base
+
+
+class Indicator(Base):
+    """`value` is 64 lowercase hex (HMAC) or 16 hex (complaint_text SimHash).
+
+    `group_id` links it into a complaint group (connected component of cases).
+    """
+
+    __tablename__ = "indicators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(64))
+    key_epoch: Mapped[int] = mapped_column(Integer)
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("complaint_groups.id", ondelete="SET NULL"), default=None
+    )
+
+    __table_args__ = (
+        UniqueConstraint("kind", "value", name="uq_indicators_kind_value"),
+        Index("ix_indicators_group_id", "group_id"),
+        Index("ix_indicators_key_epoch", "key_epoch"),
+    )

@@ -1,0 +1,1 @@
+"""Domain logic on a Session, one module per concept (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,187 @@
+"""Consortium HMAC keys per epoch (DESIGN §2), encrypted at rest.
+
+Each epoch's 32-byte key is stored AES-GCM-encrypted under the master key in
+`<data_dir>/keys/master.key` (32 random bytes, mode 0600, created at init), with
+the epoch bound in as associated data so ciphertexts cannot be swapped between
+epochs. When `LIANFANG_KEY_PASSPHRASE` is set the AES key is scrypt(passphrase,
+salt=master file), so a stolen disk image without the passphrase is not enough.
+
+States: `current` (one), `retiring` (accepted for reports, still in feeds),
+`retired` (refused). Rotation: current → retiring, older retiring → retired.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.errors import ApiError
+from hub.models.consortium import ConsortiumKey
+from hub.services import audit
+from schemas.keys import b64encode
+from schemas.timefmt import format_time, utcnow
+
+KEY_BYTES = 32
+MASTER_KEY_NAME = "master.key"
+
+CURRENT = "current"
+RETIRING = "retiring"
+RETIRED = "retired"
+
+
+class MasterKeyError(RuntimeError):
+    """The master key file is missing or malformed."""
+
+
+def master_key_path(keys_dir: Path) -> Path:
+    return keys_dir / MASTER_KEY_NAME
+
+
+def ensure_master_key(keys_dir: Path) -> bool:
+    """Create `master.key` (0600, directory 0700) unless it exists; True when created."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(keys_dir, 0o700)
+    path = master_key_path(keys_dir)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(os.urandom(KEY_BYTES))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
+
+
+@functools.lru_cache(maxsize=8)
+def _wrapping_key(path_text: str, passphrase: str | None, mtime_ns: int) -> bytes:
+    raw = Path(path_text).read_bytes()
+    if len(raw) != KEY_BYTES:
+        raise MasterKeyError(f"{path_text} must hold exactly {KEY_BYTES} bytes")
+    if passphrase is None:
+        return raw
+    return Scrypt(salt=raw, length=KEY_BYTES, n=2**14, r=8, p=1).derive(passphrase.encode())
+
+
+def wrapping_key(keys_dir: Path, passphrase: str | None) -> bytes:
+    path = master_key_path(keys_dir)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise MasterKeyError(f"master key {path} is missing; run `lianfang-hub init`") from None
+    return _wrapping_key(str(path), passphrase, mtime)
+
+
+def _aad(epoch: int) -> bytes:
+    return f"lianfang-consortium-key:{epoch}".encode("ascii")
+
+
+def _keys_config() -> tuple[Path, str | None, int]:
+    from hub import get_config
+
+    cfg = get_config()
+    return cfg.keys_dir, cfg.key_passphrase, cfg.consortium_retire_after_s
+
+
+def _decrypt(row: ConsortiumKey, wrap: bytes) -> bytes:
+    return AESGCM(wrap).decrypt(row.nonce, row.ciphertext, _aad(row.epoch))
+
+
+def create_epoch(
+    session: Session, keys_dir: Path, passphrase: str | None, actor: str = "system"
+) -> int:
+    """Generate the next epoch's key as `current`, demoting older epochs."""
+    wrap = wrapping_key(keys_dir, passphrase)
+    now = utcnow()
+    latest = session.scalar(select(func.max(ConsortiumKey.epoch)))
+    epoch = (latest or 0) + 1
+    for row in session.scalars(select(ConsortiumKey).where(ConsortiumKey.state != RETIRED)):
+        if row.state == CURRENT:
+            row.state, row.retiring_at = RETIRING, now
+        elif row.state == RETIRING:
+            row.state, row.retired_at = RETIRED, now
+    nonce = os.urandom(12)
+    ciphertext = AESGCM(wrap).encrypt(nonce, os.urandom(KEY_BYTES), _aad(epoch))
+    session.add(
+        ConsortiumKey(
+            epoch=epoch, nonce=nonce, ciphertext=ciphertext, state=CURRENT, created_at=now
+        )
+    )
+    session.flush()
+    audit.record(session, actor, "consortium_key.rotate", f"epoch:{epoch}", {"epoch": epoch})
+    return epoch
+
+
+def ensure_first_epoch(session: Session, keys_dir: Path, passphrase: str | None) -> bool:
+    """Create epoch 1 unless any epoch exists; True when created."""
+    if session.scalar(select(func.count()).select_from(ConsortiumKey)):
+        return False
+    create_epoch(session, keys_dir, passphrase, actor="system:init")
+    return True
+
+
+def rotate(session: Session, actor: str = "cli") -> int:
+    """Start a new epoch in the current app's key store; returns its number."""
+    keys_dir, passphrase, _ = _keys_config()
+    return create_epoch(session, keys_dir, passphrase, actor=actor)
+
+
+def epoch_states(session: Session) -> dict[int, str]:
+    """`{epoch: state}` for every epoch (reports use it to accept or refuse `key_epoch`)."""
+    return {
+        row.epoch: row.state
+        for row in session.execute(select(ConsortiumKey.epoch, ConsortiumKey.state))
+    }
+
+
+def current_key(session: Session) -> tuple[int, bytes]:
+    """The current epoch and its raw 32-byte key (app context needed for the key store)."""
+    row = session.scalars(select(ConsortiumKey).where(ConsortiumKey.state == CURRENT)).first()
+    if row is None:
+        raise ApiError(503, "no_consortium_key", "the hub has no consortium key yet; run init")
+    keys_dir, passphrase, _ = _keys_config()
+    return row.epoch, _decrypt(row, wrapping_key(keys_dir, passphrase))
+
+
+def active_keys(session: Session) -> dict[int, bytes]:
+    """Raw keys of every `current` and `retiring` epoch (feeds list these epochs)."""
+    keys_dir, passphrase, _ = _keys_config()
+    wrap = wrapping_key(keys_dir, passphrase)
+    rows = session.scalars(select(ConsortiumKey).where(ConsortiumKey.state != RETIRED))
+    return {row.epoch: _decrypt(row, wrap) for row in rows}
+
+
+def key_document(session: Session) -> dict[str, Any]:
+    """The `GET /v1/consortium-key` body (docs/FORMATS.md), newest epoch first."""
+    keys_dir, passphrase, retire_after = _keys_config()
+    wrap = wrapping_key(keys_dir, passphrase)
+    rows = list(
+        session.scalars(
+            select(ConsortiumKey)
+            .where(ConsortiumKey.state != RETIRED)
+            .order_by(ConsortiumKey.epoch.desc())
+        )
+    )
+    current = next((r.epoch for r in rows if r.state == CURRENT), None)
+    if current is None:
+        raise ApiError(503, "no_consortium_key", "the hub has no consortium key yet; run init")
+    keys: list[dict[str, Any]] = []
+    for row in rows:
+        entry: dict[str, Any] = {
+            "epoch": row.epoch,
+            "key": b64encode(_decrypt(row, wrap)),
+            "state": row.state,
+            "created_at": format_time(row.created_at),
+        }
+        if row.state == RETIRING and row.retiring_at is not None:
+            entry["retires_at"] = format_time(row.retiring_at + timedelta(seconds=retire_after))
+        keys.append(entry)
+    return {"current_epoch": current, "keys": keys}

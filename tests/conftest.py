@@ -1,0 +1,212 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), the app, and a live hub on loopback.
+
+- `db_url`: an empty database URL, parametrised `sqlite` (a temp file) and
+  `postgresql` (a fresh schema inside a per-worker database). PostgreSQL is
+  skipped with a message when no server answers, and fails instead when
+  `LIANFANG_REQUIRE_POSTGRES=1` (CI). `LIANFANG_TEST_POSTGRES_URL` picks the server.
+- `hub_app`: `create_app` on a temp data dir, migrated, master key and consortium
+  epoch 1 created, scheduler off, no admin.
+- `live_hub`: the same app served by werkzeug on 127.0.0.1:<free port> in a
+  thread, with an admin logged in; helpers drive it over real HTTP.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
+from sqlalchemy import create_engine, make_url, text
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from client_sdk.request_auth import signed_headers
+from schemas.envelope import public_key_raw
+from schemas.keys import b64encode
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "correct horse battery staple 42"
+
+
+def postgres_server_url() -> str:
+    return os.environ.get("LIANFANG_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session and xdist worker."""
+    server_url = postgres_server_url()
+    admin_engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"lianfang_t_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no usable server"
+        admin_engine.dispose()
+        message = f"PostgreSQL not reachable at {server_url}: {str(exc).splitlines()[0]}"
+        if os.environ.get("LIANFANG_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh PostgreSQL schema (search_path)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+        return
+    base = request.getfixturevalue("postgres_database")
+    schema = f"t_{secrets.token_hex(6)}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def make_hub_app(db_url: str, data_dir: Path, **overrides: Any) -> Flask:
+    """A migrated, initialised app (no admin) — what `hub_app` returns."""
+    from hub import create_app
+    from hub.bootstrap import initialize
+
+    app = create_app(
+        {"database_url": db_url, "data_dir": data_dir, "scheduler": False, **overrides}
+    )
+    app.config["TESTING"] = True
+    initialize(app, first_admin=None)
+    return app
+
+
+@pytest.fixture
+def hub_app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
+    from hub.db import get_db
+
+    app = make_hub_app(db_url, tmp_path / "data")
+    try:
+        yield app
+    finally:
+        get_db(app).dispose()
+
+
+@dataclass
+class LiveHub:
+    """The real hub on a loopback port plus helpers that speak real HTTP."""
+
+    url: str
+    app: Flask
+    data_dir: Path
+    admin_token: str = ""
+    http: requests.Session = field(default_factory=requests.Session)
+
+    def admin(self, method: str, path: str, json: Any = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        return self.http.request(method, self.url + path, json=json, headers=headers, timeout=30)
+
+    def member(
+        self,
+        member_id: str,
+        key: Ed25519PrivateKey,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        now: float | None = None,
+        nonce: str | None = None,
+    ) -> requests.Response:
+        """A signed request, signing the prepared request's exact path and body."""
+        body = b"" if json is None else jsonlib.dumps(json).encode("utf-8")
+        prepared = requests.Request(
+            method,
+            self.url + path,
+            data=body,
+            headers={"Content-Type": "application/json"} if json is not None else {},
+        ).prepare()
+        prepared.headers.update(
+            signed_headers(key, member_id, method, prepared.path_url, body, now=now, nonce=nonce)
+        )
+        return self.http.send(prepared, timeout=30)
+
+    def apply(
+        self, key: Ed25519PrivateKey, name: str | None = None, kind: str = "bank"
+    ) -> requests.Response:
+        return self.http.post(
+            self.url + "/v1/applications",
+            json={
+                "name": name or f"Test Bank {secrets.token_hex(3)}",
+                "kind": kind,
+                "registration_no": f"REG-{secrets.token_hex(4)}",
+                "contact_email": "security@bank.example.cn",
+                "public_key": b64encode(public_key_raw(key.public_key())),
+            },
+            timeout=30,
+        )
+
+    def new_member(
+        self, name: str | None = None, kind: str = "bank", approve: bool = True
+    ) -> tuple[str, Ed25519PrivateKey]:
+        """Apply through the API (and approve as the admin unless `approve=False`)."""
+        key = Ed25519PrivateKey.generate()
+        response = self.apply(key, name=name, kind=kind)
+        assert response.status_code == 201, response.text
+        member_id = response.json()["id"]
+        if approve:
+            approved = self.admin("POST", f"/v1/admin/members/{member_id}/approve", json={})
+            assert approved.status_code == 200, approved.text
+        return member_id, key
+
+
+def _serve(app: Flask) -> tuple[BaseWSGIServer, threading.Thread]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-hub", daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.fixture
+def live_hub(db_url: str, tmp_path: Path) -> Iterator[LiveHub]:
+    from hub.auth.admin_auth import create_admin
+    from hub.db import get_db
+
+    data_dir = tmp_path / "data"
+    app = make_hub_app(db_url, data_dir)
+    with app.app_context(), get_db(app).new_session() as session:
+        create_admin(session, ADMIN_USERNAME, ADMIN_PASSWORD, actor="test")
+        session.commit()
+    server, thread = _serve(app)
+    hub = LiveHub(url=f"http://127.0.0.1:{server.server_port}", app=app, data_dir=data_dir)
+    try:
+        login = hub.http.post(
+            hub.url + "/v1/admin/login",
+            json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
+            timeout=30,
+        )
+        assert login.status_code == 200, login.text
+        hub.admin_token = login.json()["token"]
+        yield hub
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        hub.http.close()
+        get_db(app).dispose()
