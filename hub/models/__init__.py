@@ -4,14 +4,32 @@ Add your module to the import list when you add a model.
 """
 
 from hub.models.admin import Admin
+from hub.models.allowlist import AllowlistEntry
 from hub.models.audit import AuditEntry, AuditHead
 from hub.models.base import Base, UTCDateTime
+from hub.models.case import Case, CaseIndicator, ComplaintGroup
 from hub.models.consortium import ConsortiumKey
+from hub.models.dispute import Dispute
+from hub.models.feed_change import FeedChange
+from hub.models.indicator import Indicator
+from hub.models.listing import Listing
 from hub.models.member import Member
 from hub.models.nonce import SeenNonce
+from hub.models.report import MemberStanding, Report, ReportBatch
 from hub.models.tokens import AdminToken, ReaderToken
 
 __all__ = [
+    "AllowlistEntry",
+    "Case",
+    "CaseIndicator",
+    "ComplaintGroup",
+    "Dispute",
+    "FeedChange",
+    "Indicator",
+    "Listing",
+    "MemberStanding",
+    "Report",
+    "ReportBatch",
     "Admin",
     "AdminToken",
     "AuditEntry",
