@@ -1,0 +1,361 @@
+"""Report ingestion: a batch of up to 10,000 reports in one transaction.
+
+Each item is validated on its own, so a member gets every problem by index and
+the good items still count. Valid items are upserted in bulk (existing
+indicators and reports are loaded with chunked `IN` queries, never one query
+per item), then only the touched indicators are re-merged (`listings.recompute`).
+The batch row keeps the member's signature, timestamp and nonce with the body's
+SHA-256 (non-repudiable provenance) and the response, replayed for a repeated
+`Idempotency-Key`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from hub.errors import ApiError
+from hub.models.indicator import Indicator
+from hub.models.report import Report, ReportBatch
+from hub.services import audit
+from hub.services.listings import chunked, epoch_states, recompute
+from schemas.reports import ReportSchema
+from schemas.timefmt import utcnow
+
+USABLE_EPOCH_STATES = ("current", "retiring")
+ACTIVE = "active"
+OVERTURNED = "overturned"
+RETRACTED = "retracted"
+
+OVERTURNED_MESSAGE = "This report was overturned by a dispute; it cannot be re-listed."
+
+_REPORT_SCHEMA = ReportSchema()
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What the member signed: kept with the batch so the hub can prove it later."""
+
+    body_sha256: str
+    signature: str | None = None
+    timestamp: str | None = None
+    nonce: str | None = None
+
+
+def new_batch_id() -> str:
+    return "b_" + secrets.token_hex(10)
+
+
+def epoch_error(states: Mapping[int, str], epoch: int) -> str | None:
+    """Why `epoch` cannot be used for a new report, or None when it can."""
+    state = states.get(epoch)
+    if state is None:
+        return "Unknown key epoch; fetch the consortium key again."
+    if state not in USABLE_EPOCH_STATES:
+        return "This key epoch is retired; re-hash with the current consortium key."
+    return None
+
+
+def check_epoch(session: Session, epoch: int) -> None:
+    """422 on `key_epoch` unless the epoch is current or retiring."""
+    problem = epoch_error(epoch_states(session), epoch)
+    if problem:
+        raise ApiError(
+            422, "validation_error", "invalid input: key_epoch", {"key_epoch": [problem]}
+        )
+
+
+def ensure_indicators(
+    session: Session, items: Iterable[tuple[str, str, int]]
+) -> dict[tuple[str, str], int]:
+    """Ids of the (kind, value) indicators, inserting missing ones; `(kind, value, epoch)` in.
+
+    `ON CONFLICT DO NOTHING` makes concurrent batches that see the same new
+    indicator both succeed (SQLite and PostgreSQL both support it).
+    """
+    wanted: dict[tuple[str, str], int] = {}
+    for kind, value, epoch in items:
+        wanted.setdefault((kind, value), epoch)
+    keys = list(wanted)
+    found = _load_indicator_ids(session, keys)
+    missing = [k for k in keys if k not in found]
+    if missing:
+        rows = [{"kind": k, "value": v, "key_epoch": wanted[(k, v)]} for k, v in missing]
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        for chunk in chunked(rows):
+            session.execute(
+                dialect_insert(Indicator).on_conflict_do_nothing(index_elements=["kind", "value"]),
+                list(chunk),
+            )
+        found.update(_load_indicator_ids(session, missing))
+    return found
+
+
+def _load_indicator_ids(
+    session: Session, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for chunk in chunked(keys):
+        rows = session.execute(
+            select(Indicator.kind, Indicator.value, Indicator.id).where(
+                tuple_(Indicator.kind, Indicator.value).in_(list(chunk))
+            )
+        )
+        found.update({(kind, value): ident for kind, value, ident in rows})
+    return found
+
+
+def find_replay(
+    session: Session, member_id: str, idempotency_key: str | None, body_sha256: str
+) -> dict[str, Any] | None:
+    """The stored response for a repeated key and body; 409 when the body differs."""
+    if not idempotency_key:
+        return None
+    batch = session.scalars(
+        select(ReportBatch).where(
+            ReportBatch.member_id == member_id, ReportBatch.idempotency_key == idempotency_key
+        )
+    ).first()
+    if batch is None:
+        return None
+    if not hmac.compare_digest(batch.body_sha256, body_sha256):
+        raise ApiError(
+            409,
+            "idempotency_conflict",
+            "this Idempotency-Key was already used with a different body",
+        )
+    return json.loads(batch.response)
+
+
+def _validate(
+    items: list[Any], states: Mapping[int, str]
+) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    valid: list[tuple[int, dict[str, Any]]] = []
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append({"index": index, "fields": {"_schema": ["Must be a JSON object."]}})
+            continue
+        try:
+            data = _REPORT_SCHEMA.load(item)
+        except ValidationError as exc:
+            errors.append({"index": index, "fields": exc.messages})
+            continue
+        problem = epoch_error(states, data["key_epoch"])
+        if problem:
+            errors.append({"index": index, "fields": {"key_epoch": [problem]}})
+            continue
+        valid.append((index, data))
+    return valid, errors
+
+
+def submit_reports(
+    session: Session,
+    member_id: str,
+    items: list[Any],
+    *,
+    provenance: Provenance,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Ingest one batch; returns (HTTP status, response body). Commits nothing.
+
+    200 with `{"accepted", "errors", "batch_id"}` when at least one report was
+    accepted; 422 with the same per-index `errors` when none was (and nothing is
+    stored, so the member can fix and resend under the same key).
+    """
+    now = now or utcnow()
+    replay = find_replay(session, member_id, idempotency_key, provenance.body_sha256)
+    if replay is not None:
+        return 200, replay
+
+    valid, errors = _validate(items, epoch_states(session))
+    batch_id = new_batch_id()
+    batch = ReportBatch(
+        id=batch_id,
+        member_id=member_id,
+        kind="reports",
+        idempotency_key=idempotency_key,
+        body_sha256=provenance.body_sha256,
+        signature=provenance.signature,
+        signed_timestamp=provenance.timestamp,
+        nonce=provenance.nonce,
+        accepted=0,
+        rejected=0,
+        response="{}",
+        created_at=now,
+    )
+    session.add(batch)
+    session.flush()
+    accepted, more_errors, touched = _upsert(session, member_id, batch_id, valid, now)
+    errors = sorted(errors + more_errors, key=lambda e: e["index"])
+    if accepted == 0:
+        # The caller rolls back: nothing of a batch without one accepted report is kept.
+        return 422, _nothing_accepted(errors)
+
+    response = {"accepted": accepted, "errors": errors, "batch_id": batch_id}
+    batch.accepted = accepted
+    batch.rejected = len(errors)
+    batch.response = json.dumps(response, separators=(",", ":"))
+    changed = recompute(session, touched, now)
+    audit.record(
+        session,
+        f"member:{member_id}",
+        "reports.submit",
+        batch_id,
+        {"accepted": accepted, "rejected": len(errors), "listings_changed": changed},
+    )
+    return 200, response
+
+
+def _nothing_accepted(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    fields = {"reports": {str(e["index"]): e["fields"] for e in errors}}
+    return {
+        "error": {
+            "code": "validation_error",
+            "message": "no report in the batch was accepted",
+            "fields": fields,
+        },
+        "accepted": 0,
+        "errors": errors,
+    }
+
+
+def _upsert(
+    session: Session,
+    member_id: str,
+    batch_id: str,
+    valid: list[tuple[int, dict[str, Any]]],
+    now: datetime,
+) -> tuple[int, list[dict[str, Any]], set[int]]:
+    """Insert or update the member's reports; returns (accepted, errors, touched ids)."""
+    if not valid:
+        return 0, [], set()
+    ids = ensure_indicators(session, ((d["kind"], d["value"], d["key_epoch"]) for _, d in valid))
+    latest: dict[tuple[int, str], tuple[int, dict[str, Any]]] = {}
+    for index, data in valid:
+        latest[(ids[(data["kind"], data["value"])], data["category"])] = (index, data)
+
+    existing: dict[tuple[int, str], Any] = {}
+    indicator_ids = sorted({key[0] for key in latest})
+    for chunk in chunked(indicator_ids):
+        for row in session.execute(
+            select(
+                Report.id,
+                Report.indicator_id,
+                Report.category,
+                Report.state,
+                Report.first_seen,
+                Report.last_seen,
+            ).where(Report.member_id == member_id, Report.indicator_id.in_(list(chunk)))
+        ):
+            existing[(row.indicator_id, row.category)] = row
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    overturned_keys: set[tuple[int, str]] = set()
+    for key, (index, data) in latest.items():
+        old = existing.get(key)
+        values = {
+            "confidence": data["confidence"],
+            "first_seen": data["first_seen"],
+            "last_seen": data["last_seen"],
+            "expires_at": data["expires_at"],
+            "case_ref": data["case_ref"],
+            "state": ACTIVE,
+            "batch_id": batch_id,
+            "updated_at": now,
+        }
+        if old is None:
+            inserts.append(
+                {
+                    "member_id": member_id,
+                    "indicator_id": key[0],
+                    "category": key[1],
+                    "key_epoch": data["key_epoch"],
+                    **values,
+                }
+            )
+        elif old.state == OVERTURNED:
+            overturned_keys.add(key)
+            errors.append(
+                {
+                    "index": index,
+                    "fields": {"value": [OVERTURNED_MESSAGE]},
+                }
+            )
+        else:
+            values["first_seen"] = min(old.first_seen, data["first_seen"])
+            values["last_seen"] = max(old.last_seen, data["last_seen"])
+            updates.append({"id": old.id, **values})
+    # Earlier duplicates of an item in the same batch were superseded, not rejected.
+    superseded = len(valid) - len(latest)
+    for chunk in chunked(inserts):
+        session.execute(insert(Report), list(chunk))
+    for chunk in chunked(updates):
+        session.execute(update(Report), list(chunk))
+    touched = {key[0] for key in latest if key not in overturned_keys}
+    accepted = len(inserts) + len(updates) + superseded
+    return accepted, errors, touched
+
+
+def retract_reports(
+    session: Session, member_id: str, items: list[dict[str, Any]], now: datetime | None = None
+) -> dict[str, Any]:
+    """Withdraw the member's own active reports; returns `{"retracted", "not_found"}`.
+
+    An item without `category` withdraws all of the member's reports on it.
+    """
+    now = now or utcnow()
+    ids = _load_indicator_ids(session, [(i["kind"], i["value"]) for i in items])
+    active: dict[int, dict[str, int]] = {}
+    for chunk in chunked(sorted(set(ids.values()))):
+        for report_id, indicator_id, category in session.execute(
+            select(Report.id, Report.indicator_id, Report.category).where(
+                Report.member_id == member_id,
+                Report.state == ACTIVE,
+                Report.indicator_id.in_(list(chunk)),
+            )
+        ):
+            active.setdefault(indicator_id, {})[category] = report_id
+    chosen: set[int] = set()
+    touched: set[int] = set()
+    not_found: list[int] = []
+    for index, item in enumerate(items):
+        indicator_id = ids.get((item["kind"], item["value"]))
+        by_category = active.get(indicator_id, {}) if indicator_id is not None else {}
+        category = item.get("category")
+        hits = [by_category[category]] if category in by_category else []
+        if not category:
+            hits = list(by_category.values())
+        if not hits:
+            not_found.append(index)
+            continue
+        chosen.update(hits)
+        touched.add(indicator_id)
+    rows = [{"id": rid, "state": RETRACTED, "updated_at": now} for rid in sorted(chosen)]
+    for chunk in chunked(rows):
+        session.execute(update(Report), list(chunk))
+    changed = recompute(session, touched, now)
+    audit.record(
+        session,
+        f"member:{member_id}",
+        "reports.retract",
+        member_id,
+        {"retracted": len(chosen), "not_found": len(not_found), "listings_changed": changed},
+    )
+    return {"retracted": len(chosen), "not_found": not_found}

@@ -1,0 +1,315 @@
+"""Listings: the stored result of the merge for each indicator, and the feed journal.
+
+Every path that can change a listing (ingest, retraction, dispute, allowlist,
+decay/expiry, epoch retirement) ends in `recompute`, which re-merges exactly the
+indicators it is given, stores what changed and writes `FeedChange` rows in the
+same transaction when — and only when — an indicator's feed membership changes.
+Work is done in chunks with `IN` queries, never one round trip per indicator.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from hub.models.allowlist import AllowlistEntry
+from hub.models.dispute import Dispute
+from hub.models.feed_change import FeedChange
+from hub.models.indicator import Indicator
+from hub.models.listing import Listing
+from hub.models.report import MemberStanding, Report
+from hub.services.merge import MergePolicy, MergeResult, ReportView, merge
+from schemas.enums import Feed, IndicatorKind
+from schemas.timefmt import utcnow
+
+CHUNK = 500
+RETIRED = "retired"
+_POLICY_FIELDS = {
+    "block_score": float,
+    "block_min_members": int,
+    "warn_score": float,
+    "warn_single_confidence": int,
+    "half_life_days": float,
+    "allow_min_members": int,
+}
+_T = TypeVar("_T")
+
+
+def chunked(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
+    """Slices of at most `size`: keeps `IN (...)` lists under every backend's limits."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def current_policy() -> MergePolicy:
+    """The merge policy from the app config (`policy_<field>` settings) or the defaults."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return MergePolicy()
+    from hub import get_config
+
+    cfg = get_config()
+    overrides: dict[str, Any] = {}
+    for name, cast in _POLICY_FIELDS.items():
+        raw = cfg.get(f"policy_{name}")
+        if raw is not None:
+            overrides[name] = cast(raw)
+    return MergePolicy(**overrides)
+
+
+def phone_feed(
+    kind: str, tier: str, allowlisted: bool, held: bool, epoch_state: str | None
+) -> Feed | None:
+    """Which phone feed an indicator belongs to (docs INTERFACES), or None."""
+    if kind != IndicatorKind.PHONE.value or epoch_state in (None, RETIRED):
+        return None
+    if allowlisted:
+        return Feed.PHONE_ALLOW
+    if tier == "block" and not held:
+        return Feed.PHONE_BLOCK
+    if tier in ("block", "warn"):
+        return Feed.PHONE_WARN
+    return None
+
+
+def journal(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(FeedChange), rows)
+
+
+def _membership_changes(
+    value: str, old: Feed | None, new: Feed | None, now: datetime
+) -> list[dict[str, Any]]:
+    if old == new:
+        return []
+    rows = []
+    if old is not None:
+        rows.append({"feed": old.value, "value": value, "op": "remove", "created_at": now})
+    if new is not None:
+        rows.append({"feed": new.value, "value": value, "op": "add", "created_at": now})
+    return rows
+
+
+def _listing_values(result: MergeResult, held: bool) -> dict[str, Any]:
+    return {
+        "tier": result.tier,
+        "allowlisted": result.allowlisted,
+        "allow_source": result.allow_source,
+        "held": held,
+        "score": result.score,
+        "categories": ",".join(result.categories),
+        "reporter_count": result.reporter_count,
+        "first_seen": result.first_seen,
+        "last_seen": result.last_seen,
+        "next_review_at": result.next_review_at,
+    }
+
+
+def load_weights(session: Session, member_ids: Iterable[str]) -> dict[str, float]:
+    """Merge weights of the given members (absent standing row = full weight)."""
+    ids = sorted(set(member_ids))
+    weights: dict[str, float] = {}
+    for chunk in chunked(ids):
+        rows = session.execute(
+            select(MemberStanding.member_id, MemberStanding.weight).where(
+                MemberStanding.member_id.in_(chunk)
+            )
+        )
+        weights.update({member_id: weight for member_id, weight in rows})
+    return weights
+
+
+def epoch_states(session: Session) -> dict[int, str]:
+    from hub.services.consortium_keys import epoch_states as states
+
+    return states(session)
+
+
+def recompute(
+    session: Session,
+    indicator_ids: Iterable[int],
+    now: datetime | None = None,
+    *,
+    policy: MergePolicy | None = None,
+) -> int:
+    """Re-merge these indicators from the database; returns how many listings changed."""
+    now = now or utcnow()
+    policy = policy or current_policy()
+    ids = sorted(set(indicator_ids))
+    states = epoch_states(session)
+    changed = 0
+    for chunk in chunked(ids):
+        changed += _recompute_chunk(session, list(chunk), now, policy, states)
+    return changed
+
+
+def _recompute_chunk(
+    session: Session,
+    ids: list[int],
+    now: datetime,
+    policy: MergePolicy,
+    states: dict[int, str],
+) -> int:
+    indicators = {
+        row.id: row
+        for row in session.execute(
+            select(Indicator.id, Indicator.kind, Indicator.value, Indicator.key_epoch).where(
+                Indicator.id.in_(ids)
+            )
+        )
+    }
+    views: dict[int, list[ReportView]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            Report.indicator_id,
+            Report.member_id,
+            Report.category,
+            Report.confidence,
+            Report.first_seen,
+            Report.last_seen,
+            Report.expires_at,
+            Report.state,
+        ).where(Report.indicator_id.in_(ids))
+    ):
+        views[row.indicator_id].append(
+            ReportView(
+                member_id=row.member_id,
+                category=row.category,
+                confidence=row.confidence,
+                last_seen=row.last_seen,
+                expires_at=row.expires_at,
+                state=row.state,
+                first_seen=row.first_seen,
+            )
+        )
+    weights = load_weights(session, (v.member_id for vs in views.values() for v in vs))
+    admin_allowed = set(
+        session.scalars(
+            select(AllowlistEntry.indicator_id).where(AllowlistEntry.indicator_id.in_(ids))
+        )
+    )
+    held_ids = set(
+        session.scalars(
+            select(Dispute.indicator_id).where(
+                Dispute.indicator_id.in_(ids), Dispute.state == "open"
+            )
+        )
+    )
+    existing = {
+        row.indicator_id: row
+        for row in session.execute(select(Listing).where(Listing.indicator_id.in_(ids))).scalars()
+    }
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    for indicator_id in ids:
+        indicator = indicators.get(indicator_id)
+        if indicator is None:
+            continue
+        held = indicator_id in held_ids
+        result = merge(
+            views.get(indicator_id, []),
+            weights,
+            policy,
+            now,
+            admin_allowlisted=indicator_id in admin_allowed,
+            held=held,
+        )
+        values = _listing_values(result, held)
+        state = states.get(indicator.key_epoch)
+        new_feed = phone_feed(indicator.kind, result.tier, result.allowlisted, held, state)
+        old = existing.get(indicator_id)
+        if old is None:
+            old_feed = None
+            inserts.append({"indicator_id": indicator_id, "updated_at": now, **values})
+        else:
+            old_feed = phone_feed(indicator.kind, old.tier, old.allowlisted, old.held, state)
+            if any(getattr(old, name) != value for name, value in values.items()):
+                updates.append({"indicator_id": indicator_id, "updated_at": now, **values})
+        changes.extend(_membership_changes(indicator.value, old_feed, new_feed, now))
+    if inserts:
+        session.execute(insert(Listing), inserts)
+    if updates:
+        session.execute(update(Listing), updates)
+    journal(session, changes)
+    return len(inserts) + len(updates)
+
+
+def refresh_due(session: Session, now: datetime) -> int:
+    """Recompute listings whose `next_review_at <= now` (decay, expiry); returns the count.
+
+    The feed builder calls this before each build, so expiries and decay reach
+    the feeds without any member action.
+    """
+    due = list(
+        session.scalars(
+            select(Listing.indicator_id).where(
+                Listing.next_review_at.is_not(None), Listing.next_review_at <= now
+            )
+        )
+    )
+    if due:
+        recompute(session, due, now)
+    return len(due)
+
+
+def retire_epoch(session: Session, epoch: int) -> int:
+    """Journal removals for every listed phone indicator of `epoch`; returns how many.
+
+    Called when the epoch becomes retired: its hashes leave the phone feeds. The
+    listings stay (members can still look them up); `phone_feed` treats a
+    retired epoch as in no feed, so later recomputes journal nothing for them.
+    """
+    now = utcnow()
+    rows = session.execute(
+        select(Indicator.value, Listing.tier, Listing.allowlisted, Listing.held)
+        .join(Listing, Listing.indicator_id == Indicator.id)
+        .where(Indicator.key_epoch == epoch, Indicator.kind == IndicatorKind.PHONE.value)
+    )
+    changes = []
+    for value, tier, allowlisted, held in rows:
+        feed = phone_feed(IndicatorKind.PHONE.value, tier, allowlisted, held, "retiring")
+        if feed is not None:
+            changes.append({"feed": feed.value, "value": value, "op": "remove", "created_at": now})
+    journal(session, changes)
+    return len(changes)
+
+
+def find_indicator(session: Session, kind: str, value: str) -> Indicator | None:
+    return session.scalars(
+        select(Indicator).where(Indicator.kind == kind, Indicator.value == value)
+    ).first()
+
+
+def listing_view(session: Session, kind: str, value: str) -> dict[str, Any] | None:
+    """The merged listing a member may see (never which members reported it)."""
+    row = session.execute(
+        select(Indicator, Listing)
+        .join(Listing, Listing.indicator_id == Indicator.id)
+        .where(Indicator.kind == kind, Indicator.value == value)
+    ).first()
+    if row is None:
+        return None
+    indicator, listing = row
+    return {
+        "kind": indicator.kind,
+        "value": indicator.value,
+        "key_epoch": indicator.key_epoch,
+        "tier": listing.tier,
+        "score": listing.score,
+        "categories": [c for c in listing.categories.split(",") if c],
+        "reporter_count": listing.reporter_count,
+        "allowlisted": listing.allowlisted,
+        "allow_source": listing.allow_source,
+        "held": listing.held,
+        "first_seen": listing.first_seen,
+        "last_seen": listing.last_seen,
+        "updated_at": listing.updated_at,
+    }
