@@ -1,0 +1,282 @@
+"""`lianfang-hub`: set up, run and administer a hub from the shell.
+
+Global options `--data-dir` and `--database-url` fall back to `LIANFANG_DATA_DIR`
+and `LIANFANG_DATABASE_URL`. Every failure prints one line (`Error: …`) and
+exits non-zero. Other parts add commands through `hub/cli_commands/` (see there).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+from flask import Flask
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _OneLineErrors(click.Group):
+    """Turn any unexpected exception into a one-line click error (exit 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            first_line = (str(exc).splitlines() or [""])[0]
+            raise click.ClickException(f"{type(exc).__name__}: {first_line}") from exc
+
+
+class CliState:
+    """What the global options chose; builds the app once, on first use."""
+
+    def __init__(self, data_dir: str | None, database_url: str | None) -> None:
+        self.overrides: dict[str, Any] = {"scheduler": False}
+        if data_dir:
+            self.overrides["data_dir"] = Path(data_dir)
+        if database_url:
+            self.overrides["database_url"] = database_url
+        self._app: Flask | None = None
+
+    def app(self) -> Flask:
+        if self._app is None:
+            from hub import create_app
+
+            self._app = create_app(self.overrides)
+        return self._app
+
+
+def pass_app(fn: F) -> F:
+    """Decorator for commands: call `fn(app, ...)` inside the app context."""
+
+    @functools.wraps(fn)
+    @click.pass_context
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        app = ctx.find_object(CliState).app()  # type: ignore[union-attr]
+        with app.app_context():
+            return fn(app, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+@click.group(cls=_OneLineErrors)
+@click.option("--data-dir", envvar="LIANFANG_DATA_DIR", help="Data directory (default ./var).")
+@click.option("--database-url", envvar="LIANFANG_DATABASE_URL", help="SQLAlchemy database URL.")
+@click.pass_context
+def main(ctx: click.Context, data_dir: str | None, database_url: str | None) -> None:
+    """Lianfang hub administration."""
+    ctx.obj = CliState(data_dir, database_url)
+
+
+def _revision(app: Flask) -> str | None:
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hub import get_config
+    from hub.db import current_revision
+
+    url = get_config(app).database_url
+    if url.startswith("sqlite") and not Path(make_url(url).database or "").exists():
+        return None
+    try:
+        return current_revision(url)
+    except SQLAlchemyError as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise click.ClickException(
+            f"cannot open the database {shown}: {type(exc).__name__}"
+        ) from None
+
+
+def _require_initialised(app: Flask) -> None:
+    if _revision(app) is None:
+        raise click.ClickException("the database is not initialised; run `lianfang-hub init`")
+
+
+@main.command()
+@click.option("--if-needed", is_flag=True, help="Do nothing (exit 0) when already initialised.")
+@pass_app
+def init(app: Flask, if_needed: bool) -> None:
+    """Migrate the database, create keys, consortium epoch 1 and the first admin."""
+    from hub import get_config
+    from hub.bootstrap import initialize
+
+    cfg = get_config(app)
+    already = _revision(app) is not None
+    if already and not if_needed:
+        click.echo("database already initialised; migrating to the latest schema")
+    result = initialize(app)
+    if result.admin_password:
+        click.echo(
+            f"created admin {result.admin_username!r} with password: {result.admin_password}"
+        )
+        click.echo("  (shown once; change it by creating another admin)")
+    if result.master_key_created:
+        click.echo(f"created master key {cfg.keys_dir / 'master.key'}")
+    if result.epoch_created:
+        click.echo("created consortium key epoch 1")
+    click.echo(f"data dir:  {cfg.data_dir.resolve()}")
+    click.echo(f"hub URL:   {cfg.public_url}  (health: {cfg.public_url}/healthz)")
+    click.echo(f"admin API: {cfg.public_url}/v1/admin/login")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the hub with werkzeug's threaded server (embedded default).
+
+    Production: gunicorn -w 4 -b 0.0.0.0:8000 'hub:create_app()'
+    """
+    from werkzeug.serving import run_simple
+
+    state = ctx.find_object(CliState)
+    assert state is not None
+    state.overrides.pop("scheduler", None)
+    app = state.app()
+    _require_initialised(app)
+    click.echo(f"Lianfang hub on http://{host}:{port}  (Ctrl-C to stop)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command("create-admin")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_app
+def create_admin_cmd(app: Flask, username: str, password_stdin: bool) -> None:
+    """Add an admin account; prints a generated password unless --password-stdin."""
+    from hub.auth.admin_auth import create_admin
+    from hub.db import get_db
+    from hub.services.passwords import generate_password
+
+    _require_initialised(app)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if len(password) < 12:
+            raise click.ClickException("password must be at least 12 characters")
+    else:
+        password = generate_password()
+    with get_db(app).new_session() as session:
+        try:
+            create_admin(session, username, password, actor="cli")
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    if password_stdin:
+        click.echo(f"created admin {username!r}")
+    else:
+        click.echo(f"created admin {username!r} with password: {password}")
+
+
+@main.group()
+def members() -> None:
+    """List members and change their state."""
+
+
+@members.command("list")
+@click.option(
+    "--state", type=click.Choice(["pending", "approved", "rejected", "suspended", "revoked"])
+)
+@pass_app
+def members_list(app: Flask, state: str | None) -> None:
+    """One line per member: id, state, kind, name."""
+    from hub.db import get_db
+    from hub.services.membership import list_members
+    from schemas.enums import MemberState
+
+    _require_initialised(app)
+    with get_db(app).new_session(write=False) as session:
+        rows, total = list_members(session, MemberState(state) if state else None, 10_000, 0)
+    for m in rows:
+        click.echo(f"{m.id}  {m.state:<9}  {m.kind:<8}  {m.name}")
+    click.echo(f"{total} member(s)")
+
+
+def _transition_command(action: str, needs_reason: bool) -> click.Command:
+    @click.argument("member_id")
+    @click.option("--reason", required=needs_reason, help="Why (recorded in the audit log).")
+    @click.option(
+        "--actor", default="cli", show_default=True, help="Who to record in the audit log."
+    )
+    @pass_app
+    def command(app: Flask, member_id: str, reason: str | None, actor: str) -> None:
+        from hub.db import get_db
+        from hub.errors import ApiError
+        from hub.services.membership import transition
+
+        _require_initialised(app)
+        with get_db(app).new_session() as session:
+            try:
+                member = transition(session, member_id, action, f"cli:{actor}", reason)
+            except ApiError as exc:
+                raise click.ClickException(exc.message) from None
+            session.commit()
+            click.echo(f"{member.id} is now {member.state}")
+
+    command.__doc__ = f"{action.capitalize()} a member" + (
+        " (--reason required)." if needs_reason else "."
+    )
+    return click.command(action)(command)
+
+
+for _action, _needs_reason in (
+    ("approve", False),
+    ("reject", True),
+    ("suspend", True),
+    ("reinstate", False),
+    ("revoke", True),
+):
+    members.add_command(_transition_command(_action, _needs_reason))
+
+
+@main.command("verify-audit")
+@pass_app
+def verify_audit(app: Flask) -> None:
+    """Recompute the audit hash chain; exit 1 naming the first broken row."""
+    from hub.db import get_db
+    from hub.services.audit import verify_chain
+
+    _require_initialised(app)
+    with get_db(app).new_session(write=False) as session:
+        ok, first_bad = verify_chain(session)
+    if not ok:
+        raise click.ClickException(f"audit chain broken at row {first_bad}")
+    click.echo("audit chain OK")
+
+
+@main.command("rotate-consortium-key")
+@pass_app
+def rotate_consortium_key(app: Flask) -> None:
+    """Start a new consortium key epoch (current → retiring, older retiring → retired)."""
+    from hub.db import get_db
+    from hub.services.consortium_keys import epoch_states, rotate
+
+    _require_initialised(app)
+    with get_db(app).new_session() as session:
+        epoch = rotate(session, actor="cli")
+        session.commit()
+        states = epoch_states(session)
+    click.echo(f"consortium key epoch {epoch} is current")
+    for number in sorted(states, reverse=True):
+        click.echo(f"  epoch {number}: {states[number]}")
+
+
+def _load_plugin_commands() -> None:
+    import hub.cli_commands as plugins
+
+    for info in pkgutil.iter_modules(plugins.__path__):
+        importlib.import_module(f"hub.cli_commands.{info.name}")
+
+
+_load_plugin_commands()
+
+
+if __name__ == "__main__":
+    main()
