@@ -10,6 +10,7 @@ from hub.models.base import Base, UTCDateTime
 from hub.models.case import Case, CaseIndicator, ComplaintGroup
 from hub.models.consortium import ConsortiumKey
 from hub.models.dispute import Dispute
+from hub.models.feed import BuildLease, FeedState, FeedVersion
 from hub.models.feed_change import FeedChange
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
@@ -24,7 +25,10 @@ __all__ = [
     "CaseIndicator",
     "ComplaintGroup",
     "Dispute",
+    "BuildLease",
     "FeedChange",
+    "FeedState",
+    "FeedVersion",
     "Indicator",
     "Listing",
     "MemberStanding",
