@@ -1,0 +1,448 @@
+"""FeedClient: keeps verified copies of the hub's signed feeds on local disk.
+
+It wires the pure trust core (`client_sdk.trust`) between the network
+(`client_sdk.fetcher`) and the disk (`client_sdk.store`). One sync, per feed:
+
+1. keys.json verified against the trusted root (walking roots.json first if the
+   root rotated); 2. the manifest, conditionally by ETag, verified: signature by
+   a current feed key, feed name, rollback/replay, freeze, hash chain;
+3. the consortium keys the manifest announces; 4. a plan (deltas, or snapshot
+   plus deltas) size-checked before any download; 5. each artifact's size and
+   SHA-256; 6. the rebuilt set against `set_digest`; 7. an atomic commit to disk;
+   8. a new immutable `FeedView` published for readers.
+
+Any failure leaves the last good data in place and is recorded; a failed delta
+path is retried once from the snapshot. Readers (`view`, `hash_keys`) never wait
+for a sync: they read one reference to an immutable object.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+from apscheduler.schedulers.background import BackgroundScheduler
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from client_sdk.errors import ConsortiumKeyError, FetchError, KeysetSignatureError, SyncError
+from client_sdk.fetcher import Fetcher
+from client_sdk.store import FeedStore, StoredFeed, TrustStore
+from client_sdk.trust import (
+    TrustedKeyset,
+    TrustedRoot,
+    apply_key_artifacts,
+    apply_record_artifacts,
+    check_artifact,
+    check_consortium_keys,
+    load_root_key,
+    manifest_epochs,
+    plan_update,
+    update_root,
+    verify_keyset,
+    verify_manifest,
+)
+from schemas.enums import PHONE_FEEDS, Feed
+from schemas.envelope import public_key_raw
+from schemas.keys import b64decode, b64encode
+from schemas.timefmt import parse_time, utcnow
+
+logger = logging.getLogger("client_sdk.sync")
+
+DEFAULT_FEEDS = ("phone-block", "phone-warn", "phone-allow")
+RECORD_FEEDS = frozenset({Feed.COMPLAINT_GROUPS.value})
+PHONE_FEED_NAMES = frozenset(f.value for f in PHONE_FEEDS)
+DEFAULT_MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
+DEFAULT_STALE_AFTER_S = 24 * 3600
+DEFAULT_MAX_BACKOFF_S = 3600
+_JOB_ID = "lianfang-feed-sync"
+_EMPTY_KEYS = np.empty(0, dtype=np.uint64)
+_EMPTY_KEYS.setflags(write=False)
+
+
+@dataclass(frozen=True)
+class FeedView:
+    """An immutable, verified version of one feed, as the call screener reads it."""
+
+    feed: str
+    version: int
+    keys: np.ndarray
+    records: tuple
+    stale: bool
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one sync did for one feed; `error_code` is the refusing check's code."""
+
+    feed: str
+    ok: bool
+    version: int | None
+    changed: bool
+    error_code: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """Health of one feed for monitoring."""
+
+    feed: str
+    version: int | None
+    last_success: datetime | None
+    last_error: str | None
+    last_error_code: str | None
+    stale: bool
+
+
+def next_delay(
+    interval_s: float,
+    min_poll_interval_s: float,
+    failures: int,
+    jitter_s: float,
+    rand: float,
+    max_backoff_s: float = DEFAULT_MAX_BACKOFF_S,
+) -> float:
+    """Seconds until the next sync: never below the hub's minimum, doubled per failure.
+
+    `rand` in [0, 1) spreads a fleet of screeners over `jitter_s`.
+    """
+    base = max(interval_s, min_poll_interval_s)
+    if failures > 0:
+        base = max(min(base * 2 ** min(failures, 32), max_backoff_s), base)
+    return base + rand * jitter_s
+
+
+class FeedClient:
+    """Verified, scheduled sync of the hub's feeds into `state_dir` (DESIGN §6)."""
+
+    def __init__(
+        self,
+        hub_url: str,
+        root_public_key: str | Ed25519PublicKey,
+        state_dir: str | Path,
+        token: str | None = None,
+        feeds: Iterable[str] = DEFAULT_FEEDS,
+        *,
+        member_id: str | None = None,
+        private_key: Ed25519PrivateKey | None = None,
+        clock_skew_s: int = 300,
+        max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES,
+        timeout_s: float = 10,
+        stale_after_s: int = DEFAULT_STALE_AFTER_S,
+        max_backoff_s: int = DEFAULT_MAX_BACKOFF_S,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.feeds = tuple(str(f) for f in feeds)
+        unknown = [f for f in self.feeds if f not in {x.value for x in Feed}]
+        if unknown:
+            raise ValueError(f"unknown feeds: {unknown}")
+        self.clock_skew_s = clock_skew_s
+        self.max_artifact_bytes = max_artifact_bytes
+        self.stale_after_s = stale_after_s
+        self.max_backoff_s = max_backoff_s
+        self.state_dir = Path(state_dir)
+        self._fetcher = Fetcher(hub_url, token=token, member_id=member_id,
+                                private_key=private_key, timeout_s=timeout_s, session=session)
+        self._pinned = load_root_key(root_public_key)
+        self._trust_store = TrustStore(self.state_dir)
+        self._root = self._load_root()
+        self._keyset = self._load_keyset()
+        self._consortium: dict[int, bytes] = self._trust_store.load_consortium()
+        self._stores = {f: FeedStore(self.state_dir, f, records=f in RECORD_FEEDS)
+                        for f in self.feeds}
+        self._stored: dict[str, StoredFeed | None] = {f: s.load() for f, s in self._stores.items()}
+        self._last_success: dict[str, datetime | None] = {
+            f: (s.synced_at if s is not None and s.data is not None else None)
+            for f, s in self._stored.items()
+        }
+        self._last_error: dict[str, tuple[str, str] | None] = dict.fromkeys(self.feeds)
+        self._views: Mapping[str, FeedView] = {}
+        self._hash_keys: tuple[tuple[int, bytes], ...] = ()
+        self._sync_lock = threading.Lock()
+        self._publish_lock = threading.Lock()
+        self._scheduler: BackgroundScheduler | None = None
+        self._failures = 0
+        self._interval_s = 300.0
+        self._jitter_s = 30.0
+        for feed in self.feeds:
+            self._publish(feed)
+
+    # ------------------------------------------------------------ trust state
+    def _load_root(self) -> TrustedRoot:
+        doc = self._trust_store.load_root(self._pinned.keyid)
+        if doc is None:
+            return self._pinned
+        try:
+            root = load_root_key(doc["public_key"])
+            return TrustedRoot(int(doc["version"]), root.keyid, root.public_key)
+        except (SyncError, KeyError, TypeError, ValueError):
+            return self._pinned
+
+    def _load_keyset(self) -> TrustedKeyset | None:
+        """The stored keyset, kept even when expired: it is the rollback floor."""
+        data = self._trust_store.load_keyset()
+        if data is None:
+            return None
+        try:
+            return verify_keyset(self._root, data, utcnow(), None, self.clock_skew_s,
+                                 allow_expired=True)
+        except SyncError:
+            return None
+
+    def _refresh_trust(self, now: datetime) -> TrustedKeyset:
+        data = self._fetcher.get("/v1/keys.json", auth=False).body or b""
+        try:
+            keyset = verify_keyset(self._root, data, now, self._keyset, self.clock_skew_s)
+        except SyncError as first:
+            if not _maybe_rotated(first):
+                raise
+            roots = self._fetcher.get("/v1/roots.json", auth=False).body or b""
+            new_root = update_root(self._root, roots)
+            if new_root.version == self._root.version:
+                raise
+            keyset = verify_keyset(new_root, data, now, self._keyset, self.clock_skew_s)
+            self._trust_store.save_root(self._pinned.keyid, new_root.version,
+                                        b64encode(public_key_raw(new_root.public_key)))
+            self._root = new_root
+            logger.info("root rotated to version %d", new_root.version)
+        if data != self._trust_store.load_keyset():
+            self._trust_store.save_keyset(data)
+        self._keyset = keyset
+        return keyset
+
+    def _ensure_consortium_keys(self, manifest: Mapping[str, Any]) -> None:
+        epochs = manifest_epochs(manifest)
+        if not epochs:
+            return
+        try:
+            check_consortium_keys(manifest, self._consortium)
+            return
+        except ConsortiumKeyError:
+            pass
+        fetched = _parse_consortium(self._fetcher.get("/v1/consortium-key").body or b"")
+        merged = {**self._consortium, **fetched}
+        check_consortium_keys(manifest, merged)
+        self._trust_store.save_consortium(merged)
+        self._consortium = merged
+
+    # ------------------------------------------------------------------ sync
+    def sync(self) -> dict[str, SyncResult]:
+        """One verified sync of every feed; never raises for a refused or failed feed."""
+        with self._sync_lock:
+            now = utcnow()
+            try:
+                keyset = self._refresh_trust(now)
+            except SyncError as exc:
+                return {f: self._failed(f, exc) for f in self.feeds}
+            results = {}
+            for feed in self.feeds:
+                try:
+                    changed = self._sync_feed(feed, keyset, now)
+                except SyncError as exc:
+                    results[feed] = self._failed(feed, exc)
+                    continue
+                stored = self._stored[feed]
+                self._last_success[feed] = now
+                self._last_error[feed] = None
+                results[feed] = SyncResult(feed, True, stored.version if stored else None, changed)
+            self._publish_hash_keys()
+            for feed in self.feeds:
+                self._publish(feed)
+            return results
+
+    def _failed(self, feed: str, exc: SyncError) -> SyncResult:
+        logger.warning("feed %s: sync refused (%s): %s", feed, exc.code, exc)
+        self._last_error[feed] = (exc.code, str(exc))
+        stored = self._stored.get(feed)
+        version = stored.version if stored is not None and stored.data is not None else None
+        return SyncResult(feed, False, version, False, exc.code, str(exc))
+
+    def _sync_feed(self, feed: str, keyset: TrustedKeyset, now: datetime) -> bool:
+        stored = self._stored[feed]
+        have_data = stored is not None and stored.data is not None
+        answer = self._fetcher.get(f"/v1/feeds/{feed}/manifest.json",
+                                   etag=stored.etag if have_data and stored else None)
+        if answer.body is None:
+            if not have_data or stored is None:
+                raise FetchError("304 Not Modified without a stored manifest", status=304)
+            # Unchanged bytes must still be fresh and signed by a key that is still current.
+            verify_manifest(keyset, stored.manifest_envelope, feed, now, None, self.clock_skew_s)
+            return False
+        previous = stored.manifest if stored is not None else None
+        signed = verify_manifest(keyset, answer.body, feed, now, previous, self.clock_skew_s)
+        self._ensure_consortium_keys(signed)
+        current_version = stored.version if have_data and stored else None
+        store = self._stores[feed]
+        if current_version == signed["version"] and stored is not None:
+            self._stored[feed] = store.commit(answer.body, signed, None, answer.etag, now,
+                                              keep_data_file=stored.data_file)
+            return False
+        current = stored.data if have_data and stored else None
+        try:
+            data = self._download_apply(feed, signed, current, current_version)
+        except SyncError as exc:
+            if current_version is None:
+                raise
+            logger.info("feed %s: delta path failed (%s); retrying from the snapshot",
+                        feed, exc.code)
+            data = self._download_apply(feed, signed, None, None)
+        self._stored[feed] = store.commit(answer.body, signed, data, answer.etag, now)
+        return True
+
+    def _download_apply(self, feed: str, signed: Mapping[str, Any], current: Any,
+                        current_version: int | None) -> Any:
+        refs = plan_update(signed, current_version, self.max_artifact_bytes)
+        blobs = []
+        for ref in refs:
+            body = self._fetcher.get(f"/v1/feeds/{feed}/{ref.path}", max_bytes=ref.size).body
+            if body is None:
+                raise FetchError(f"304 for an artifact {ref.path}", status=304)
+            check_artifact(ref, body)
+            blobs.append(body)
+        if feed in RECORD_FEEDS:
+            return apply_record_artifacts(current, current_version, blobs, signed)
+        return apply_key_artifacts(current, current_version, blobs, signed)
+
+    # --------------------------------------------------------------- readers
+    def _publish(self, feed: str) -> None:
+        stored = self._stored.get(feed)
+        if stored is None or stored.data is None:
+            return
+        records = stored.data if isinstance(stored.data, tuple) else ()
+        keys = stored.data if isinstance(stored.data, np.ndarray) else _EMPTY_KEYS
+        expires_at = parse_time(stored.manifest["expires_at"])
+        old = self._views.get(feed)
+        if old is not None and old.version == stored.version and old.keys is keys \
+                and old.expires_at == expires_at:
+            return
+        view = FeedView(feed, stored.version, keys, tuple(records), False, expires_at)
+        with self._publish_lock:
+            self._views = {**self._views, feed: view}
+
+    def _publish_hash_keys(self) -> None:
+        epochs: set[int] = set()
+        for feed in self.feeds:
+            stored = self._stored.get(feed)
+            if feed in PHONE_FEED_NAMES and stored is not None:
+                epochs.update(manifest_epochs(stored.manifest))
+        self._hash_keys = tuple(
+            (e, self._consortium[e]) for e in sorted(epochs, reverse=True) if e in self._consortium
+        )
+
+    def _is_stale(self, feed: str, expires_at: datetime, now: datetime) -> bool:
+        last = self._last_success.get(feed)
+        return (
+            now > expires_at
+            or last is None
+            or now - last > timedelta(seconds=self.stale_after_s)
+        )
+
+    def view(self, feed: str) -> FeedView | None:
+        """The current verified view of `feed`, or None before its first good sync."""
+        view = self._views.get(feed)
+        if view is None:
+            return None
+        stale = self._is_stale(feed, view.expires_at, utcnow())
+        return view if view.stale == stale else replace(view, stale=stale)
+
+    def hash_keys(self) -> list[tuple[int, bytes]]:
+        """(epoch, consortium key) for every epoch the phone feeds contain, newest first."""
+        if not self._hash_keys:
+            self._publish_hash_keys()
+        return list(self._hash_keys)
+
+    def status(self) -> dict[str, FeedStatus]:
+        now = utcnow()
+        out = {}
+        for feed in self.feeds:
+            view = self._views.get(feed)
+            err = self._last_error.get(feed)
+            out[feed] = FeedStatus(
+                feed=feed,
+                version=view.version if view else None,
+                last_success=self._last_success.get(feed),
+                last_error=err[1] if err else None,
+                last_error_code=err[0] if err else None,
+                stale=True if view is None else self._is_stale(feed, view.expires_at, now),
+            )
+        return out
+
+    # ------------------------------------------------------------- schedule
+    def start(self, interval_s: float = 300, jitter_s: float = 30) -> None:
+        """Sync in the background: first after a random delay in [0, jitter_s]."""
+        if self._scheduler is not None:
+            return
+        self._interval_s, self._jitter_s = float(interval_s), float(jitter_s)
+        self._failures = 0
+        scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
+        scheduler.start()
+        self._scheduler = scheduler
+        self._schedule(random.uniform(0, self._jitter_s))
+
+    def _schedule(self, delay_s: float) -> None:
+        scheduler = self._scheduler
+        if scheduler is None or not scheduler.running:
+            return
+        scheduler.add_job(
+            self._scheduled_sync, "date", run_date=utcnow() + timedelta(seconds=delay_s),
+            id=_JOB_ID, replace_existing=True, misfire_grace_time=None, coalesce=True,
+        )
+
+    def _scheduled_sync(self) -> None:
+        try:
+            ok = all(r.ok for r in self.sync().values())
+        except Exception:  # a bug must not kill the schedule; it is logged with its trace
+            logger.exception("feed sync crashed")
+            ok = False
+        self._failures = 0 if ok else self._failures + 1
+        min_poll = self._keyset.min_poll_interval_s if self._keyset else 0
+        self._schedule(next_delay(self._interval_s, min_poll, self._failures, self._jitter_s,
+                                  random.random(), self.max_backoff_s))
+
+    def next_run_at(self) -> datetime | None:
+        """When the background sync runs next (None when not started)."""
+        scheduler = self._scheduler
+        job = scheduler.get_job(_JOB_ID) if scheduler is not None else None
+        return job.next_run_time if job is not None else None
+
+    def stop(self) -> None:
+        """Stop the background sync; a sync in progress finishes first."""
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+
+    def close(self) -> None:
+        self.stop()
+        self._fetcher.close()
+
+    def __enter__(self) -> FeedClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _maybe_rotated(exc: SyncError) -> bool:
+    """A keyset that fails the root check may be signed by a newer root."""
+    return isinstance(exc, KeysetSignatureError)
+
+
+def _parse_consortium(data: bytes) -> dict[int, bytes]:
+    try:
+        doc = json.loads(data)
+        return {int(item["epoch"]): b64decode(item["key"], length=32) for item in doc["keys"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConsortiumKeyError(f"consortium-key answer is malformed: {exc}") from exc
