@@ -1,0 +1,335 @@
+"""Build feeds from the journal: DB changes → publisher → DB state → live manifest.
+
+A build costs O(changes) DB work: it reads only the `FeedChange` rows after the
+feed's `last_change_id` and takes the current set from the publisher's private
+state file, never from the listing table.
+
+Crash safety comes from the order of the three durable steps:
+
+1. artifacts and the per-version state file are written (invisible to readers);
+2. the DB commit moves `feed_state` (version, manifest, last_change_id) and adds
+   the history row — one transaction for every feed of the build;
+3. the manifest files are swapped.
+
+A crash before 2 leaves orphan artifacts (removed by retention) and the next
+build redoes the version; a crash between 2 and 3 leaves the previous manifest
+live and valid, and `sync_manifests` (run by every build and at app start)
+rewrites it from the DB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from flask import Flask
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from hub.db import Database, get_db
+from hub.feeds import lock
+from hub.feeds import publisher as pub
+from hub.feeds.entries import RECORDS, kind_of
+from hub.feeds.keystore import Keystore
+from hub.models.feed import FeedState, FeedVersion
+from schemas.enums import Feed
+from schemas.manifest import phone_key
+from schemas.timefmt import utcnow
+
+log = logging.getLogger("hub.feeds")
+
+ALL_FEEDS: tuple[str, ...] = tuple(f.value for f in Feed)
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    """The feed-related knobs, read once from the HubConfig (`LIANFANG_FEED_*`)."""
+
+    manifest_lifetime: timedelta = pub.DEFAULT_MANIFEST_LIFETIME
+    snapshot_every: int = pub.DEFAULT_SNAPSHOT_EVERY
+    retention: timedelta = pub.DEFAULT_RETENTION
+    lease_ttl: timedelta = lock.DEFAULT_TTL
+
+    @classmethod
+    def from_config(cls, config: Any) -> FeedSettings:
+        def seconds(name: str, default: timedelta) -> timedelta:
+            return timedelta(seconds=int(config.get(name, default.total_seconds())))
+
+        return cls(
+            manifest_lifetime=seconds("feed_manifest_lifetime_s", pub.DEFAULT_MANIFEST_LIFETIME),
+            snapshot_every=int(config.get("feed_snapshot_every", pub.DEFAULT_SNAPSHOT_EVERY)),
+            retention=seconds("feed_retention_s", pub.DEFAULT_RETENTION),
+            lease_ttl=seconds("feed_lease_ttl_s", lock.DEFAULT_TTL),
+        )
+
+
+@dataclass
+class BuildResult:
+    """What one build did: `published` feed → new version, `refreshed` feeds, or `busy`."""
+
+    busy: bool = False
+    published: dict[str, int] = field(default_factory=dict)
+    refreshed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"busy": self.busy, "published": self.published, "refreshed": self.refreshed}
+
+
+def keystore_for(app: Flask) -> Keystore:
+    from hub import get_config
+
+    cfg = get_config(app)
+    return Keystore(
+        cfg.keys_dir, cfg.key_passphrase,
+        min_poll_interval_s=int(cfg.get("feed_min_poll_interval_s", cfg.feed_build_interval_s)),
+    )
+
+
+def signers(envelope: Mapping[str, Any]) -> list[str]:
+    return [s["keyid"] for s in envelope.get("signatures", [])]
+
+
+# ------------------------------------------------------------------ journal
+
+
+def _watermark(database: Database, table: str) -> int:
+    """The highest journal id below which every row is committed.
+
+    On PostgreSQL ids are drawn at insert time but rows become visible at commit,
+    so a row with a smaller id can appear after a larger one was read; a brief
+    SHARE lock waits for in-flight writers, after which everything up to max(id)
+    is visible. SQLite has one writer at a time, so commit order is id order.
+    """
+    with database.new_session(write=True) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text(f"LOCK TABLE {table} IN SHARE MODE"))
+        top = session.execute(text(f"SELECT MAX(id) FROM {table}")).scalar()  # noqa: S608
+        session.commit()
+        return int(top or 0)
+
+
+def _final_ops(session: Session, feed: str, after: int, upto: int) -> dict[str, str]:
+    """value → its last op in (after, upto]: an add then a remove cancels out."""
+    from hub.models.feed_change import FeedChange
+
+    rows = session.execute(
+        select(FeedChange.value, FeedChange.op)
+        .where(FeedChange.feed == feed, FeedChange.id > after, FeedChange.id <= upto)
+        .order_by(FeedChange.id)
+    )
+    final: dict[str, str] = {}
+    for value, op in rows:
+        final[value] = op
+    return final
+
+
+def _contains(sorted_keys: np.ndarray, probe: np.ndarray) -> np.ndarray:
+    if sorted_keys.size == 0 or probe.size == 0:
+        return np.zeros(probe.size, dtype=bool)
+    pos = np.searchsorted(sorted_keys, probe)
+    return sorted_keys[np.minimum(pos, sorted_keys.size - 1)] == probe
+
+
+def net_key_change(base: np.ndarray, final: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Net adds/removes of phone keys against `base` (sorted uint64)."""
+    wanted = {phone_key(v) for v, op in final.items() if op == "add"}
+    dropped = {phone_key(v) for v, op in final.items() if op == "remove"} - wanted
+    adds = np.array(sorted(wanted), dtype=np.uint64)
+    removes = np.array(sorted(dropped), dtype=np.uint64)
+    return adds[~_contains(base, adds)], removes[_contains(base, removes)]
+
+
+def net_record_change(
+    session: Session, base: list[dict[str, Any]], final: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Net complaint-group change: a changed group is a remove plus an add."""
+    if not final:
+        return [], []
+    from hub.services.groups import group_record
+
+    current = {r["group_id"]: r for r in base}
+    adds: list[dict[str, Any]] = []
+    removes: list[str] = []
+    for gid in sorted(final):
+        record = group_record(session, gid) if final[gid] == "upsert" else None
+        old = current.get(gid)
+        if record is not None and record == old:
+            continue
+        if old is not None:
+            removes.append(gid)
+        if record is not None:
+            adds.append(record)
+    return adds, removes
+
+
+def key_epochs(session: Session) -> list[dict[str, Any]]:
+    """Epochs phone feeds carry keys for, with the SHA-256 of each consortium key."""
+    from hub.services.consortium_keys import active_keys
+
+    return [
+        {"epoch": epoch, "key_sha256": hashlib.sha256(key).hexdigest()}
+        for epoch, key in sorted(active_keys(session).items())
+    ]
+
+
+# -------------------------------------------------------------------- build
+
+
+def _state_row(session: Session, feed: str, now: datetime) -> FeedState:
+    row = session.get(FeedState, feed)
+    if row is None:
+        row = FeedState(feed=feed, version=0, last_change_id=0, entry_count=0, updated_at=now)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _claim(session: Session, row: FeedState, expected: int, **values: Any) -> None:
+    """Move the feed's pointer only if nobody else did since we read it."""
+    result = session.execute(
+        update(FeedState)
+        .where(FeedState.feed == row.feed, FeedState.version == expected)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise RuntimeError(f"feed {row.feed} moved during the build; aborting")
+
+
+def build_feeds(
+    app: Flask, now: datetime | None = None, feeds: Iterable[str] = ALL_FEEDS
+) -> BuildResult:
+    """Run one build under the lease; returns what changed (or `busy`)."""
+    from hub import get_config
+
+    now = now or utcnow()
+    cfg = get_config(app)
+    settings = FeedSettings.from_config(cfg)
+    database = get_db(app)
+    holder = lock.new_holder()
+    if not lock.acquire(database.write_sessions, holder, now, settings.lease_ttl):
+        return BuildResult(busy=True)
+    try:
+        with app.app_context():
+            sync_manifests(app)
+            return _build_locked(app, database, cfg, settings, now, list(feeds))
+    finally:
+        lock.release(database.write_sessions, holder)
+
+
+def _build_locked(
+    app: Flask, database: Database, cfg: Any, settings: FeedSettings, now: datetime,
+    feeds: list[str],
+) -> BuildResult:
+    from hub.models.feed_change import FeedChange
+    from hub.services.listings import refresh_due
+
+    with database.new_session(write=True) as session:
+        refresh_due(session, now)
+        session.commit()
+    upto = _watermark(database, FeedChange.__tablename__)
+    keystore = keystore_for(app)
+    current_kid = keystore.current_feed_keyid()
+    result = BuildResult()
+    installs: list[tuple[pub.FeedPaths, dict[str, Any]]] = []
+    with database.new_session(write=True) as session:
+        epochs = key_epochs(session)
+        for feed in feeds:
+            paths = pub.feed_paths(cfg.feeds_dir, feed)
+            row = _state_row(session, feed, now)
+            envelope = json.loads(row.manifest) if row.manifest else None
+            previous = envelope["signed"] if envelope else None
+            base = pub.load_entries(paths, feed, previous)
+            final = _final_ops(session, feed, row.last_change_id, upto)
+            kind = kind_of(feed)
+            if kind is RECORDS:
+                adds, removes = net_record_change(session, base, final)
+            else:
+                adds, removes = net_key_change(base, final)
+            feed_epochs = [] if kind is RECORDS else epochs
+            changed = not kind.is_empty_change(adds, removes) or previous is None
+            if not changed and previous is not None and previous.get("key_epochs") != feed_epochs:
+                changed = True  # a new or retired consortium epoch is content too
+            if changed:
+                prepared = pub.prepare_publish(
+                    paths, feed, previous, base, adds, removes,
+                    sign=keystore.sign_manifest, now=now, key_epochs=feed_epochs,
+                    lifetime=settings.manifest_lifetime, snapshot_every=settings.snapshot_every,
+                )
+                _claim(session, row, row.version, version=prepared.version,
+                       last_change_id=max(upto, row.last_change_id),
+                       entry_count=prepared.entry_count,
+                       manifest=json.dumps(prepared.envelope), updated_at=now)
+                session.add(FeedVersion(feed=feed, version=prepared.version, published_at=now,
+                                        entry_count=prepared.entry_count,
+                                        bytes=prepared.artifact_bytes))
+                installs.append((paths, prepared.envelope))
+                result.published[feed] = prepared.version
+            else:
+                values: dict[str, Any] = {"last_change_id": max(upto, row.last_change_id)}
+                assert envelope is not None and previous is not None
+                if pub.refresh_due(previous, now, current_kid, signers(envelope)):
+                    envelope = pub.refresh(previous, sign=keystore.sign_manifest, now=now,
+                                           lifetime=settings.manifest_lifetime)
+                    values.update(manifest=json.dumps(envelope), updated_at=now)
+                    installs.append((paths, envelope))
+                    result.refreshed.append(feed)
+                _claim(session, row, row.version, **values)
+        session.commit()
+    for paths, env in installs:
+        pub.install_manifest(paths, env)
+    for feed in feeds:
+        paths = pub.feed_paths(cfg.feeds_dir, feed)
+        live = pub.read_manifest(paths)
+        pub.collect_garbage(paths, live["signed"] if live else None, now, settings.retention)
+    if result.published or result.refreshed:
+        log.info("feeds built: published=%s refreshed=%s", result.published, result.refreshed)
+    return result
+
+
+def sync_manifests(app: Flask) -> list[str]:
+    """Rewrite any manifest file that is behind the DB (a crash after commit)."""
+    from hub import get_config
+
+    cfg = get_config(app)
+    fixed = []
+    with get_db(app).new_session(write=False) as session:
+        rows = session.execute(
+            select(FeedState.feed, FeedState.manifest).where(FeedState.manifest.is_not(None))
+        ).all()
+    for feed, manifest in rows:
+        paths = pub.feed_paths(cfg.feeds_dir, feed)
+        envelope = json.loads(manifest)
+        live = pub.read_manifest(paths)
+        behind = live is None or live["signed"] != envelope["signed"]
+        if behind and pub.install_manifest(paths, envelope):
+            fixed.append(feed)
+    return fixed
+
+
+def feed_summaries(session: Session) -> list[dict[str, Any]]:
+    """Version and size per published feed (for `GET /v1/feeds`)."""
+    rows = session.execute(
+        select(FeedState.feed, FeedState.version, FeedState.entry_count, FeedState.updated_at)
+        .where(FeedState.version > 0)
+        .order_by(FeedState.feed)
+    ).all()
+    return [
+        {"feed": f, "version": v, "entry_count": int(c), "updated_at": u} for f, v, c, u in rows
+    ]
+
+
+def history(session: Session, feed: str, limit: int = 50) -> list[FeedVersion]:
+    return list(session.scalars(
+        select(FeedVersion).where(FeedVersion.feed == feed)
+        .order_by(FeedVersion.version.desc()).limit(limit)
+    ))
+
+
+__all__ = ["BuildResult", "FeedSettings", "build_feeds", "sync_manifests"]
