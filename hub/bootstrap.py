@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from hub import get_config
 from hub.auth.admin_auth import create_admin
 from hub.db import get_db, migrate
+from hub.feeds.builder import keystore_for
 from hub.models.admin import Admin
 from hub.services.consortium_keys import ensure_first_epoch, ensure_master_key
 from hub.services.passwords import generate_password
@@ -35,6 +36,7 @@ def initialize(
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(cfg.database_url)
     master_created = ensure_master_key(cfg.keys_dir)
+    keystore_for(app).ensure()  # root + first feed signing key (hub.feeds.keystore)
     database = get_db(app)
     with app.app_context(), database.new_session() as session:
         epoch_created = ensure_first_epoch(session, cfg.keys_dir, cfg.key_passphrase)
