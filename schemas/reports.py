@@ -252,3 +252,19 @@ __all__ = [
     "WireTime",
     "check_value",
 ]
+
+
+class PageQuerySchema(Schema):
+    """`?limit=&offset=` on admin lists."""
+
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class DisputeListQuerySchema(PageQuerySchema):
+    state = fields.String(
+        load_default=None, validate=validate.OneOf(["open", "upheld", "delisted"])
+    )
+
+
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"

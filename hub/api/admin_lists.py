@@ -1,0 +1,73 @@
+"""Admin views of the merged lists: allowlist, conflicts, complaint groups."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+
+from hub import db
+from hub.api.request_io import load_body, load_query
+from hub.auth.admin_auth import require_admin
+from hub.errors import validation_error
+from hub.services import allowlist, groups
+from schemas.reports import AllowlistAddSchema, IndicatorRefSchema, PageQuerySchema
+
+bp = Blueprint("admin_lists", __name__, url_prefix="/v1/admin")
+_ADD = AllowlistAddSchema()
+_REF = IndicatorRefSchema()
+_PAGE = PageQuerySchema()
+
+
+def _page(items: list, query: dict) -> ResponseReturnValue:
+    return jsonify({"items": items, "limit": query["limit"], "offset": query["offset"]})
+
+
+@bp.get("/allowlist")
+@require_admin
+def list_allowlist() -> ResponseReturnValue:
+    query = load_query(_PAGE)
+    return _page(
+        allowlist.entries(db.session(), limit=query["limit"], offset=query["offset"]), query
+    )
+
+
+@bp.post("/allowlist")
+@require_admin
+def add_allowlist() -> ResponseReturnValue:
+    data = load_body(_ADD)
+    session = db.session()
+    answer = allowlist.add(session, data, actor=g.actor)
+    session.commit()
+    return jsonify(answer), 201 if answer["created"] else 200
+
+
+@bp.delete("/allowlist/<kind>/<value>")
+@require_admin
+def remove_allowlist(kind: str, value: str) -> ResponseReturnValue:
+    try:
+        ref = _REF.load({"kind": kind, "value": value})
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    session = db.session()
+    allowlist.remove(session, ref["kind"], ref["value"], actor=g.actor)
+    session.commit()
+    return "", 204
+
+
+@bp.get("/conflicts")
+@require_admin
+def list_conflicts() -> ResponseReturnValue:
+    query = load_query(_PAGE)
+    return _page(
+        allowlist.conflicts(db.session(), limit=query["limit"], offset=query["offset"]), query
+    )
+
+
+@bp.get("/groups")
+@require_admin
+def list_groups() -> ResponseReturnValue:
+    query = load_query(_PAGE)
+    return _page(
+        groups.list_groups(db.session(), limit=query["limit"], offset=query["offset"]), query
+    )

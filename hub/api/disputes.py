@@ -1,0 +1,64 @@
+"""Disputes: members open them (`POST /v1/disputes`); admins list and resolve them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify
+from flask.typing import ResponseReturnValue
+
+from hub import db
+from hub.api.request_io import load_body, load_query
+from hub.auth.admin_auth import require_admin
+from hub.auth.member_signature import require_member
+from hub.services import disputes
+from schemas.reports import DisputeListQuerySchema, DisputeResolutionSchema, DisputeSchema
+
+bp = Blueprint("disputes", __name__, url_prefix="/v1")
+_DISPUTE = DisputeSchema()
+_RESOLUTION = DisputeResolutionSchema()
+_LIST = DisputeListQuerySchema()
+
+
+@bp.post("/disputes")
+@require_member
+def open_dispute() -> ResponseReturnValue:
+    data = load_body(_DISPUTE)
+    session = db.session()
+    answer = disputes.open_dispute(
+        session, data["kind"], data["value"], data["reason"], member_id=g.member.id
+    )
+    session.commit()
+    return jsonify(answer), 201
+
+
+@bp.post("/admin/disputes")
+@require_admin
+def admin_open_dispute() -> ResponseReturnValue:
+    data = load_body(_DISPUTE)
+    session = db.session()
+    answer = disputes.open_dispute(
+        session, data["kind"], data["value"], data["reason"], admin=g.actor
+    )
+    session.commit()
+    return jsonify(answer), 201
+
+
+@bp.get("/admin/disputes")
+@require_admin
+def list_disputes() -> ResponseReturnValue:
+    query = load_query(_LIST)
+    items = disputes.list_disputes(
+        db.session(), query["state"], limit=query["limit"], offset=query["offset"]
+    )
+    return jsonify({"items": items, "limit": query["limit"], "offset": query["offset"]})
+
+
+@bp.post("/admin/disputes/<int:dispute_id>/resolve")
+@require_admin
+def resolve(dispute_id: int) -> ResponseReturnValue:
+    data = load_body(_RESOLUTION)
+    session = db.session()
+    answer = disputes.resolve(
+        session, dispute_id, data["resolution"], data["reason"], actor=g.actor
+    )
+    session.commit()
+    return jsonify(answer)
