@@ -18,6 +18,11 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("hub.api.members", "bp"),
     ("hub.api.reader_tokens", "bp"),
     ("hub.api.consortium", "bp"),
+    ("hub.api.reports", "bp"),
+    ("hub.api.cases", "bp"),
+    ("hub.api.disputes", "bp"),
+    ("hub.api.indicators", "bp"),
+    ("hub.api.admin_lists", "bp"),
     ("hub.api.feeds", "bp"),
 ]
 
