@@ -83,9 +83,12 @@ def authenticate_member() -> Member:
         )
     if not _MEMBER_ID_RE.match(member_id):
         raise ApiError(401, "unknown_member", "no such member")
-    session = db.session()
-    member = session.get(Member, member_id)
-    if member is None:
+    # Looked up in a short read transaction of its own: the nonce is then written in
+    # a separate write transaction, which must not wait on a lock this request holds.
+    with db.side_session(write=False) as lookup:
+        found = lookup.get(Member, member_id)
+        public_key, state = (found.public_key, found.state) if found else (None, None)
+    if public_key is None:
         raise ApiError(401, "unknown_member", "no such member")
     if not _TIMESTAMP_RE.match(timestamp) or not _NONCE_RE.match(nonce):
         raise ApiError(401, "bad_signature", "malformed timestamp or nonce header")
@@ -95,7 +98,7 @@ def authenticate_member() -> Member:
     )
     try:
         sig = b64decode(signature, length=ED25519_SIGNATURE_LEN)
-        load_ed25519_public_key(member.public_key).verify(sig, message)
+        load_ed25519_public_key(public_key).verify(sig, message)
     except (InvalidSignature, ValueError):
         raise ApiError(401, "bad_signature", "the request signature does not verify") from None
 
@@ -108,8 +111,17 @@ def authenticate_member() -> Member:
             "stale_timestamp",
             f"timestamp is {skew:+d} s from the hub clock; allowed ±{cfg.clock_window_s} s",
         )
-    ensure_approved(member)
+    if state != MemberState.APPROVED:
+        raise ApiError(
+            403,
+            "member_not_approved",
+            f"member {member_id} is {state}; only approved members may do this",
+        )
     _remember_nonce(member_id, nonce, now, cfg.nonce_retention_s)
+    member = db.session().get(Member, member_id)
+    if member is None:  # deleted between the two transactions
+        raise ApiError(401, "unknown_member", "no such member")
+    ensure_approved(member)
     return member
 
 
