@@ -1,0 +1,375 @@
+"""A member institution's client for the hub (DESIGN §3, §4, §6).
+
+Raw identifiers never leave this process: `report`, `report_case`, `retract`
+and `dispute` normalise and keyed-hash locally with the consortium key and
+send only the hashed values. Every request after `apply` is signed with the
+member's Ed25519 key (`client_sdk.request_auth`).
+
+Network failures are retried with exponential backoff and jitter, but only
+where a retry cannot double an effect: report batches carry a deterministic
+``Idempotency-Key`` (same member + same bytes = same key), reads and
+retractions are naturally idempotent, and other writes are retried only when
+the hub certainly did not act (connection refused, 429, 503).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from client_sdk.request_auth import signed_headers
+from schemas.enums import IndicatorKind
+from schemas.indicators import InvalidIndicator, hash_indicator, simhash64
+from schemas.keys import b64decode, b64encode
+from schemas.reports import MAX_BATCH_REPORTS
+from schemas.timefmt import format_time, utcnow
+
+USER_AGENT = "lianfang-sdk/0.1"
+_BACKOFF_BASE_S = 0.5
+_BACKOFF_CAP_S = 30.0
+_RETRY_AFTER_CAP_S = 120.0
+
+
+class HubError(Exception):
+    """The hub refused a request (4xx) or could not be reached after retries.
+
+    ``status`` is the HTTP status, or ``None`` when no response arrived;
+    ``code``/``message``/``fields`` come from the hub's JSON error body.
+    """
+
+    def __init__(
+        self,
+        status: int | None,
+        code: str,
+        message: str,
+        fields: Mapping[str, Any] | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{status or 'no response'} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields: dict[str, Any] = dict(fields or {})
+        self.payload: dict[str, Any] = dict(payload or {})
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Outcome of `MemberClient.report`, indexed like the caller's input.
+
+    ``errors`` maps a caller index to a local normalisation message (``str``)
+    or the hub's per-field problems (``dict``).
+    """
+
+    accepted: int
+    errors: dict[int, str | dict[str, Any]] = field(default_factory=dict)
+    batch_ids: list[str] = field(default_factory=list)
+
+
+def _hashed_value(kind: str, raw: str, key: bytes, region: str = "CN") -> str:
+    """The wire value of one raw indicator (SimHash for complaint text, else HMAC)."""
+    if kind == IndicatorKind.COMPLAINT_TEXT.value:
+        return simhash64(raw)
+    return hash_indicator(kind, raw, key, region)
+
+
+def _timestamp(moment: datetime | str | None) -> str | None:
+    if moment is None or isinstance(moment, str):
+        return moment
+    return format_time(moment)
+
+
+def _is_connect_failure(exc: requests.RequestException) -> bool:
+    """True when the request never reached the hub (safe to retry any write)."""
+    return isinstance(exc, requests.ConnectTimeout) or (
+        isinstance(exc, requests.ConnectionError) and "NewConnectionError" in repr(exc)
+    )
+
+
+class MemberClient:
+    """Signed, retrying access to the hub for one member institution."""
+
+    def __init__(
+        self,
+        hub_url: str,
+        private_key: Ed25519PrivateKey,
+        member_id: str | None = None,
+        *,
+        timeout_s: float = 30,
+        max_retries: int = 4,
+        batch_size: int = MAX_BATCH_REPORTS,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH_REPORTS:
+            raise ValueError(f"batch_size must be 1..{MAX_BATCH_REPORTS}")
+        self.hub_url = hub_url.rstrip("/")
+        self.member_id = member_id
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.batch_size = batch_size
+        self._key = private_key
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._epochs: dict[int, bytes] = {}
+        self._current_epoch: int | None = None
+
+    # -- membership ---------------------------------------------------------
+
+    def public_key_b64(self) -> str:
+        raw = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return b64encode(raw)
+
+    def apply(self, name: str, kind: str, registration_no: str, contact_email: str) -> str:
+        """Apply for membership; the returned id is the member id for life."""
+        body = {
+            "name": name,
+            "kind": kind,
+            "registration_no": registration_no,
+            "contact_email": contact_email,
+            "public_key": self.public_key_b64(),
+        }
+        answer = self._request("POST", "/v1/applications", body, signed=False, idempotent=False)
+        self.member_id = str(answer["id"])
+        return self.member_id
+
+    def me(self) -> dict[str, Any]:
+        return self._request("GET", "/v1/members/me")
+
+    def consortium_key(self, *, refresh: bool = False) -> tuple[int, bytes]:
+        """The current (epoch, key) to hash new reports with; cached after the first call."""
+        if refresh or self._current_epoch is None:
+            self._load_consortium_keys()
+        assert self._current_epoch is not None
+        return self._current_epoch, self._epochs[self._current_epoch]
+
+    def consortium_keys(self, *, refresh: bool = False) -> dict[int, bytes]:
+        """Every epoch key the hub hands out (current and retiring)."""
+        if refresh or self._current_epoch is None:
+            self._load_consortium_keys()
+        return dict(self._epochs)
+
+    def _load_consortium_keys(self) -> None:
+        answer = self._request("GET", "/v1/consortium-key")
+        epochs = {int(k["epoch"]): b64decode(k["key"]) for k in answer["keys"]}
+        current = int(answer["current_epoch"])
+        if current not in epochs:
+            raise HubError(None, "bad_consortium_key", "current epoch missing from the key list")
+        self._epochs, self._current_epoch = epochs, current
+
+    def mint_reader_token(self, label: str | None = None) -> str:
+        """A bearer token for this member's call screeners (feeds only)."""
+        body: dict[str, Any] = {} if label is None else {"label": label}
+        return str(self._request("POST", "/v1/reader-tokens", body, idempotent=False)["token"])
+
+    # -- reports ------------------------------------------------------------
+
+    def report(
+        self,
+        kind: str,
+        raw_values: Sequence[str],
+        category: str,
+        confidence: int,
+        *,
+        first_seen: datetime | str | None = None,
+        last_seen: datetime | str | None = None,
+        expires_at: datetime | str | None = None,
+        case_ref: str | None = None,
+        region: str = "CN",
+    ) -> ReportResult:
+        """Hash and report indicators; errors come back under the caller's indexes.
+
+        A value that does not normalise is reported locally and never sent.
+        Times left out are filled in by the hub, so re-sending the same call
+        produces the same bytes and therefore the same idempotency key.
+        """
+        epoch, key = self.consortium_key()
+        common: dict[str, Any] = {"kind": kind, "category": category, "confidence": confidence}
+        common["key_epoch"] = epoch
+        for name, moment in (
+            ("first_seen", first_seen),
+            ("last_seen", last_seen),
+            ("expires_at", expires_at),
+        ):
+            text = _timestamp(moment)
+            if text is not None:
+                common[name] = text
+        if case_ref is not None:
+            common["case_ref"] = case_ref
+        errors: dict[int, str | dict[str, Any]] = {}
+        items: list[dict[str, Any]] = []
+        origin: list[int] = []
+        for index, raw in enumerate(raw_values):
+            try:
+                value = _hashed_value(kind, raw, key, region)
+            except (InvalidIndicator, ValueError, TypeError) as exc:
+                errors[index] = str(exc) or "invalid value"
+                continue
+            items.append({**common, "value": value})
+            origin.append(index)
+        accepted = 0
+        batch_ids: list[str] = []
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start : start + self.batch_size]
+            answer = self._post_batch(batch)
+            accepted += int(answer.get("accepted", 0))
+            if answer.get("batch_id") is not None:
+                batch_ids.append(str(answer["batch_id"]))
+            for problem in answer.get("errors", []):
+                errors[origin[start + int(problem["index"])]] = problem.get("fields") or {}
+        return ReportResult(accepted, dict(sorted(errors.items())), batch_ids)
+
+    def _post_batch(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
+        body = json.dumps({"reports": batch}, separators=(",", ":"), sort_keys=True).encode()
+        digest = hashlib.sha256(f"{self.member_id}\n".encode() + body).hexdigest()
+        try:
+            return self._request(
+                "POST", "/v1/reports", body, headers={"Idempotency-Key": digest}, idempotent=True
+            )
+        except HubError as exc:
+            # A batch in which nothing was accepted is a 422 that still lists per-item errors.
+            if exc.status == 422 and isinstance(exc.payload.get("errors"), list):
+                return {"accepted": 0, "errors": exc.payload["errors"], "batch_id": None}
+            raise
+
+    def report_case(
+        self,
+        indicators: Iterable[tuple[str, str]],
+        *,
+        case_ref: str | None = None,
+        observed_at: datetime | str | None = None,
+    ) -> dict[str, Any]:
+        """Report indicators seen together in one complaint episode.
+
+        Raises `InvalidIndicator` before sending when any indicator does not
+        normalise: a case is one statement and goes whole or not at all.
+        """
+        epoch, key = self.consortium_key()
+        hashed = [{"kind": k, "value": _hashed_value(k, raw, key)} for k, raw in indicators]
+        body: dict[str, Any] = {
+            "category": "malicious_complaint",
+            "key_epoch": epoch,
+            "observed_at": _timestamp(observed_at) or format_time(utcnow()),
+            "indicators": hashed,
+        }
+        if case_ref is not None:
+            body["case_ref"] = case_ref
+        return self._request("POST", "/v1/cases", body, idempotent=False)
+
+    def retract(
+        self, kind: str, raw_values: Sequence[str], category: str | None = None
+    ) -> dict[str, Any]:
+        """Withdraw this member's reports on the given values (all epochs it holds)."""
+        keys = self.consortium_keys()
+        items: list[dict[str, Any]] = []
+        for raw in raw_values:
+            for epoch_key in keys.values():
+                item: dict[str, Any] = {"kind": kind, "value": _hashed_value(kind, raw, epoch_key)}
+                if category is not None:
+                    item["category"] = category
+                if item not in items:
+                    items.append(item)
+        return self._request("POST", "/v1/reports/retract", {"items": items}, idempotent=True)
+
+    def dispute(self, kind: str, raw_value: str, reason: str) -> dict[str, Any]:
+        """Dispute the listing of a value (hashed with the current epoch key)."""
+        _, key = self.consortium_key()
+        body = {"kind": kind, "value": _hashed_value(kind, raw_value, key), "reason": reason}
+        return self._request("POST", "/v1/disputes", body, idempotent=False)
+
+    # -- transport ----------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | bytes | None = None,
+        *,
+        signed: bool = True,
+        idempotent: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        if isinstance(body, bytes):
+            data = body
+        elif body is None:
+            data = b""
+        else:
+            data = json.dumps(body, separators=(",", ":")).encode()
+        if signed and not self.member_id:
+            raise HubError(None, "no_member_id", "apply first or pass member_id")
+        attempt = 0
+        while True:
+            request_headers = {"Content-Type": "application/json"} if data else {}
+            request_headers.update(headers or {})
+            if signed:
+                assert self.member_id is not None
+                request_headers.update(
+                    signed_headers(self._key, self.member_id, method, path, data)
+                )
+            delay: float | None = None
+            try:
+                response = self._session.request(
+                    method,
+                    self.hub_url + path,
+                    data=data or None,
+                    headers=request_headers,
+                    timeout=self.timeout_s,
+                )
+            except requests.RequestException as exc:
+                if attempt >= self.max_retries or not (idempotent or _is_connect_failure(exc)):
+                    raise HubError(None, "unreachable", f"{type(exc).__name__}: {exc}") from exc
+            else:
+                status = response.status_code
+                if status < 400:
+                    return response.json() if response.content else {}
+                retryable = status == 429 or status == 503 or (idempotent and status >= 500)
+                if not retryable or attempt >= self.max_retries:
+                    raise self._error(response)
+                delay = self._retry_after(response)
+            if delay is None:
+                delay = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)
+                delay *= 0.5 + random.random()
+            time.sleep(delay)
+            attempt += 1
+
+    @staticmethod
+    def _retry_after(response: requests.Response) -> float | None:
+        value = response.headers.get("Retry-After")
+        if value is None:
+            return None
+        try:
+            return min(_RETRY_AFTER_CAP_S, max(0.0, float(value)))
+        except ValueError:
+            return None
+
+    @staticmethod
+    def _error(response: requests.Response) -> HubError:
+        try:
+            body = response.json()
+            error = body["error"]
+            return HubError(
+                response.status_code,
+                str(error.get("code", "error")),
+                str(error.get("message", "")),
+                error.get("fields"),
+                body,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return HubError(response.status_code, "http_error", response.reason or "")
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> MemberClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

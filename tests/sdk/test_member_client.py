@@ -1,0 +1,298 @@
+"""MemberClient against the real hub over HTTP (DESIGN §3, §4, §6)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
+
+from client_sdk.member_client import HubError, MemberClient, ReportResult
+from schemas.indicators import hash_indicator, simhash64
+from schemas.timefmt import format_time, utcnow
+
+PHONES = ["13800138000", "not a phone", "+86 139 0013 9000", "13700137000", "12", "13600136000"]
+
+
+def approve(live_hub, member_id: str) -> None:
+    response = live_hub.admin("POST", f"/v1/admin/members/{member_id}/approve", json={})
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def member(live_hub) -> MemberClient:
+    client = MemberClient(live_hub.url, Ed25519PrivateKey.generate(), max_retries=2)
+    client.apply("Bank of Tests", "bank", "REG-0001", "sec@bank.example.cn")
+    approve(live_hub, client.member_id)
+    return client
+
+
+def report_batch_count(live_hub, member_id: str) -> int:
+    from hub.db import get_db
+    from hub.models.report import ReportBatch
+
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        return session.scalar(
+            select(func.count()).select_from(ReportBatch).where(ReportBatch.member_id == member_id)
+        )
+
+
+def stored_report_count(live_hub, member_id: str) -> int:
+    from hub.db import get_db
+    from hub.models.report import Report
+
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        return session.scalar(
+            select(func.count()).select_from(Report).where(Report.member_id == member_id)
+        )
+
+
+def test_apply_then_approval_then_me(live_hub) -> None:
+    client = MemberClient(live_hub.url, Ed25519PrivateKey.generate())
+    member_id = client.apply("Bank A", "bank", "REG-A", "sec@a.example.cn")
+    assert client.member_id == member_id
+    with pytest.raises(HubError) as refused:
+        client.me()  # pending members can neither read nor submit
+    assert refused.value.status in (401, 403)
+    approve(live_hub, member_id)
+    me = client.me()
+    assert me["id"] == member_id and me["state"] == "approved"
+    assert me["public_key"] == client.public_key_b64()
+
+
+def test_apply_with_bad_fields_is_a_hub_error_not_retried(live_hub) -> None:
+    client = MemberClient(live_hub.url, Ed25519PrivateKey.generate())
+    with pytest.raises(HubError) as bad:
+        client.apply("Bank A", "casino", "REG-A", "not-an-email")
+    assert bad.value.status == 422
+    assert {"kind", "contact_email"} <= set(bad.value.fields)
+    assert client.member_id is None
+
+
+def test_signed_call_without_member_id_fails_locally(live_hub) -> None:
+    with pytest.raises(HubError) as err:
+        MemberClient(live_hub.url, Ed25519PrivateKey.generate()).me()
+    assert err.value.code == "no_member_id"
+
+
+def test_wrong_key_is_refused(live_hub, member: MemberClient) -> None:
+    impostor = MemberClient(live_hub.url, Ed25519PrivateKey.generate(), member.member_id)
+    with pytest.raises(HubError) as err:
+        impostor.me()
+    assert err.value.status == 401
+
+
+def test_consortium_key_and_reader_token(live_hub, member: MemberClient) -> None:
+    epoch, key = member.consortium_key()
+    assert epoch >= 1 and len(key) == 32
+    assert member.consortium_keys()[epoch] == key
+    assert member.consortium_key(refresh=True) == (epoch, key)
+    token = member.mint_reader_token("screeners-floor-3")
+    assert isinstance(token, str) and len(token) >= 20
+    answer = requests.get(
+        live_hub.url + "/v1/consortium-key",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200
+    assert answer.json()["current_epoch"] == epoch
+
+
+def test_report_maps_local_errors_to_caller_indexes(live_hub, member: MemberClient) -> None:
+    result = member.report("phone", PHONES, "fraud", 90)
+    assert result.accepted == 4
+    assert set(result.errors) == {1, 4}
+    assert all(isinstance(m, str) for m in result.errors.values())
+    assert "1380013" not in str(result.errors)  # raw digits never echoed
+    assert len(result.batch_ids) == 1
+    assert stored_report_count(live_hub, member.member_id) == 4
+
+
+def test_raw_values_never_leave_the_process(live_hub, member: MemberClient) -> None:
+    epoch, key = member.consortium_key()
+    member.report("phone", ["13800138000"], "fraud", 90)
+    from hub.db import get_db
+    from hub.models.indicator import Indicator
+
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        values = set(session.scalars(select(Indicator.value)))
+    assert hash_indicator("phone", "13800138000", key) in values
+    assert not any("138" in v and len(v) < 20 for v in values)
+
+
+def test_hub_errors_are_mapped_through_batches(live_hub, member: MemberClient) -> None:
+    client = MemberClient(live_hub.url, member._key, member.member_id, batch_size=2)
+    future = format_time(utcnow() + timedelta(days=3))
+    result = client.report("phone", PHONES, "fraud", 90, last_seen=future)
+    assert result.accepted == 0
+    assert set(result.errors) == set(range(len(PHONES)))
+    assert isinstance(result.errors[1], str) and isinstance(result.errors[4], str)
+    for index in (0, 2, 3, 5):
+        assert "last_seen" in result.errors[index]
+    assert result.batch_ids == []
+
+
+def test_batches_split_and_all_counted(live_hub, member: MemberClient) -> None:
+    client = MemberClient(live_hub.url, member._key, member.member_id, batch_size=2)
+    numbers = [f"1390000{i:04d}" for i in range(7)]
+    result = client.report("phone", numbers, "harassment", 60)
+    assert result == ReportResult(7, {}, result.batch_ids)
+    assert len(result.batch_ids) == 4
+    assert report_batch_count(live_hub, member.member_id) == 4
+
+
+def test_same_report_twice_is_accepted_once(live_hub, member: MemberClient) -> None:
+    first = member.report("phone", PHONES, "fraud", 90)
+    second = member.report("phone", PHONES, "fraud", 90)
+    assert second == first  # the hub replayed the stored answer
+    assert report_batch_count(live_hub, member.member_id) == 1
+    assert stored_report_count(live_hub, member.member_id) == 4
+
+
+class FlakyProxy:
+    """A real HTTP hop in front of the hub that fails the first requests on purpose.
+
+    `plan(n)` returns what to do with the n-th request (0-based): `None` to
+    forward, an int status to answer without forwarding, or `("drop", status)`
+    to forward and then lose the hub's answer — the case idempotency exists for.
+    """
+
+    def __init__(self, upstream: str, plan: Callable[[int], object]) -> None:
+        self.upstream = upstream
+        self.plan = plan
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                n = len(proxy.seen)
+                proxy.seen.append(f"{self.command} {self.path}")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                action = proxy.plan(n)
+                if isinstance(action, int):
+                    self._answer(action, b'{"error":{"code":"down","message":"x"}}', "0")
+                    return
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
+                }
+                upstream = requests.request(
+                    self.command, proxy.upstream + self.path, data=body, headers=headers, timeout=30
+                )
+                if isinstance(action, tuple):
+                    self._answer(action[1], b"{}", "0")
+                    return
+                self._answer(upstream.status_code, upstream.content, None)
+
+            def _answer(self, status: int, body: bytes, retry_after: str | None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                if retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _handle  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy_factory(live_hub) -> Iterator[Callable[[Callable[[int], object]], FlakyProxy]]:
+    made: list[FlakyProxy] = []
+
+    def make(plan: Callable[[int], object]) -> FlakyProxy:
+        made.append(FlakyProxy(live_hub.url, plan))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.close()
+
+
+def test_lost_answer_is_retried_and_applied_once(live_hub, member, proxy_factory) -> None:
+    member.consortium_key()  # cached, so the proxy only sees report batches
+    proxy = proxy_factory(lambda n: ("drop", 502) if n == 0 else (503 if n == 1 else None))
+    client = MemberClient(proxy.url, member._key, member.member_id, max_retries=3)
+    client._epochs, client._current_epoch = member._epochs, member._current_epoch
+    result = client.report("phone", PHONES, "fraud", 90)
+    assert result.accepted == 4
+    assert proxy.seen == ["POST /v1/reports"] * 3
+    assert report_batch_count(live_hub, member.member_id) == 1
+
+
+def test_retries_give_up_after_max_retries(live_hub, member, proxy_factory) -> None:
+    proxy = proxy_factory(lambda n: 500)
+    client = MemberClient(proxy.url, member._key, member.member_id, max_retries=2)
+    with pytest.raises(HubError) as err:
+        client.me()
+    assert err.value.status == 500
+    assert len(proxy.seen) == 3
+
+
+def test_client_errors_are_not_retried(live_hub, proxy_factory) -> None:
+    proxy = proxy_factory(lambda n: None)
+    client = MemberClient(proxy.url, Ed25519PrivateKey.generate(), "m-unknown", max_retries=3)
+    with pytest.raises(HubError) as err:
+        client.me()
+    assert err.value.status == 401
+    assert len(proxy.seen) == 1
+
+
+def test_non_idempotent_writes_are_not_retried_after_a_lost_answer(
+    live_hub, member, proxy_factory
+) -> None:
+    proxy = proxy_factory(lambda n: ("drop", 502) if n == 0 else None)
+    client = MemberClient(proxy.url, member._key, member.member_id, max_retries=3)
+    with pytest.raises(HubError) as err:
+        client.mint_reader_token()
+    assert err.value.status == 502
+    assert len(proxy.seen) == 1
+
+
+def test_unreachable_hub(live_hub) -> None:
+    client = MemberClient("http://127.0.0.1:9", Ed25519PrivateKey.generate(), max_retries=1)
+    with pytest.raises(HubError) as err:
+        client.apply("Bank", "bank", "REG", "a@b.example.cn")
+    assert err.value.status is None and err.value.code == "unreachable"
+
+
+def test_case_retract_and_dispute(live_hub, member: MemberClient) -> None:
+    text = "我要投诉你们银行乱收费，必须退还全部利息并赔偿精神损失费，否则向银保监会投诉"
+    answer = member.report_case(
+        [("phone", "13800138000"), ("complaint_text", text), ("id_number", "11010519491231002X")],
+        case_ref="C-2026-001",
+    )
+    assert answer  # the hub acknowledged the case
+    from hub.db import get_db
+    from hub.models.indicator import Indicator
+
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        values = set(session.scalars(select(Indicator.value)))
+    assert simhash64(text) in values
+
+    member.report("phone", ["13700137000"], "fraud", 90)
+    assert stored_report_count(live_hub, member.member_id) >= 1
+    retracted = member.retract("phone", ["13700137000", "13300133000"])
+    assert retracted["retracted"] == 1
+
+    dispute = member.dispute("phone", "13800138000", "this is our own customer-service line")
+    assert dispute
+    with pytest.raises(HubError) as err:
+        member.dispute("phone", "13800138000", "short")
+    assert err.value.status == 422 and "reason" in err.value.fields
