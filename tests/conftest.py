@@ -178,7 +178,9 @@ class LiveHub:
 
 def _serve(app: Flask) -> tuple[BaseWSGIServer, threading.Thread]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-hub", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-hub", daemon=True
+    )
     thread.start()
     return server, thread
 
