@@ -150,8 +150,10 @@ def artifact(feed: str, name: str) -> ResponseReturnValue:
 @require_admin
 def admin_build() -> ResponseReturnValue:
     """Build now instead of waiting for the scheduler (same lease, so never twice)."""
-    result = builder.build_feeds(current_app._get_current_object())  # type: ignore[attr-defined]
     session = db.session()
+    # End the auth transaction first: on SQLite it holds the write lock the build needs.
+    session.commit()
+    result = builder.build_feeds(current_app._get_current_object())  # type: ignore[attr-defined]
     audit.record(session, g.actor, "feeds.build", "feeds", result.as_dict())
     session.commit()
     return jsonify(result.as_dict()), 409 if result.busy else 200
