@@ -1,0 +1,128 @@
+"""The hash-chained audit log: verifies, detects edits, survives concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import func, select, text
+
+from hub.cli import main
+from hub.db import get_db
+from hub.models.audit import AuditEntry
+from hub.services import audit
+
+
+def _append(app: Flask, count: int, actor: str = "test") -> None:
+    with app.app_context(), get_db(app).new_session() as session:
+        for i in range(count):
+            audit.record(session, actor, "test.event", f"subject-{i}", {"n": i})
+        session.commit()
+
+
+def test_chain_verifies_and_names_an_edited_row(hub_app: Flask) -> None:
+    _append(hub_app, 5)
+    db = get_db(hub_app)
+    with db.new_session(write=False) as session:
+        assert audit.verify_chain(session) == (True, None)
+        target = (
+            session.scalars(select(AuditEntry).where(AuditEntry.subject == "subject-2")).one().id
+        )
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_log SET details = :d WHERE id = :i"), {"d": '{"n":99}', "i": target}
+        )
+    with db.new_session(write=False) as session:
+        assert audit.verify_chain(session) == (False, target)
+
+
+def test_edited_actor_and_rehashed_row_are_detected(hub_app: Flask) -> None:
+    _append(hub_app, 4)
+    db = get_db(hub_app)
+    with db.new_session(write=False) as session:
+        rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    victim = rows[1]
+    # An attacker who recomputes the edited row's own hash still breaks the next link.
+    fields = {
+        "id": victim.id,
+        "at": victim.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "actor": "admin:nobody",
+        "action": victim.action,
+        "subject": victim.subject,
+        "details": json.loads(victim.details),
+    }
+    forged = audit.entry_hash(victim.prev_hash, fields)
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_log SET actor = 'admin:nobody', hash = :h WHERE id = :i"),
+            {"h": forged, "i": victim.id},
+        )
+    with db.new_session(write=False) as session:
+        assert audit.verify_chain(session) == (False, rows[2].id)
+
+
+def test_deleted_rows_are_detected(hub_app: Flask) -> None:
+    _append(hub_app, 4)
+    db = get_db(hub_app)
+    with db.new_session(write=False) as session:
+        ids = list(session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)))
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE id = :i"), {"i": ids[-1]})
+    with db.new_session(write=False) as session:
+        ok, bad = audit.verify_chain(session)
+    assert not ok and bad == ids[-1]
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE id = :i"), {"i": ids[1]})
+    with db.new_session(write=False) as session:
+        assert audit.verify_chain(session) == (False, ids[2])
+
+
+def test_concurrent_writers_keep_one_chain(hub_app: Flask) -> None:
+    threads = [
+        threading.Thread(target=_append, args=(hub_app, 10, f"writer-{n}")) for n in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with get_db(hub_app).new_session(write=False) as session:
+        count = session.scalar(select(func.count()).select_from(AuditEntry))
+        base = session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "test.event")
+        )
+        assert base == 40
+        assert audit.verify_chain(session) == (True, None)
+        assert session.scalar(select(func.max(AuditEntry.id))) == count
+
+
+def test_cli_verify_audit_reports_the_broken_row(
+    hub_app: Flask, db_url: str, tmp_path: Path
+) -> None:
+    _append(hub_app, 3)
+    args = ["--database-url", db_url, "--data-dir", str(tmp_path / "data"), "verify-audit"]
+    ok = CliRunner().invoke(main, args)
+    assert ok.exit_code == 0 and "audit chain OK" in ok.output
+    with get_db(hub_app).engine.begin() as conn:
+        bad_id = conn.execute(text("SELECT MIN(id) FROM audit_log")).scalar_one()
+        conn.execute(text("UPDATE audit_log SET subject = 'x' WHERE id = :i"), {"i": bad_id})
+    broken = CliRunner().invoke(main, args)
+    assert broken.exit_code == 1
+    assert f"audit chain broken at row {bad_id}" in broken.output
+
+
+def test_membership_changes_are_audited_over_http(live_hub: Any) -> None:
+    member_id, _ = live_hub.new_member()
+    live_hub.admin("POST", f"/v1/admin/members/{member_id}/suspend", json={"reason": "late fees"})
+    with get_db(live_hub.app).new_session(write=False) as session:
+        rows = list(
+            session.scalars(
+                select(AuditEntry).where(AuditEntry.subject == member_id).order_by(AuditEntry.id)
+            )
+        )
+        assert [r.action for r in rows] == ["member.apply", "member.approve", "member.suspend"]
+        assert '"reason":"late fees"' in rows[-1].details
+        assert audit.verify_chain(session) == (True, None)
