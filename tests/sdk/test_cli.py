@@ -1,0 +1,145 @@
+"""`lianfang` CLI through click's CliRunner against the real hub over HTTP."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from client_sdk.cli import cli, load_private_key
+from client_sdk.member_client import MemberClient
+from hub.feeds.builder import build_feeds, keystore_for
+
+BLOCKED = ["13800138000", "+86 139 0013 9000"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def root_key(live_hub: Any) -> str:
+    with live_hub.app.app_context():
+        return keystore_for(live_hub.app).root_public_b64()
+
+
+def new_member_via_cli(live_hub: Any, tmp_path: Path, name: str) -> tuple[str, Path]:
+    key = tmp_path / f"{name}.pem"
+    assert run("keygen", str(key)).exit_code == 0
+    result = run(
+        "apply", "--hub", live_hub.url, "--key", str(key), "--name", name, "--kind", "bank",
+        "--registration-no", f"REG-{name}", "--email", f"sec@{name}.example.cn",
+    )
+    assert result.exit_code == 0, result.output
+    member_id = result.stdout.strip()
+    approved = live_hub.admin("POST", f"/v1/admin/members/{member_id}/approve", json={})
+    assert approved.status_code == 200, approved.text
+    return member_id, key
+
+
+def test_keygen_writes_a_private_pem_and_never_overwrites(tmp_path: Path) -> None:
+    path = tmp_path / "member.pem"
+    result = run("keygen", str(path))
+    assert result.exit_code == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    key = load_private_key(path)
+    assert MemberClient("http://x", key).public_key_b64() in result.stdout
+    before = path.read_bytes()
+    again = run("keygen", str(path))
+    assert again.exit_code == 1 and "exists" in again.stderr
+    assert path.read_bytes() == before
+    assert run("keygen", str(path), "--force").exit_code == 0
+    assert path.read_bytes() != before
+
+
+def test_report_sync_check_status(live_hub: Any, root_key: str, tmp_path: Path) -> None:
+    a_id, a_key = new_member_via_cli(live_hub, tmp_path, "bank-a")
+    b_id, b_key = new_member_via_cli(live_hub, tmp_path, "bank-b")
+    csv_a = tmp_path / "a.csv"
+    csv_a.write_text("name,number\nfake lender,13800138000\nbroken,not-a-number\n\n"
+                     "impersonator,+86 139 0013 9000\n", encoding="utf-8")
+    result = run("report", str(csv_a), "--hub", live_hub.url, "--key", str(a_key),
+                 "--member-id", a_id, "--category", "fraud", "--confidence", "95")
+    assert result.exit_code == 1  # one row was rejected
+    assert "accepted 2 of 3 rows; rejected 1" in result.stdout
+    assert "line 3:" in result.stderr and "not-a-number" not in result.stderr
+    csv_b = tmp_path / "b.csv"  # no header: the first column is read
+    csv_b.write_text("13800138000,x\n13900139000,y\n", encoding="utf-8")
+    env = {"LIANFANG_HUB_URL": live_hub.url, "LIANFANG_MEMBER_ID": b_id}
+    result = run("report", str(csv_b), "--key", str(b_key), "--category", "fraud",
+                 "--confidence", "95", "--batch-size", "1", env=env)
+    assert result.exit_code == 0, result.output
+    assert "accepted 2 of 2 rows; rejected 0" in result.stdout
+
+    build_feeds(live_hub.app)
+    token = MemberClient(live_hub.url, load_private_key(a_key), a_id).mint_reader_token()
+    state = tmp_path / "state"
+    env = {
+        "LIANFANG_HUB_URL": live_hub.url,
+        "LIANFANG_TOKEN": token,
+        "LIANFANG_STATE_DIR": str(state),
+        "LIANFANG_ROOT_KEY": root_key,
+    }
+    synced = run("sync", env=env)
+    assert synced.exit_code == 0, synced.output
+    assert "phone-block: version 1 (updated)" in synced.stdout
+
+    for shown in BLOCKED:
+        verdict = run("check", shown, env=env)
+        assert verdict.exit_code == 0
+        assert verdict.stdout.startswith("block  reasons=consortium_block"), verdict.stdout
+    unknown = run("check", "13300133000", env=env)
+    assert unknown.stdout.startswith("allow  reasons=no_match")
+    assert "stale=no" in unknown.stdout
+    contact = run("check", "13800138000", "--contact", "+8613800138000", env=env)
+    assert contact.stdout.startswith("allow  reasons=contact")
+    night = run("check", "13300133000", "--quiet-hours", "22:00-08:00",
+                "--at", "2026-11-24T23:30:00+08:00", env=env)
+    assert night.stdout.startswith("silence  reasons=quiet_hours")
+    assert run("check", "garbage", env=env).stdout.startswith("allow  reasons=unparseable_number")
+
+    shown_status = run("status", env=env)
+    assert shown_status.exit_code == 0
+    assert "phone-block: version=1" in shown_status.stdout
+
+
+def test_check_before_any_sync_says_no_data(tmp_path: Path, root_key: str) -> None:
+    result = run("check", "13800138000", "--state-dir", str(tmp_path / "s"),
+                 "--root-key", root_key)
+    assert result.exit_code == 0
+    assert "no_data" in result.stdout and "stale=yes" in result.stdout
+
+
+def test_errors_are_one_line_and_non_zero(live_hub: Any, tmp_path: Path, root_key: str) -> None:
+    key = tmp_path / "k.pem"
+    run("keygen", str(key))
+    bad = run("apply", "--hub", live_hub.url, "--key", str(key), "--name", "X", "--kind", "bank",
+              "--registration-no", "R", "--email", "not-an-email")
+    assert bad.exit_code == 1
+    assert bad.stderr.startswith("Error: hub refused (422 ") and bad.stderr.count("\n") == 1
+
+    down = run("apply", "--hub", "http://127.0.0.1:9", "--key", str(key), "--name", "X",
+               "--kind", "bank", "--registration-no", "R", "--email", "a@b.example.cn")
+    assert down.exit_code == 1 and "unreachable" in down.stderr
+
+    not_a_key = tmp_path / "nope.pem"
+    not_a_key.write_text("hello")
+    wrong = run("apply", "--hub", live_hub.url, "--key", str(not_a_key), "--name", "X",
+                "--kind", "bank", "--registration-no", "R", "--email", "a@b.example.cn")
+    assert wrong.exit_code == 1 and "not an unencrypted PEM private key" in wrong.stderr
+
+    missing = run("sync", "--hub", live_hub.url, "--state-dir", str(tmp_path / "s"),
+                  "--root-key", root_key)
+    assert missing.exit_code == 2 and "--token" in missing.stderr
+
+    refused = run("sync", "--hub", live_hub.url, "--state-dir", str(tmp_path / "s"),
+                  "--root-key", root_key, "--token", "wrong-token")
+    assert refused.exit_code == 1 and "FAILED fetch" in refused.stderr
+
+    bad_root = run("check", "13800138000", "--state-dir", str(tmp_path / "s"),
+                   "--root-key", "not-base64!")
+    assert bad_root.exit_code == 1 and bad_root.stderr.startswith("Error:")
