@@ -1,0 +1,98 @@
+"""Consortium keys: served to approved members and reader tokens, rotated, encrypted at rest."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+from cryptography.exceptions import InvalidTag
+from flask import Flask
+from sqlalchemy import select
+
+from hub.cli import main
+from hub.db import get_db
+from hub.models.consortium import ConsortiumKey
+from hub.services import consortium_keys
+from schemas.keys import b64decode
+
+
+def test_members_and_reader_tokens_get_the_same_key(live_hub: Any) -> None:
+    member_id, key = live_hub.new_member()
+    by_member = live_hub.member(member_id, key, "GET", "/v1/consortium-key")
+    assert by_member.status_code == 200
+    doc = by_member.json()
+    assert doc["current_epoch"] == 1
+    [entry] = doc["keys"]
+    assert entry["epoch"] == 1 and entry["state"] == "current"
+    assert len(b64decode(entry["key"])) == 32 and entry["created_at"].endswith("Z")
+    assert by_member.headers["Cache-Control"] == "no-store"
+
+    token = live_hub.member(member_id, key, "POST", "/v1/reader-tokens", json={}).json()["token"]
+    by_reader = requests.get(
+        live_hub.url + "/v1/consortium-key",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert by_reader.json() == doc
+
+
+def test_pending_member_gets_no_key(live_hub: Any) -> None:
+    member_id, key = live_hub.new_member(approve=False)
+    response = live_hub.member(member_id, key, "GET", "/v1/consortium-key")
+    assert response.status_code == 403
+
+
+def test_rotation_moves_epochs_through_states(hub_app: Flask) -> None:
+    db = get_db(hub_app)
+    with hub_app.app_context(), db.new_session() as session:
+        first_epoch, first_key = consortium_keys.current_key(session)
+        assert (first_epoch, len(first_key)) == (1, 32)
+        assert consortium_keys.rotate(session) == 2
+        session.commit()
+        assert consortium_keys.epoch_states(session) == {1: "retiring", 2: "current"}
+        epoch, second_key = consortium_keys.current_key(session)
+        assert epoch == 2 and second_key != first_key
+        doc = consortium_keys.key_document(session)
+        assert doc["current_epoch"] == 2
+        assert [(k["epoch"], k["state"]) for k in doc["keys"]] == [(2, "current"), (1, "retiring")]
+        assert "retires_at" in doc["keys"][1]
+        assert b64decode(doc["keys"][1]["key"]) == first_key
+        consortium_keys.rotate(session)
+        session.commit()
+        assert consortium_keys.epoch_states(session) == {1: "retired", 2: "retiring", 3: "current"}
+        assert [k["epoch"] for k in consortium_keys.key_document(session)["keys"]] == [3, 2]
+
+
+def test_keys_are_encrypted_at_rest_and_master_key_is_private(hub_app: Flask) -> None:
+    data_dir = Path(hub_app.config["LIANFANG"].data_dir)
+    master = data_dir / "keys" / "master.key"
+    assert stat.S_IMODE(master.stat().st_mode) == 0o600
+    db = get_db(hub_app)
+    with hub_app.app_context(), db.new_session(write=False) as session:
+        _, raw_key = consortium_keys.current_key(session)
+        row = session.scalars(select(ConsortiumKey)).one()
+    assert raw_key not in row.ciphertext and raw_key not in row.nonce
+    # tampering with the ciphertext makes decryption fail instead of yielding a wrong key
+    with db.new_session() as session:
+        stored = session.get(ConsortiumKey, 1)
+        assert stored is not None
+        stored.ciphertext = bytes([stored.ciphertext[0] ^ 1]) + stored.ciphertext[1:]
+        session.commit()
+    with hub_app.app_context(), db.new_session(write=False) as session:
+        with pytest.raises(InvalidTag):
+            consortium_keys.current_key(session)
+
+
+def test_cli_rotate_consortium_key(hub_app: Flask, db_url: str) -> None:
+    data_dir = hub_app.config["LIANFANG"].data_dir
+    result = CliRunner().invoke(
+        main, ["--database-url", db_url, "--data-dir", str(data_dir), "rotate-consortium-key"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "epoch 2 is current" in result.output
+    with get_db(hub_app).new_session(write=False) as session:
+        assert consortium_keys.epoch_states(session) == {1: "retiring", 2: "current"}
