@@ -82,9 +82,12 @@ def test_keys_are_encrypted_at_rest_and_master_key_is_private(hub_app: Flask) ->
         assert stored is not None
         stored.ciphertext = bytes([stored.ciphertext[0] ^ 1]) + stored.ciphertext[1:]
         session.commit()
-    with hub_app.app_context(), db.new_session(write=False) as session:
-        with pytest.raises(InvalidTag):
-            consortium_keys.current_key(session)
+    with (
+        hub_app.app_context(),
+        db.new_session(write=False) as session,
+        pytest.raises(InvalidTag),
+    ):
+        consortium_keys.current_key(session)
 
 
 def test_cli_rotate_consortium_key(hub_app: Flask, db_url: str) -> None:
