@@ -86,22 +86,46 @@ def group_record(session: Session, group_id: str) -> dict[str, Any] | None:
     return None if group is None else _record_for(session, group)
 
 
-def link(session: Session, indicator_ids: list[int], now: datetime) -> ComplaintGroup:
-    """Union the components of these indicators into one; journal feed changes.
+def records_before(
+    session: Session, indicator_ids: list[int]
+) -> dict[str, dict[str, Any] | None]:
+    """Feed records of the groups these indicators are in, taken before a change."""
+    return {g.label: _record_for(session, g) for g in _groups_of(session, indicator_ids)[1]}
 
-    The largest existing component survives (smaller ones are relabelled into
-    it and deleted); indicators without a component join it.
-    """
-    rows = session.execute(
-        select(Indicator.id, Indicator.group_id).where(Indicator.id.in_(indicator_ids))
-    ).all()
+
+def _groups_of(
+    session: Session, indicator_ids: list[int]
+) -> tuple[list[Any], list[ComplaintGroup]]:
+    rows: list[Any] = []
+    for chunk in chunked(indicator_ids):
+        rows.extend(
+            session.execute(
+                select(Indicator.id, Indicator.group_id).where(Indicator.id.in_(list(chunk)))
+            ).all()
+        )
     group_ids = sorted({gid for _, gid in rows if gid is not None})
     groups = (
         list(session.scalars(select(ComplaintGroup).where(ComplaintGroup.id.in_(group_ids))))
         if group_ids
         else []
     )
-    before = {g.label: _record_for(session, g) for g in groups}
+    return rows, groups
+
+
+def link(
+    session: Session,
+    indicator_ids: list[int],
+    now: datetime,
+    before: dict[str, dict[str, Any] | None],
+) -> ComplaintGroup:
+    """Union the components of these indicators into one; journal feed changes.
+
+    The largest existing component survives (smaller ones are relabelled into
+    it and deleted); indicators without a component join it. `before` holds the
+    groups' feed records from before the case was stored (`records_before`), so
+    the journal says exactly what changed.
+    """
+    rows, groups = _groups_of(session, indicator_ids)
     if groups:
         target = max(groups, key=lambda g: (g.size, -g.id))
     else:
@@ -188,12 +212,13 @@ def submit_case(
             select(CaseIndicator.indicator_id).where(CaseIndicator.case_id == case.id)
         )
     )
+    before = records_before(session, indicator_ids)
     new_rows = [
         {"case_id": case.id, "indicator_id": ident} for ident in indicator_ids if ident not in known
     ]
     if new_rows:
         session.execute(CaseIndicator.__table__.insert(), new_rows)
-    group = link(session, indicator_ids + sorted(known), now)
+    group = link(session, indicator_ids + sorted(known), now, before)
     listed = _record_for(session, group) is not None
     audit.record(
         session,
