@@ -26,6 +26,10 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
+# A hub on its embedded default in a temp dir, three banks, signed feeds, a call screener.
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
