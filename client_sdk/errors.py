@@ -105,6 +105,12 @@ class ConsortiumKeyError(SyncError):
     code = "consortium_key"
 
 
+class StoreError(SyncError):
+    """The local state directory could not be written (disk full, permissions)."""
+
+    code = "store_io"
+
+
 class FetchError(SyncError):
     """Network or HTTP failure; carries the HTTP status when there was one."""
 

@@ -36,7 +36,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from client_sdk.errors import ConsortiumKeyError, FetchError, KeysetSignatureError, SyncError
+from client_sdk.errors import (
+    ConsortiumKeyError,
+    FetchError,
+    KeysetSignatureError,
+    StoreError,
+    SyncError,
+)
 from client_sdk.fetcher import Fetcher
 from client_sdk.store import FeedStore, StoredFeed, TrustStore
 from client_sdk.trust import (
@@ -218,8 +224,11 @@ class FeedClient:
                                         b64encode(public_key_raw(new_root.public_key)))
             self._root = new_root
             logger.info("root rotated to version %d", new_root.version)
-        if data != self._trust_store.load_keyset():
-            self._trust_store.save_keyset(data)
+        try:
+            if data != self._trust_store.load_keyset():
+                self._trust_store.save_keyset(data)
+        except OSError as exc:
+            raise StoreError(f"cannot write the trusted keyset: {exc.strerror}") from exc
         self._keyset = keyset
         return keyset
 
@@ -235,7 +244,10 @@ class FeedClient:
         fetched = _parse_consortium(self._fetcher.get("/v1/consortium-key").body or b"")
         merged = {**self._consortium, **fetched}
         check_consortium_keys(manifest, merged)
-        self._trust_store.save_consortium(merged)
+        try:
+            self._trust_store.save_consortium(merged)
+        except OSError as exc:
+            raise StoreError(f"cannot write the consortium keys: {exc.strerror}") from exc
         self._consortium = merged
 
     # ------------------------------------------------------------------ sync
@@ -247,6 +259,9 @@ class FeedClient:
                 keyset = self._refresh_trust(now)
             except SyncError as exc:
                 return {f: self._failed(f, exc) for f in self.feeds}
+            except OSError as exc:
+                error = StoreError(f"cannot write the trust state: {exc.strerror}")
+                return {f: self._failed(f, error) for f in self.feeds}
             results = {}
             for feed in self.feeds:
                 try:
@@ -254,13 +269,13 @@ class FeedClient:
                 except SyncError as exc:
                     results[feed] = self._failed(feed, exc)
                     continue
+                # publish data first, then the status that announces it
+                self._publish_hash_keys()
+                self._publish(feed)
                 stored = self._stored[feed]
                 self._last_success[feed] = now
                 self._last_error[feed] = None
                 results[feed] = SyncResult(feed, True, stored.version if stored else None, changed)
-            self._publish_hash_keys()
-            for feed in self.feeds:
-                self._publish(feed)
             return results
 
     def _failed(self, feed: str, exc: SyncError) -> SyncResult:
@@ -285,10 +300,8 @@ class FeedClient:
         signed = verify_manifest(keyset, answer.body, feed, now, previous, self.clock_skew_s)
         self._ensure_consortium_keys(signed)
         current_version = stored.version if have_data and stored else None
-        store = self._stores[feed]
         if current_version == signed["version"] and stored is not None:
-            self._stored[feed] = store.commit(answer.body, signed, None, answer.etag, now,
-                                              keep_data_file=stored.data_file)
+            self._commit(feed, answer.body, signed, None, answer.etag, now, stored.data_file)
             return False
         current = stored.data if have_data and stored else None
         try:
@@ -299,8 +312,17 @@ class FeedClient:
             logger.info("feed %s: delta path failed (%s); retrying from the snapshot",
                         feed, exc.code)
             data = self._download_apply(feed, signed, None, None)
-        self._stored[feed] = store.commit(answer.body, signed, data, answer.etag, now)
+        self._commit(feed, answer.body, signed, data, answer.etag, now, None)
         return True
+
+    def _commit(self, feed: str, envelope: bytes, signed: Mapping[str, Any], data: Any,
+                etag: str | None, now: datetime, keep_data_file: str | None) -> None:
+        try:
+            self._stored[feed] = self._stores[feed].commit(
+                envelope, signed, data, etag, now, keep_data_file=keep_data_file
+            )
+        except OSError as exc:
+            raise StoreError(f"cannot write {self._stores[feed].dir}: {exc.strerror}") from exc
 
     def _download_apply(self, feed: str, signed: Mapping[str, Any], current: Any,
                         current_version: int | None) -> Any:

@@ -8,6 +8,7 @@ really signed by tests/sdk/feedfactory.py.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -276,3 +277,17 @@ def test_background_sync_honours_hub_minimum(hub: StaticHub, tmp_path: Path) -> 
 def test_next_delay(interval: float, min_poll: float, failures: int, rand: float,
                     expected: float) -> None:
     assert next_delay(interval, min_poll, failures, 30, rand, 3600) == expected
+
+
+def test_unwritable_store_keeps_serving_last_good(hub: StaticHub, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    client = _client(hub, state)
+    client.sync()
+    hub.factory.publish("phone-block", {7})
+    hub.publish_tree()
+    feed_dir = state / "phone-block"
+    shutil.rmtree(feed_dir)
+    feed_dir.write_bytes(b"not a directory")  # every write below it now fails
+    result = client.sync()["phone-block"]
+    assert not result.ok and result.error_code == "store_io"
+    _assert_kept(client, "phone-block", 1, [11, 22, 33])
