@@ -94,7 +94,8 @@ _CHUNK = 1 << 20
 _LANE_MIN = 1 << 15
 """Below this many codes the scalar decoder is faster than the lane decoder."""
 _LANE_CODES = 2048
-"""Target codes per lane for the vectorised decoder."""
+"""Most codes per lane for the vectorised decoder (fewer for smaller sets, so that
+numpy's per-call overhead is spread over at least ~1000 lanes)."""
 _LANE_OVERLAP = 640
 """Codes a lane decodes past its block end, so the true chain can meet the next lane
 (for 10^6 random keys 99% of lanes are met within 200 codes; the rest fall back)."""
@@ -280,7 +281,8 @@ def _terminators(words: np.ndarray, nbits: int, k: int, m: int) -> np.ndarray:
     if m < _LANE_MIN:
         found, _ = _scalar_chain(words, 64, nbits, k, m)
         return np.asarray(found, dtype=np.int64)
-    lanes = max(2, min(m // _LANE_CODES, 1 << 14))
+    per_lane = min(max(m // 1024, 256), _LANE_CODES)
+    lanes = max(2, min(m // per_lane, 1 << 14))
     bounds, chains = _lane_chains(words, nbits, k, lanes)
     pieces: list[np.ndarray] = []
     chain = chains[0]
