@@ -69,6 +69,11 @@ class HubConfig:
         if not self.database_url:
             db_path = (self.data_dir / "hub.sqlite3").resolve()
             object.__setattr__(self, "database_url", f"sqlite:///{db_path}")
+        if self.nonce_retention_s < 2 * self.clock_window_s:
+            # A nonce must outlive every timestamp the window still accepts (±window).
+            raise ValueError(
+                "LIANFANG_NONCE_RETENTION_S must be at least twice LIANFANG_CLOCK_WINDOW_S"
+            )
 
     @property
     def keys_dir(self) -> Path:

@@ -66,3 +66,14 @@ def test_create_app_takes_a_dict_or_a_config(tmp_path: Path) -> None:
     assert app.config["MAX_CONTENT_LENGTH"] == 4096
     cfg = HubConfig(data_dir=tmp_path, scheduler=False)
     assert get_config(create_app(cfg)) is cfg
+
+
+def test_nonce_retention_must_cover_the_clock_window() -> None:
+    with pytest.raises(ValueError, match="LIANFANG_NONCE_RETENTION_S"):
+        HubConfig.from_env({"LIANFANG_CLOCK_WINDOW_S": "600"})
+    assert (
+        HubConfig.from_env(
+            {"LIANFANG_CLOCK_WINDOW_S": "600", "LIANFANG_NONCE_RETENTION_S": "1200"}
+        ).nonce_retention_s
+        == 1200
+    )
