@@ -38,6 +38,8 @@ USER_AGENT = "lianfang-sdk/0.1"
 _BACKOFF_BASE_S = 0.5
 _BACKOFF_CAP_S = 30.0
 _RETRY_AFTER_CAP_S = 120.0
+KEY_CACHE_S = 3600.0
+"""How long consortium keys are reused before asking the hub again."""
 
 
 class HubError(Exception):
@@ -121,6 +123,7 @@ class MemberClient:
         self._session.headers["User-Agent"] = USER_AGENT
         self._epochs: dict[int, bytes] = {}
         self._current_epoch: int | None = None
+        self._keys_loaded_at = 0.0
 
     # -- membership ---------------------------------------------------------
 
@@ -144,16 +147,26 @@ class MemberClient:
     def me(self) -> dict[str, Any]:
         return self._request("GET", "/v1/members/me")
 
+    def _keys_expired(self) -> bool:
+        return (
+            self._current_epoch is None
+            or time.monotonic() - self._keys_loaded_at > KEY_CACHE_S
+        )
+
     def consortium_key(self, *, refresh: bool = False) -> tuple[int, bytes]:
-        """The current (epoch, key) to hash new reports with; cached after the first call."""
-        if refresh or self._current_epoch is None:
+        """The current (epoch, key) to hash new reports with.
+
+        Cached for `KEY_CACHE_S` so a long-running reporter follows a key
+        rotation before its old epoch is retired and refused.
+        """
+        if refresh or self._keys_expired():
             self._load_consortium_keys()
         assert self._current_epoch is not None
         return self._current_epoch, self._epochs[self._current_epoch]
 
     def consortium_keys(self, *, refresh: bool = False) -> dict[int, bytes]:
         """Every epoch key the hub hands out (current and retiring)."""
-        if refresh or self._current_epoch is None:
+        if refresh or self._keys_expired():
             self._load_consortium_keys()
         return dict(self._epochs)
 
@@ -164,6 +177,7 @@ class MemberClient:
         if current not in epochs:
             raise HubError(None, "bad_consortium_key", "current epoch missing from the key list")
         self._epochs, self._current_epoch = epochs, current
+        self._keys_loaded_at = time.monotonic()
 
     def mint_reader_token(self, label: str | None = None) -> str:
         """A bearer token for this member's call screeners (feeds only)."""

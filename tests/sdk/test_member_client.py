@@ -226,13 +226,12 @@ def proxy_factory(live_hub) -> Iterator[Callable[[Callable[[int], object]], Flak
 
 
 def test_lost_answer_is_retried_and_applied_once(live_hub, member, proxy_factory) -> None:
-    member.consortium_key()  # cached, so the proxy only sees report batches
-    proxy = proxy_factory(lambda n: ("drop", 502) if n == 0 else (503 if n == 1 else None))
+    proxy = proxy_factory(lambda n: ("drop", 502) if n == 1 else (503 if n == 2 else None))
     client = MemberClient(proxy.url, member._key, member.member_id, max_retries=3)
-    client._epochs, client._current_epoch = member._epochs, member._current_epoch
+    client.consortium_key()  # request 0, then cached: the proxy only sees report batches
     result = client.report("phone", PHONES, "fraud", 90)
     assert result.accepted == 4
-    assert proxy.seen == ["POST /v1/reports"] * 3
+    assert proxy.seen == ["GET /v1/consortium-key"] + ["POST /v1/reports"] * 3
     assert report_batch_count(live_hub, member.member_id) == 1
 
 
@@ -296,3 +295,42 @@ def test_case_retract_and_dispute(live_hub, member: MemberClient) -> None:
     with pytest.raises(HubError) as err:
         member.dispute("phone", "13800138000", "short")
     assert err.value.status == 422 and "reason" in err.value.fields
+
+
+def test_rate_limited_writes_are_retried(live_hub, member, proxy_factory) -> None:
+    proxy = proxy_factory(lambda n: 429 if n < 2 else None)
+    client = MemberClient(proxy.url, member._key, member.member_id, max_retries=3)
+    token = client.mint_reader_token()
+    assert token and len(proxy.seen) == 3
+
+
+def test_bad_case_indicator_is_refused_before_sending(live_hub, member, proxy_factory) -> None:
+    from schemas.indicators import InvalidIndicator
+
+    proxy = proxy_factory(lambda n: None)
+    client = MemberClient(proxy.url, member._key, member.member_id)
+    client.consortium_key()
+    assert proxy.seen == ["GET /v1/consortium-key"]
+    with pytest.raises(InvalidIndicator):
+        client.report_case([("phone", "13800138000"), ("id_number", "110105194912310021")])
+    nothing = client.report("phone", ["nope", "12"], "fraud", 50)
+    assert nothing == ReportResult(0, {0: nothing.errors[0], 1: nothing.errors[1]}, [])
+    assert proxy.seen == ["GET /v1/consortium-key"]  # nothing was sent
+
+
+def test_key_rotation_report_and_retract_across_epochs(live_hub, member: MemberClient) -> None:
+    from hub.db import get_db
+    from hub.services.consortium_keys import rotate
+
+    old_epoch, old_key = member.consortium_key()
+    assert member.report("phone", ["13700137000"], "fraud", 90).accepted == 1
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        rotate(session, actor="test")
+        session.commit()
+    assert member.consortium_key() == (old_epoch, old_key)  # cached until refreshed
+    new_epoch, new_key = member.consortium_key(refresh=True)
+    assert new_epoch == old_epoch + 1 and new_key != old_key
+    assert set(member.consortium_keys()) == {old_epoch, new_epoch}
+    assert member.report("phone", ["13700137000"], "fraud", 90).accepted == 1
+    # One call withdraws the reports made under both epochs.
+    assert member.retract("phone", ["13700137000"])["retracted"] == 2
