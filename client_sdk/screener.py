@@ -199,15 +199,7 @@ class CallScreener:
             if start == end:
                 raise ValueError("quiet_hours start and end must differ")
             self._quiet = (start, end)
-        self.skipped_contacts = 0
-        contact_set: set[str] = set()
-        for raw in contacts:
-            e164 = self._normalize(raw)
-            if e164 is None:
-                self.skipped_contacts += 1
-            else:
-                contact_set.add(e164)
-        self._contacts = frozenset(contact_set)
+        self._contacts, self.skipped_contacts = self._normalize_all(contacts)
         self._lock = threading.Lock()
         self._hash_keys: list[tuple[int, bytes]] | None = None
         self._macs: tuple[Any, ...] = ()
@@ -250,7 +242,26 @@ class CallScreener:
         """The normalised (E.164) contacts the screener lets through first."""
         return self._contacts
 
+    def update_contacts(self, contacts: Iterable[str]) -> None:
+        """Replace the personal contacts (the address book changed); safe while screening."""
+        normalized, skipped = self._normalize_all(contacts)
+        with self._lock:
+            self._contacts, self.skipped_contacts = normalized, skipped
+            self._hash_keys = None  # re-derive the contacts' hashed keys on next use
+
     # -- internals ----------------------------------------------------------
+
+    def _normalize_all(self, contacts: Iterable[str]) -> tuple[frozenset[str], int]:
+        """The E.164 set of `contacts` and how many entries did not parse."""
+        found: set[str] = set()
+        skipped = 0
+        for raw in contacts:
+            e164 = self._normalize(raw)
+            if e164 is None:
+                skipped += 1
+            else:
+                found.add(e164)
+        return frozenset(found), skipped
 
     def _normalize(self, raw: object) -> str | None:
         if not isinstance(raw, str):

@@ -332,3 +332,53 @@ def test_property_contacts_always_win(number: str, lists: set[str]) -> None:
     at = datetime(2026, 6, 1, 3, 0) + timedelta(minutes=7)
     assert s.check(number, at=at) == Verdict("allow", ("contact",), (), None, False)
     assert s.check(f"+86 {number[:3]} {number[3:7]} {number[7:]}", at=at).action == "allow"
+
+
+def test_update_contacts_takes_effect_for_raw_and_hashed_checks(screener: CallScreener) -> None:
+    assert screener.check(BLOCKED).action == "block"
+    assert screener.check_hashed(key64(BLOCKED)).action == "block"
+    screener.update_contacts(["+86 137 0013 7000", "bogus"])
+    assert screener.check(BLOCKED).reasons == ("contact",)
+    assert screener.check_hashed(key64(BLOCKED)).reasons == ("contact",)
+    assert screener.skipped_contacts == 1
+    # CONTACT is no longer a contact: its block listing now applies.
+    assert screener.check(CONTACT).action == "block"
+    assert screener.check_hashed(key64(CONTACT)).action == "block"
+
+
+def test_verdicts_stay_consistent_while_feeds_swap_under_screening_threads() -> None:
+    import threading
+
+    feeds = standard_feeds()
+    s = CallScreener(feeds)
+    in_block = {
+        "phone-block": feed_view("phone-block", [key64(UNKNOWN)], version=10),
+        "phone-warn": feed_view("phone-warn", [], version=10),
+    }
+    in_warn = {
+        "phone-block": feed_view("phone-block", [], version=11),
+        "phone-warn": feed_view("phone-warn", [key64(UNKNOWN)], version=11),
+    }
+    bad: list[Verdict] = []
+    stop = threading.Event()
+
+    def screen() -> None:
+        while not stop.is_set():
+            v = s.check(UNKNOWN)
+            versions = v.feed_version
+            if v.action == "block" and versions["phone-block"] != 10:
+                bad.append(v)
+            if v.action == "warn" and versions["phone-warn"] != 11:
+                bad.append(v)
+            if v.action not in ("block", "warn", "allow"):
+                bad.append(v)
+
+    threads = [threading.Thread(target=screen) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(2000):
+        feeds.views.update(in_block if i % 2 else in_warn)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert bad == []
