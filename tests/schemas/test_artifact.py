@@ -86,6 +86,20 @@ def test_rice_round_trip_matches_the_spelled_out_format(keys: list[int]) -> None
     assert decoded.tolist() == keys
 
 
+@pytest.mark.parametrize(
+    "keys",
+    [list(range(1000)) + [U64], [0, *range(2**63, 2**63 + 300), U64], [0, 1, U64 - 1, U64]],
+    ids=["dense-then-max", "outliers-both-ends", "extremes"],
+)
+def test_rice_unary_runs_longer_than_a_word(keys: list[int]) -> None:
+    """Skewed gaps make some unary parts exceed 64 bits: the encoder's run-filling path."""
+    k, payload = rice_encode(arr(keys))
+    gaps = [b - a - 1 for a, b in zip(keys, keys[1:], strict=False)]
+    assert max(g >> k for g in gaps) + k + 1 > 64
+    assert payload == reference_rice(keys, k)
+    assert rice_decode(payload, len(keys), k).tolist() == keys
+
+
 @settings(max_examples=100, deadline=None)
 @given(key_sets(), st.integers(0, 63))
 def test_rice_decoder_accepts_any_parameter_within_the_bound(keys: list[int], k: int) -> None:
