@@ -104,8 +104,13 @@ def verify_chain(session: Session) -> tuple[bool, int | None]:
     head = session.get(AuditHead, HEAD_ID)
     if head is None:
         return False, expected_id
-    if head.seq != expected_id - 1 or head.hash != prev_hash:
-        return False, expected_id if head.seq >= expected_id else head.seq
+    last_id = expected_id - 1
+    if head.seq > last_id:  # rows missing at the tail
+        return False, last_id + 1
+    if head.seq < last_id:  # rows appended behind the head's back
+        return False, head.seq + 1
+    if head.hash != prev_hash:  # the chain was recomputed: the tail cannot be trusted
+        return False, last_id
     return True, None
 
 

@@ -126,3 +126,40 @@ def test_membership_changes_are_audited_over_http(live_hub: Any) -> None:
         assert [r.action for r in rows] == ["member.apply", "member.approve", "member.suspend"]
         assert '"reason":"late fees"' in rows[-1].details
         assert audit.verify_chain(session) == (True, None)
+
+
+def test_rows_appended_behind_the_head_are_detected(hub_app: Flask) -> None:
+    _append(hub_app, 2)
+    db = get_db(hub_app)
+    with db.new_session(write=False) as session:
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert last is not None
+        fields = {
+            "id": last.id + 1,
+            "at": last.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "actor": "admin:ghost",
+            "action": "member.approve",
+            "subject": "mbr_0000000000000000",
+            "details": {},
+        }
+        forged_hash = audit.entry_hash(last.hash, fields)
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_log (id, at, actor, action, subject, details, prev_hash, hash)"
+                " VALUES (:id, :at, :actor, :action, :subject, '{}', :prev, :hash)"
+            ),
+            {
+                "id": last.id + 1,
+                "at": last.at.replace(tzinfo=None)
+                if db.engine.dialect.name == "sqlite"
+                else last.at,
+                "actor": "admin:ghost",
+                "action": "member.approve",
+                "subject": "mbr_0000000000000000",
+                "prev": last.hash,
+                "hash": forged_hash,
+            },
+        )
+    with db.new_session(write=False) as session:
+        assert audit.verify_chain(session) == (False, last.id + 1)
