@@ -1,27 +1,26 @@
-"""How long a small publish takes on a big feed, and how much memory it needs.
+"""Feed build cost: a full snapshot of N entries, and a 1,000-change publish on it.
 
-Two measurements per size N (default 1,000,000; `--sizes 1000000,10000000`):
+Measurements per size N (default 10^7 and 10^6, scaled by `--scale`/BENCH_SCALE):
 
+- `snapshot`: the publisher's first version of an N-entry `phone-block` from
+  scratch (apply, Rice-encode, SHA-256, write artifact + state, sign, install):
+  what a full rebuild costs. Time, tracemalloc peak and VmHWM growth.
+- `publisher`: `load_entries` + `prepare_publish` + `install_manifest` for a
+  1,000-change delta (990 adds, 10 removes) on the N-entry set (the file side
+  alone, no DB). Target <= 1 s, and it should grow with the changes, not N.
 - `builder`: the real `hub.feeds.builder.build_feeds` against a SQLite hub whose
-  journal already produced an N-entry `phone-block` (setup, not timed), then
-  1,000 new journal rows (990 adds, 10 removes) and one timed build. Only with
-  `--builder-max` >= N (default 1,000,000): seeding 10M journal rows is slow.
-- `publisher`: `prepare_publish` + `install_manifest` for the same 1,000-change
-  delta on an N-entry set (the file side alone, no DB).
+  journal already produced an N-entry feed (setup, not timed), then the same
+  1,000 journal rows and one timed build. Only for N <= `--builder-max`
+  (default 10^6): seeding 10^7 journal rows takes minutes.
 
-Time is wall clock (best of `--repeat`); memory is the tracemalloc peak during
-the timed step (numpy buffers included) and the process max RSS.
+Time is wall clock (best of `--repeat`).
 
-    .venv/bin/python bench/bench_feed_build.py --sizes 1000000,10000000
+    .venv/bin/python bench/bench_feed_build.py --sizes 1000000 10000000
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import os
-import platform
-import resource
 import sys
 import tempfile
 import time
@@ -33,7 +32,19 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    ROOT,
+    Figure,
+    bench_parser,
+    emit,
+    machine_info,
+    peak_rss_bytes,
+    reset_peak_rss,
+    rss_bytes,
+    scaled,
+)
 
 from hub.feeds import publisher as pub  # noqa: E402
 from hub.feeds.keystore import Keystore  # noqa: E402
@@ -41,34 +52,20 @@ from schemas.timefmt import utcnow  # noqa: E402
 
 CHANGES = 1000
 REMOVES = 10
+MiB = 2**20
 
 
-def machine_info() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (f"python {platform.python_version()} on {platform.system()} {platform.release()}, "
-            f"{os.cpu_count()} CPUs ({cpu}), numpy {np.__version__}")
-
-
-def measure(fn: Callable[[], Any]) -> tuple[float, int, Any]:
+def measure(fn: Callable[[], Any]) -> tuple[float, int, int, Any]:
+    """(seconds, tracemalloc peak bytes, VmHWM growth bytes, result) of one call."""
+    reset_peak_rss()
+    rss0 = rss_bytes()
     tracemalloc.start()
     t0 = time.perf_counter()
     result = fn()
     elapsed = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return elapsed, peak, result
-
-
-def max_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return elapsed, peak, max(0, peak_rss_bytes() - rss0), result
 
 
 def random_keys(n: int, seed: int) -> np.ndarray:
@@ -76,11 +73,8 @@ def random_keys(n: int, seed: int) -> np.ndarray:
     return np.unique(rng.integers(0, 2**63, size=n, dtype=np.uint64) * 2 + 1)
 
 
-def bench_publisher(n: int, repeat: int) -> None:
+def bench_publisher(n: int, repeat: int, ks: Keystore) -> Figure:
     base = random_keys(n, 1)
-    ks_dir = Path(tempfile.mkdtemp(prefix="lf-bench-keys-"))
-    ks = Keystore(ks_dir)
-    ks.ensure()
     best = None
     for r in range(repeat):
         paths = pub.feed_paths(tempfile.mkdtemp(prefix="lf-bench-feed-"), "phone-block")
@@ -98,19 +92,39 @@ def bench_publisher(n: int, repeat: int) -> None:
             pub.install_manifest(paths, prepared.envelope)
             return prepared
 
-        elapsed, peak, prepared = measure(step)
+        elapsed, peak, _hwm, prepared = measure(step)
         assert prepared.version == 2 and prepared.signed["deltas"]
         if best is None or elapsed < best[0]:
             best = (elapsed, peak, prepared.artifact_bytes,
                     v1["snapshot"]["size"])
     assert best is not None
-    print(f"publisher  N={n:>11,}  1,000 changes: {best[0] * 1000:8.1f} ms  "
-          f"tracemalloc peak {best[1] / 2**20:7.1f} MiB  delta {best[2]:,} B  "
-          f"snapshot {best[3]:,} B  ({best[3] / n:.2f} B/key)")
+    return Figure(f"feed.publish_s.{n}", f"Publish of 1,000 changes on {n:,} entries (files)",
+                  best[0], "s", 1.0, "lower",
+                  note=f"delta {best[2]:,} B; tracemalloc peak {best[1] / MiB:.0f} MiB; "
+                       f"best of {repeat}")
 
 
-def bench_builder(n: int) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+def bench_snapshot(n: int, repeat: int, ks: Keystore) -> Figure:
+    base = random_keys(n, 1)
+    empty = np.zeros(0, np.uint64)
+    best: tuple[float, int, int, Any] | None = None
+    for _ in range(repeat):
+        paths = pub.feed_paths(tempfile.mkdtemp(prefix="lf-bench-feed-"), "phone-block")
+        run = measure(lambda paths=paths: pub.publish(
+            paths, "phone-block", None, empty, base, empty, sign=ks.sign_manifest, now=utcnow()))
+        if best is None or run[0] < best[0]:
+            best = run
+    assert best is not None
+    elapsed, peak, hwm, prepared = best
+    return Figure(f"feed.snapshot_s.{n}", f"Full snapshot build, {n:,} entries", elapsed, "s",
+                  note=f"tracemalloc peak {peak / MiB:.0f} MiB, RSS growth {hwm / MiB:.0f} MiB "
+                       f"({peak / n:.1f} B/entry); artifact "
+                       f"{prepared.artifact_bytes / MiB:.1f} MiB; best of {repeat}; no target",
+                  extra={"peak_bytes": peak, "rss_growth_bytes": hwm})
+
+
+def bench_builder(n: int) -> Figure:
+    sys.path.insert(0, str(ROOT / "tests"))
     from conftest import make_hub_app  # the same initialised app the tests use
     from sqlalchemy import insert
 
@@ -139,25 +153,35 @@ def bench_builder(n: int) -> None:
             + [{"feed": "phone-block", "value": v, "op": "remove", "created_at": now}
                for v in values[:REMOVES]])
     later = now + timedelta(seconds=60)
-    elapsed, peak, result = measure(lambda: build_feeds(app, now=later))
+    elapsed, peak, _hwm, result = measure(lambda: build_feeds(app, now=later))
     assert result.published.get("phone-block") == 2, result
-    print(f"builder    N={n:>11,}  1,000 changes: {elapsed * 1000:8.1f} ms  "
-          f"tracemalloc peak {peak / 2**20:7.1f} MiB  (all four feeds, SQLite)")
     get_db(app).dispose()
+    return Figure(f"feed.build_s.{n}", f"build_feeds with 1,000 journal changes on {n:,} entries",
+                  elapsed, "s", 1.0, "lower",
+                  note=f"real builder, SQLite, all four feeds; tracemalloc peak "
+                       f"{peak / MiB:.0f} MiB")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000000")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = bench_parser(__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=None)
+    parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--builder-max", type=int, default=1_000_000)
     args = parser.parse_args()
-    print(machine_info())
-    for n in (int(s) for s in args.sizes.split(",")):
-        bench_publisher(n, args.repeat)
+    sizes = args.sizes or sorted({scaled(10**6, args.scale), scaled(10**7, args.scale)})
+    print(machine_info(), flush=True)
+    ks = Keystore(Path(tempfile.mkdtemp(prefix="lf-bench-keys-")))
+    ks.ensure()
+    figures: list[Figure] = []
+    for n in sorted(sizes, reverse=True):
+        figures.append(bench_snapshot(n, args.repeat, ks))
+        figures.append(bench_publisher(n, args.repeat, ks))
         if n <= args.builder_max:
-            bench_builder(n)
-        print(f"           max RSS so far {max_rss_mib():.0f} MiB")
+            t0 = time.perf_counter()
+            figures.append(bench_builder(n))
+            print(f"builder at {n:,}: {time.perf_counter() - t0:.0f} s with setup", flush=True)
+        print(f"{figures[-1].label}: {figures[-1].value:.3f} s", flush=True)
+    emit(figures, args.json)
 
 
 if __name__ == "__main__":
