@@ -146,6 +146,18 @@ def apply(
     click.echo(member_id)
 
 
+@cli.command("mint-token")
+@hub_option
+@key_option
+@click.option("--member-id", envvar="LIANFANG_MEMBER_ID", required=True)
+@click.option("--label", help="What the token is for (shown in the token list).")
+@_one_line_errors
+def mint_token(hub_url: str, key_path: Path, member_id: str, label: str | None) -> None:
+    """Mint a reader token for call screeners; prints it once (store it as a secret)."""
+    client = MemberClient(hub_url, load_private_key(key_path), member_id)
+    click.echo(client.mint_reader_token(label))
+
+
 def _read_column(path: Path, column: str) -> Iterator[tuple[int, str]]:
     """(line number, raw value) for each data row of a CSV file.
 

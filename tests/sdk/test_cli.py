@@ -76,7 +76,10 @@ def test_report_sync_check_status(live_hub: Any, root_key: str, tmp_path: Path) 
     assert "accepted 2 of 2 rows; rejected 0" in result.stdout
 
     build_feeds(live_hub.app)
-    token = MemberClient(live_hub.url, load_private_key(a_key), a_id).mint_reader_token()
+    minted = run("mint-token", "--hub", live_hub.url, "--key", str(a_key), "--member-id", a_id,
+                 "--label", "screeners")
+    assert minted.exit_code == 0, minted.output
+    token = minted.stdout.strip()
     state = tmp_path / "state"
     env = {
         "LIANFANG_HUB_URL": live_hub.url,
