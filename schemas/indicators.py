@@ -188,13 +188,35 @@ def normalize_device(raw: str) -> str:
 
 # ---------------------------------------------------------------------- group tag
 
+
+def _fixpoint(raw: str, step: Callable[[str], str]) -> str:
+    """Apply `step` until the text stops changing, so normalising twice changes nothing.
+
+    One NFKC + lower-case pass is not always stable: removing a space or
+    lower-casing can leave a base letter next to a combining mark that NFKC would
+    then compose ("O\u00a8" -> "o\u0308" -> "\u00f6"). Input that has not settled
+    after a few passes is refused rather than hashed in an unstable form.
+    """
+    value = step(raw)
+    for _ in range(4):
+        again = step(value)
+        if again == value:
+            return value
+        value = again
+    raise InvalidIndicator("text has no stable normal form")
+
+
 _SPACES = re.compile(r"\s+")
 
 
 def normalize_group_tag(raw: str) -> str:
     """Free-form tag for a complaint group: NFKC, lower-case, trimmed, inner whitespace
     collapsed to one space, 1-64 characters, no control characters."""
-    value = _SPACES.sub(" ", unicodedata.normalize("NFKC", raw).lower()).strip()
+
+    def once(v: str) -> str:
+        return _SPACES.sub(" ", unicodedata.normalize("NFKC", v).lower()).strip()
+
+    value = _fixpoint(raw, once)
     if not 1 <= len(value) <= 64:
         raise InvalidIndicator("group tag must be 1-64 characters after normalisation")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
@@ -211,8 +233,12 @@ symbols and control characters, so spacing and punctuation edits of a template m
 
 def normalize_complaint_text(raw: str) -> str:
     """NFKC, lower-case, with whitespace, punctuation and symbols removed."""
-    text = unicodedata.normalize("NFKC", raw).lower()
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in _TEXT_DROP)
+
+    def once(v: str) -> str:
+        text = unicodedata.normalize("NFKC", v).lower()
+        return "".join(ch for ch in text if unicodedata.category(ch)[0] not in _TEXT_DROP)
+
+    return _fixpoint(raw, once)
 
 
 def simhash64(text: str) -> str:

@@ -208,6 +208,13 @@ def test_normalizers_reject(kind: str, raw: str, fragment: str) -> None:
         normalize(kind, raw)
 
 
+@pytest.mark.parametrize("kind", ["complaint_text", "group_tag"])
+@pytest.mark.parametrize("raw", ["O\u00a8", "I\u0307x", "\u1e9e\u00a8a"])
+def test_text_normalisation_is_stable_where_one_nfkc_pass_is_not(kind: str, raw: str) -> None:
+    once = normalize(kind, raw)
+    assert normalize(kind, once) == once
+
+
 def test_id_number_birth_date_is_validated() -> None:
     # A correct checksum over an impossible date (1949-02-30).
     body = "11010519490230002"
