@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("hub.errors")
@@ -78,6 +80,45 @@ def validation_error(exc: ValidationError) -> ApiError:
     return ApiError(422, "validation_error", f"invalid input: {names}", fields=fields)
 
 
+DB_RETRY_AFTER_S = 5
+# SQLite failures that mean "try again later", not a bug in the statement.
+_SQLITE_TRANSIENT = ("database is locked", "unable to open database", "disk i/o error")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database cannot be reached right now (not a bad query).
+
+    Why a narrow test: a broken connection (PostgreSQL restarted, network gone,
+    pool exhausted) deserves a 503 the client retries, while a programming
+    error such as a missing table must stay a 500 that someone investigates.
+    """
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    module = type(orig).__module__ if orig is not None else ""
+    if module.startswith("psycopg"):
+        import psycopg
+
+        return isinstance(orig, psycopg.OperationalError)
+    if module.startswith("sqlite3"):
+        text = str(orig).lower()
+        return any(marker in text for marker in _SQLITE_TRANSIENT)
+    return False
+
+
+def database_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "database_unavailable",
+        "the hub's database is unavailable; retry shortly",
+        headers={"Retry-After": str(DB_RETRY_AFTER_S)},
+    )
+
+
 def _is_api_path() -> bool:
     return request.path.startswith("/v1") or request.path == "/healthz"
 
@@ -108,6 +149,18 @@ def register_error_handlers(app: Flask) -> None:
         if status == 405 and hasattr(err, "valid_methods") and err.valid_methods:
             response.headers["Allow"] = ", ".join(err.valid_methods)
         return response
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeoutError)
+    def _database(err: Exception) -> Response | tuple[str, int]:
+        if not is_database_unavailable(err):
+            return _unexpected(err)
+        log.warning(
+            "database unavailable on %s %s: %s", request.method, request.path, type(err).__name__
+        )
+        if not _is_api_path():
+            return "database unavailable; retry shortly", 503
+        return error_response(database_unavailable())
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response | tuple[str, int]:
