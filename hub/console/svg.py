@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 WIDTH = 720
+SMALL_WIDTH = 440  # side-by-side charts: a narrower canvas keeps labels legible
 HEIGHT = 240
 PAD_LEFT = 56
 PAD_RIGHT = 12
@@ -34,16 +35,24 @@ class Series:
     color: str
 
 
-def nice_max(value: float) -> float:
-    """A round axis maximum >= value (1, 2, 2.5, 5 × 10^k), so gridlines read well."""
+def nice_max(value: float, *, integer: bool = False) -> float:
+    """A round axis maximum >= value whose GRID_LINES steps are 1, 2, 2.5 or 5 × 10^k.
+
+    With `integer` (counts) a step is never below 1, so labels never read 0.25 reports.
+    """
     if value <= 0:
-        return 1.0
-    exponent = math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        candidate = step * 10**exponent
-        if candidate >= value:
-            return float(candidate)
-    return float(10 ** (exponent + 1))
+        return float(GRID_LINES) if integer else 1.0
+    raw_step = value / GRID_LINES
+    exponent = math.floor(math.log10(raw_step))
+    step = 10.0 ** (exponent + 1)
+    for factor in (1, 2, 2.5, 5):
+        candidate = factor * 10.0**exponent
+        if candidate >= raw_step:
+            step = candidate
+            break
+    if integer:
+        step = max(1.0, math.ceil(step))
+    return step * GRID_LINES
 
 
 def compact_number(value: float) -> str:
@@ -54,9 +63,12 @@ def compact_number(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
 
 
-def _frame(title: str, y_max: float, y_format: Callable[[float], str]) -> list[str]:
+def _frame(
+    title: str, y_max: float, y_format: Callable[[float], str], width: int
+) -> list[str]:
+    css = "chart wide" if width >= WIDTH else "chart"
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="{css}" viewBox="0 0 {width} {HEIGHT}" role="img" '
         f'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
@@ -64,7 +76,7 @@ def _frame(title: str, y_max: float, y_format: Callable[[float], str]) -> list[s
     for i in range(GRID_LINES + 1):
         y = PAD_TOP + plot_h - plot_h * i / GRID_LINES
         parts.append(
-            f'<line x1="{PAD_LEFT}" y1="{y:.1f}" x2="{WIDTH - PAD_RIGHT}" y2="{y:.1f}" '
+            f'<line x1="{PAD_LEFT}" y1="{y:.1f}" x2="{width - PAD_RIGHT}" y2="{y:.1f}" '
             f'stroke="#e5e7eb" stroke-width="1"/>'
         )
         parts.append(
@@ -91,8 +103,8 @@ def stacked_bars(
 ) -> Markup:
     """One bar per label, stacked by series (e.g. reports per day by category)."""
     totals = [sum(values[i] for values in stacks.values()) for i in range(len(labels))]
-    y_max = nice_max(max(totals, default=0))
-    parts = _frame(title, y_max, compact_number)
+    y_max = nice_max(max(totals, default=0), integer=True)
+    parts = _frame(title, y_max, compact_number, WIDTH)
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     slot = plot_w / max(len(labels), 1)
@@ -123,21 +135,29 @@ def line_chart(
     title: str,
     x_format: Callable[[float], str],
     y_format: Callable[[float], str] = compact_number,
+    integer: bool = False,
+    width: int = SMALL_WIDTH,
 ) -> Markup:
     """Step-free polylines over a shared x range; a single point is drawn as a dot."""
+    distinct_x = {x for s in series for x, _ in s.points}
+    if len(distinct_x) == 1 and any(len(s.points) > 1 for s in series):
+        # all at one instant (e.g. builds within a second): spread by order instead
+        series = [Series(s.name, [(i, y) for i, (_, y) in enumerate(s.points)], s.color)
+                  for s in series]
+        x_format = _no_label
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points]
-    y_max = nice_max(max(ys, default=0))
-    parts = _frame(title, y_max, y_format)
+    y_max = nice_max(max(ys, default=0), integer=integer)
+    parts = _frame(title, y_max, y_format, width)
     if not xs:
         parts.append(
-            f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" font-size="13" '
+            f'<text x="{width / 2}" y="{HEIGHT / 2}" text-anchor="middle" font-size="13" '
             f'fill="#6b7280">no data yet</text></svg>'
         )
         return Markup("".join(parts))  # noqa: S704 - every text piece is escaped
     x_min, x_max = min(xs), max(xs)
     span = (x_max - x_min) or 1.0
-    plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
+    plot_w = width - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
 
     def px(x: float) -> float:
@@ -161,9 +181,13 @@ def line_chart(
             )
     parts.append(_x_label(PAD_LEFT, x_format(x_min), "start"))
     if x_max > x_min:
-        parts.append(_x_label(WIDTH - PAD_RIGHT, x_format(x_max), "end"))
+        parts.append(_x_label(width - PAD_RIGHT, x_format(x_max), "end"))
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text piece is escaped
+
+
+def _no_label(_x: float) -> str:
+    return ""
 
 
 def legend(colors: dict[str, str]) -> Markup:

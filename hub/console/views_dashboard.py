@@ -27,7 +27,7 @@ FEED_COLORS = {f.value: PALETTE[i % len(PALETTE)] for i, f in enumerate(Feed)}
 
 
 def _day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%m-%d %H:%M")
+    return datetime.fromtimestamp(ts, UTC).strftime("%m-%d %H:%M:%S")
 
 
 def human_bytes(n: float) -> str:
@@ -54,7 +54,7 @@ def dashboard() -> ResponseReturnValue:
     entries_chart = line_chart(
         [Series(f, [(v.published_at.timestamp(), v.entry_count) for v in rows], FEED_COLORS[f])
          for f, rows in history.items()],
-        title="Entries per feed over time", x_format=_day,
+        title="Entries per feed over time", x_format=_day, integer=True,
     )
     size_chart = line_chart(
         [Series(f, [(v.published_at.timestamp(), v.bytes) for v in rows], FEED_COLORS[f])
@@ -65,7 +65,7 @@ def dashboard() -> ResponseReturnValue:
     version_chart = line_chart(
         [Series(f, [(v.published_at.timestamp(), v.version) for v in rows], FEED_COLORS[f])
          for f, rows in history.items()],
-        title="Feed version over time", x_format=_day, y_format=compact_number,
+        title="Feed version over time", x_format=_day, y_format=compact_number, integer=True,
     )
     feeds = [
         {"feed": f, "latest": rows[-1] if rows else None} for f, rows in history.items()

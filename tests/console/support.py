@@ -1,0 +1,109 @@
+"""Helpers for the console browser tests: sign in, member traffic, feed builds, seed data."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hub.feeds.builder import build_feeds
+from schemas.indicators import hash_indicator
+from schemas.keys import b64decode
+from schemas.timefmt import format_time, utcnow
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+
+Member = tuple[str, Ed25519PrivateKey]
+
+
+def sign_in(page: Any, hub: Any, password: str = ADMIN_PASSWORD) -> Any:
+    """Fill and submit the sign-in form; returns the navigation response."""
+    page.goto(hub.url + "/console/login")
+    page.fill("input[name=username]", ADMIN_USERNAME)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation() as nav:
+        page.click("button[type=submit]:has-text('Sign in')")
+    return nav.value
+
+
+def submit(page: Any, selector: str) -> Any:
+    """Click a submit button and return the response of the page it leads to."""
+    with page.expect_navigation() as nav:
+        page.click(selector)
+    return nav.value
+
+
+def consortium(hub: Any, member: Member) -> tuple[int, bytes]:
+    doc = hub.member(*member, "GET", "/v1/consortium-key").json()
+    current = doc["current_epoch"]
+    key = next(k["key"] for k in doc["keys"] if k["epoch"] == current)
+    return current, b64decode(key, length=32)
+
+
+def report_numbers(
+    hub: Any, member: Member, numbers: list[str], category: str = "fraud", confidence: int = 95
+) -> list[str]:
+    """Report raw numbers the way a member does: hashed locally; returns the hashes."""
+    epoch, key = consortium(hub, member)
+    values = [hash_indicator("phone", n, key) for n in numbers]
+    reports = [
+        {"kind": "phone", "value": v, "category": category, "confidence": confidence,
+         "key_epoch": epoch}
+        for v in values
+    ]
+    response = hub.member(*member, "POST", "/v1/reports", json={"reports": reports})
+    assert response.status_code == 200, response.text
+    return values
+
+
+def submit_case(hub: Any, member: Member, indicators: list[dict[str, str]], ref: str) -> None:
+    epoch, _ = consortium(hub, member)
+    body = {"case_ref": ref, "indicators": indicators, "key_epoch": epoch,
+            "observed_at": format_time(utcnow())}
+    response = hub.member(*member, "POST", "/v1/cases", json=body)
+    assert response.status_code in (200, 201), response.text
+
+
+def build(hub: Any) -> Any:
+    """One feed build, in-process, as the scheduler job runs it."""
+    result = build_feeds(hub.app)
+    assert not result.busy
+    return result
+
+
+def seed(hub: Any) -> dict[str, Any]:
+    """Enough data that every console page has something on it (for layout and screenshots)."""
+    for name, kind in (("Zhejiang Rural Credit Union 浙江农信", "bank"),
+                       ("Xiaoyu Consumer Finance 小鱼消费金融", "lender")):
+        key = Ed25519PrivateKey.generate()
+        assert hub.apply(key, name=name, kind=kind).status_code == 201
+    a = hub.new_member("Harbour City Commercial Bank 港城商业银行")
+    b = hub.new_member("Pearl River Payments 珠江支付", kind="payment")
+    c = hub.new_member("Northern Mutual Insurance 北方互助保险", kind="insurer")
+    fraud = [f"1380013{n:04d}" for n in range(8)]
+    harass = [f"1391234{n:04d}" for n in range(5)]
+    report_numbers(hub, a, fraud)
+    report_numbers(hub, b, fraud[:6], confidence=90)
+    build(hub)
+    report_numbers(hub, a, harass, category="harassment", confidence=85)
+    report_numbers(hub, c, harass[:3], category="harassment", confidence=90)
+    report_numbers(hub, c, ["13700137000"], category="debt_collection_abuse", confidence=60)
+    disputed = hash_indicator("phone", fraud[0], consortium(hub, a)[1])
+    opened = hub.member(*c, "POST", "/v1/disputes", json={
+        "kind": "phone", "value": disputed,
+        "reason": "This is our own outbound customer-care line; verified by our call logs.",
+    })
+    assert opened.status_code == 201, opened.text
+    allowed = hub.admin("POST", "/v1/admin/allowlist",
+                        json={"raw_number": "400 820 8888", "note": "bank service line, verified"})
+    assert allowed.status_code in (200, 201), allowed.text
+    conflict = hub.admin("POST", "/v1/admin/allowlist",
+                         json={"raw_number": fraud[1], "note": "verified by letter"})
+    assert conflict.status_code in (200, 201), conflict.text
+    shared = {"kind": "phone", "value": secrets.token_hex(32)}
+    submit_case(hub, a, [shared, {"kind": "id_number", "value": secrets.token_hex(32)},
+                         {"kind": "complaint_text", "value": secrets.token_hex(8)}], "c-1")
+    submit_case(hub, b, [shared, {"kind": "email", "value": secrets.token_hex(32)}], "c-2")
+    hub.member(*a, "POST", "/v1/reader-tokens", json={"label": "screener-01"})
+    build(hub)
+    return {"members": (a, b, c), "fraud": fraud}
