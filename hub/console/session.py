@@ -82,7 +82,9 @@ def check_csrf() -> None:
 
 
 def _secure() -> bool:
-    return request.is_secure
+    """Secure cookies over TLS — also behind a TLS-terminating proxy, which the hub
+    knows from an `https://` LIANFANG_PUBLIC_URL."""
+    return request.is_secure or get_config().public_url.startswith("https://")
 
 
 def remember_presession(response: Response) -> Response:

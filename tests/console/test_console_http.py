@@ -135,3 +135,19 @@ def test_sign_in_never_redirects_off_the_console(app: Flask, target: str) -> Non
         "next": target,
     })
     assert done.status_code == 303 and done.location == "/console/dashboard"
+
+
+def test_cookies_are_secure_behind_a_tls_proxy(tmp_path: Any) -> None:
+    from tests.conftest import make_hub_app
+
+    proxied = make_hub_app(
+        f"sqlite:///{tmp_path / 'proxied.sqlite3'}", tmp_path / "proxied",
+        public_url="https://hub.example.cn",
+    )
+    try:
+        http = proxied.test_client()
+        http.get("/console/login")  # plain HTTP from the proxy
+        cookie = http.get_cookie("lianfang_console_pre", domain="localhost", path="/console")
+        assert cookie is not None and cookie.secure
+    finally:
+        get_db(proxied).dispose()
