@@ -1,4 +1,5 @@
-"""The background feed build: an APScheduler job every `LIANFANG_FEED_BUILD_INTERVAL_S`.
+"""The hub's one scheduler: the feed build every `LIANFANG_FEED_BUILD_INTERVAL_S` and
+the retention purge every `LIANFANG_PURGE_INTERVAL_S` (`hub.services.retention`).
 
 `create_app` calls `start(app)` when `config.scheduler` is on (the default for
 `serve`; tests turn it off). Every gunicorn worker may run it: the DB lease in
@@ -29,6 +30,16 @@ def run_build(app: Flask) -> None:
         log.exception("scheduled feed build failed; the previous feeds stay live")
 
 
+def run_purge(app: Flask) -> None:
+    """One scheduled retention purge (`hub.services.retention`); errors are logged."""
+    from hub.services.retention import purge
+
+    try:
+        purge(app)
+    except Exception:  # noqa: BLE001 - a failed purge must not kill the schedule
+        log.exception("scheduled retention purge failed; it runs again next interval")
+
+
 def start(app: Flask) -> BackgroundScheduler:
     """Repair manifests left behind by a crash, then build on an interval."""
     try:
@@ -41,6 +52,12 @@ def start(app: Flask) -> BackgroundScheduler:
         run_build, "interval", args=[app], seconds=interval, id="feed-build",
         max_instances=1, coalesce=True,
         next_run_time=datetime.now().astimezone() + timedelta(seconds=min(5, interval)),
+    )
+    from hub.services.retention import RetentionSettings
+
+    scheduler.add_job(
+        run_purge, "interval", args=[app], id="retention-purge", max_instances=1, coalesce=True,
+        seconds=RetentionSettings.from_config(get_config(app)).interval_s,
     )
     scheduler.start()
     app.extensions[_EXTENSION] = scheduler
