@@ -1,0 +1,215 @@
+"""Retention: delete what the hub no longer needs, keep the audit chain whole.
+
+Why a purge at all: expired reports, used nonces, dead admin sessions and the
+consumed feed journal grow without bound and are personal-data-adjacent (a
+report ties a member to a hashed number); keeping them forever is neither
+necessary nor defensible. What goes, per run:
+
+- reports whose `expires_at` is more than `LIANFANG_RETENTION_DAYS` (default 90)
+  in the past; their indicators are re-merged in the same transaction, so a
+  listing never points at reports that are gone;
+- used request nonces older than `LIANFANG_NONCE_RETENTION_S` (a replay of
+  them is already refused by the clock window);
+- admin session tokens that expired (or were revoked) before now;
+- `FeedChange` journal rows that every feed has consumed (id at or below the
+  lowest `feed_state.last_change_id`) and that are older than
+  `LIANFANG_JOURNAL_RETENTION_DAYS` (default 7, kept a while for debugging);
+- stale feed artifacts, through the publisher's own `collect_garbage`.
+
+The audit log is never purged: the run appends one `retention.purge` entry
+with the counts, so the chain stays verifiable and the purge itself is on
+record. A DB lease (`retention`) keeps two workers from purging at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from hub.models.feed import FeedState
+from hub.models.feed_change import FeedChange
+from hub.models.nonce import SeenNonce
+from hub.models.report import Report
+from hub.models.tokens import AdminToken
+from hub.services import audit
+from schemas.timefmt import utcnow
+
+log = logging.getLogger("hub.retention")
+
+RETENTION_LEASE = "retention"
+DEFAULT_RETENTION_DAYS = 90
+DEFAULT_JOURNAL_RETENTION_DAYS = 7
+DEFAULT_PURGE_INTERVAL_S = 6 * 3600
+_LEASE_TTL = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """The retention knobs (`LIANFANG_RETENTION_DAYS`, `..._JOURNAL_RETENTION_DAYS`,
+    `..._PURGE_INTERVAL_S`) plus the nonce window, read once from the HubConfig."""
+
+    report_days: int = DEFAULT_RETENTION_DAYS
+    journal_days: int = DEFAULT_JOURNAL_RETENTION_DAYS
+    interval_s: int = DEFAULT_PURGE_INTERVAL_S
+    nonce_retention_s: int = 900
+
+    @classmethod
+    def from_config(cls, config: Any) -> RetentionSettings:
+        def number(name: str, default: int, minimum: int) -> int:
+            raw = config.get(name, default)
+            try:
+                value = int(str(raw).strip())
+            except ValueError:
+                env = f"LIANFANG_{name.upper()}"
+                raise ValueError(f"{env} must be an integer (got {raw!r})") from None
+            if value < minimum:
+                raise ValueError(f"LIANFANG_{name.upper()} must be >= {minimum} (got {value})")
+            return value
+
+        return cls(
+            report_days=number("retention_days", DEFAULT_RETENTION_DAYS, 0),
+            journal_days=number("journal_retention_days", DEFAULT_JOURNAL_RETENTION_DAYS, 0),
+            interval_s=number("purge_interval_s", DEFAULT_PURGE_INTERVAL_S, 60),
+            nonce_retention_s=int(config.get("nonce_retention_s", 900)),
+        )
+
+
+@dataclass
+class PurgeResult:
+    """Counts of what one purge removed (`busy` when another purge held the lease)."""
+
+    busy: bool = False
+    reports: int = 0
+    listings_recomputed: int = 0
+    nonces: int = 0
+    admin_tokens: int = 0
+    feed_changes: int = 0
+    artifacts: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def total(self) -> int:
+        return self.reports + self.nonces + self.admin_tokens + self.feed_changes + self.artifacts
+
+
+def consumed_watermark(session: Session, feeds: tuple[str, ...]) -> int:
+    """The highest journal id every feed has consumed (0 when a feed never built)."""
+    rows = {
+        feed: last for feed, last in session.execute(
+            select(FeedState.feed, FeedState.last_change_id)
+        )
+    }
+    if any(feed not in rows for feed in feeds):
+        return 0
+    return int(min(rows[feed] for feed in feeds)) if feeds else 0
+
+
+def purge_database(
+    session: Session, now: datetime, settings: RetentionSettings, feeds: tuple[str, ...]
+) -> PurgeResult:
+    """The DB half of a purge in `session`'s transaction (the caller commits).
+
+    Writes the summarising audit entry last, in the same transaction, so the
+    record and the deletions stand or fall together.
+    """
+    from hub.services.listings import recompute
+
+    result = PurgeResult()
+    report_cutoff = now - timedelta(days=settings.report_days)
+    touched = list(
+        session.scalars(
+            select(Report.indicator_id).where(Report.expires_at < report_cutoff).distinct()
+        )
+    )
+    if touched:
+        result.reports = _count(
+            session.execute(delete(Report).where(Report.expires_at < report_cutoff))
+        )
+        result.listings_recomputed = recompute(session, touched, now)
+    nonce_cutoff = now - timedelta(seconds=settings.nonce_retention_s)
+    result.nonces = _count(
+        session.execute(delete(SeenNonce).where(SeenNonce.seen_at < nonce_cutoff))
+    )
+    result.admin_tokens = _count(
+        session.execute(
+            delete(AdminToken).where(
+                or_(AdminToken.expires_at < now, AdminToken.revoked_at.is_not(None))
+            )
+        )
+    )
+    watermark = consumed_watermark(session, feeds)
+    journal_cutoff = now - timedelta(days=settings.journal_days)
+    if watermark > 0:
+        result.feed_changes = _count(
+            session.execute(
+                delete(FeedChange).where(
+                    FeedChange.id <= watermark, FeedChange.created_at < journal_cutoff
+                )
+            )
+        )
+    details = result.as_dict()
+    details.pop("busy")
+    details.pop("artifacts")
+    details["retention_days"] = settings.report_days
+    audit.record(session, "system", "retention.purge", "retention", details)
+    return result
+
+
+def _count(result: Any) -> int:
+    return max(int(result.rowcount or 0), 0)
+
+
+def purge(app: Flask, now: datetime | None = None) -> PurgeResult:
+    """One purge run under the `retention` lease: database, then feed artifacts."""
+    from hub import get_config
+    from hub.db import get_db
+    from hub.feeds import lock
+    from hub.feeds import publisher as pub
+    from hub.feeds.builder import ALL_FEEDS, FeedSettings
+
+    now = now or utcnow()
+    cfg = get_config(app)
+    settings = RetentionSettings.from_config(cfg)
+    database = get_db(app)
+    holder = lock.new_holder()
+    if not lock.acquire(database.write_sessions, holder, now, _LEASE_TTL, RETENTION_LEASE):
+        return PurgeResult(busy=True)
+    try:
+        with database.new_session(write=True) as session:
+            result = purge_database(session, now, settings, ALL_FEEDS)
+            session.commit()
+    finally:
+        lock.release(database.write_sessions, holder, RETENTION_LEASE)
+    # Artifacts only under the builder's own lease: a build between writing new
+    # artifacts and installing the manifest that names them must not race a GC.
+    feed_settings = FeedSettings.from_config(cfg)
+    if lock.acquire(database.write_sessions, holder, now, feed_settings.lease_ttl):
+        try:
+            for feed in ALL_FEEDS:
+                paths = pub.feed_paths(cfg.feeds_dir, feed)
+                live = pub.read_manifest(paths)
+                removed = pub.collect_garbage(
+                    paths, live["signed"] if live else None, now, feed_settings.retention
+                )
+                result.artifacts += len(removed)
+        finally:
+            lock.release(database.write_sessions, holder)
+    log.info("retention purge: %s", result.as_dict())
+    return result
+
+
+__all__ = [
+    "PurgeResult",
+    "RetentionSettings",
+    "consumed_watermark",
+    "purge",
+    "purge_database",
+]
