@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import request
 from marshmallow import Schema, ValidationError
 
 from hub.errors import ApiError, validation_error
+from hub.limits import parse_json
 
 
 def json_body(required: bool = True) -> Any:
-    """The parsed JSON body; 415 when not JSON, 400 when it does not parse."""
+    """The parsed JSON body; 415 when not JSON, 400 when it does not parse or
+    breaks a `hub.limits` bound (nesting depth, number length)."""
     raw = request.get_data(cache=True)
     if not raw and not required:
         return {}
@@ -20,10 +21,7 @@ def json_body(required: bool = True) -> Any:
         raise ApiError(
             415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
         )
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
+    return parse_json(raw)
 
 
 def load_body(schema: Schema, *, required: bool = True) -> Any:

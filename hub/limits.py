@@ -1,0 +1,170 @@
+"""Every input limit of the `/v1` API in one place, and the checks that run at the edge.
+
+Why one module: an operator (and the README table in docs/readme/70-hardening.md)
+needs a single answer to "what is the largest thing the hub accepts?", and a
+limit that lives only in a validator somewhere is a limit nobody can find.
+Limits that the SDK must agree on (batch sizes, string lengths) stay defined in
+`schemas/` and are re-exported here; the rest are hub-only.
+
+The checks below run before any handler parses a body, so a hostile body (a
+gzip bomb, 100,000 nested brackets, a 4,000-digit number) is refused with a
+4xx in bounded time and memory instead of reaching marshmallow or the database.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from flask import Flask, request
+
+from hub.errors import ApiError
+from schemas.reports import (
+    MAX_BATCH_REPORTS,
+    MAX_BODY_BYTES,
+    MAX_CASE_INDICATORS,
+    MAX_CASE_REF,
+    MAX_RETRACT_ITEMS,
+)
+
+__all__ = [
+    "MAX_BATCH_REPORTS",
+    "MAX_BODY_BYTES",
+    "MAX_CASE_INDICATORS",
+    "MAX_CASE_REF",
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_NUMBER_CHARS",
+    "MAX_PAGE_OFFSET",
+    "MAX_PAGE_SIZE",
+    "MAX_PATH_PARAM_CHARS",
+    "MAX_QUERY_STRING_BYTES",
+    "MAX_RETRACT_ITEMS",
+    "ACCEPTED_CONTENT_ENCODINGS",
+    "install_request_limits",
+    "parse_json",
+]
+
+#: Deepest JSON nesting any endpoint accepts. The deepest legitimate body
+#: (`POST /v1/cases`: object → list → object) is 3 levels deep.
+MAX_JSON_DEPTH = 16
+#: Longest JSON number literal (digits, sign, exponent). Python refuses ints over
+#: 4,300 digits only after quadratic work; no field needs more than 20 characters.
+MAX_JSON_NUMBER_CHARS = 40
+#: Largest `limit` a paginated list accepts.
+MAX_PAGE_SIZE = 500
+#: Largest `offset` a paginated list accepts (keeps it inside a 64-bit SQL integer).
+MAX_PAGE_OFFSET = 10_000_000
+#: Longest query string (bytes) on any `/v1` request.
+MAX_QUERY_STRING_BYTES = 4096
+#: Longest single path parameter (member ids, token ids, feed names, artifact names).
+MAX_PATH_PARAM_CHARS = 256
+#: Request bodies must not be compressed: decompressing is where bombs go off, and
+#: a signed body must be hashed exactly as sent. `identity` is the only one accepted.
+ACCEPTED_CONTENT_ENCODINGS = frozenset({"", "identity"})
+
+# Opening brackets become +1, closing -1, everything else is deleted.
+_BRACKETS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[{]}")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[{]}"')
+_QUOTE, _BACKSLASH = 34, 92
+
+
+def _outside_strings(raw: bytes) -> bytes:
+    """The bytes of `raw` that are not inside a JSON string literal.
+
+    Without backslashes every `"` delimits a string, so splitting on it is exact;
+    with them, a quote is real when an even number of backslashes precede it,
+    which numpy works out for the whole body at once.
+    """
+    if b"\\" not in raw:
+        return b"".join(raw.translate(None, _NOT_STRUCTURE).split(b'"')[0::2])
+    chars = np.frombuffer(raw, dtype=np.uint8)
+    slashes = chars == _BACKSLASH
+    count = np.cumsum(slashes, dtype=np.int64)
+    run = count - np.maximum.accumulate(np.where(slashes, 0, count))
+    preceding = np.concatenate(([0], run[:-1]))
+    real_quote = (chars == _QUOTE) & (preceding % 2 == 0)
+    inside = (np.cumsum(real_quote, dtype=np.int64) % 2) == 1
+    return chars[~inside].tobytes()
+
+
+def json_depth(raw: bytes) -> int:
+    """The maximum bracket nesting of a JSON text, ignoring brackets inside strings.
+
+    Runs at C speed (a split or a few numpy passes, one translate, one cumsum),
+    so it can guard `json.loads`, whose C parser recurses once per level.
+    """
+    steps = _outside_strings(raw).translate(_BRACKETS, _NOT_BRACKETS)
+    if not steps:
+        return 0
+    return int(np.frombuffer(steps, dtype=np.int8).astype(np.int32).cumsum().max())
+
+
+def _bounded_number(text: str) -> None:
+    if len(text) > MAX_JSON_NUMBER_CHARS:
+        raise ApiError(
+            400,
+            "invalid_json",
+            f"a JSON number is longer than {MAX_JSON_NUMBER_CHARS} characters",
+        )
+
+
+def _parse_int(text: str) -> int:
+    _bounded_number(text)
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    _bounded_number(text)
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ApiError(400, "invalid_json", "a JSON number is out of range")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ApiError(400, "invalid_json", f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a request body within the limits above; ApiError 400 on anything else."""
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise ApiError(
+            400, "json_too_deep", f"JSON nesting deeper than {MAX_JSON_DEPTH} levels"
+        )
+    try:
+        text = raw.decode("utf-8")
+        return json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_refuse_constant,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
+
+
+def _check_request() -> None:
+    """`before_request`: refuse compressed bodies and oversized query strings / path parts."""
+    if not request.path.startswith("/v1"):
+        return
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ACCEPTED_CONTENT_ENCODINGS:
+        raise ApiError(
+            415,
+            "unsupported_content_encoding",
+            "compressed request bodies are not accepted; send Content-Encoding: identity",
+        )
+    if len(request.query_string) > MAX_QUERY_STRING_BYTES:
+        raise ApiError(
+            414, "uri_too_long", f"query string longer than {MAX_QUERY_STRING_BYTES} bytes"
+        )
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and len(value) > MAX_PATH_PARAM_CHARS:
+            raise ApiError(404, "not_found", "no such resource (path parameter too long)")
+
+
+def install_request_limits(app: Flask) -> None:
+    """Register the edge checks on `app` (called by `create_app`)."""
+    app.before_request(_check_request)
