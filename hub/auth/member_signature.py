@@ -23,6 +23,7 @@ from hub import db, get_config
 from hub.errors import ApiError
 from hub.models.member import Member
 from hub.models.nonce import SeenNonce
+from hub.ratelimit import check_member
 from schemas.enums import MemberState
 from schemas.keys import ED25519_SIGNATURE_LEN, b64decode
 from schemas.membership import load_ed25519_public_key
@@ -146,6 +147,7 @@ def require_member(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         g.member = authenticate_member()
         g.reader_token = None
+        check_member(g.member.id)
         return fn(*args, **kwargs)
 
     return cast(F, wrapper)

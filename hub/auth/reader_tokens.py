@@ -11,6 +11,7 @@ from flask import g, request
 from hub import db
 from hub.auth.member_signature import authenticate_member, has_signature_headers
 from hub.errors import ApiError
+from hub.ratelimit import check_reader
 from hub.services.tokens import reader_token_lookup
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,6 +32,7 @@ def authenticate_reader() -> None:
     if token is not None:
         row, member = reader_token_lookup(db.session(), token)
         g.member, g.reader_token = member, row
+        check_reader(row.id, member.id)
         return
     if request.headers.get("Authorization"):
         raise ApiError(401, "invalid_token", "use 'Authorization: Bearer lfr_…'")
@@ -41,6 +43,7 @@ def authenticate_reader() -> None:
             "send a reader token (Authorization: Bearer lfr_…) or a signed member request",
         )
     g.member, g.reader_token = authenticate_member(), None
+    check_reader(None, g.member.id)
 
 
 def require_reader_or_member(fn: F) -> F:
