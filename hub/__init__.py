@@ -26,6 +26,8 @@ def create_app(config: HubConfig | Mapping[str, Any] | None = None) -> Flask:
     from hub import db
     from hub.api import register_blueprints
     from hub.errors import register_error_handlers
+    from hub.limits import install_request_limits
+    from hub.ratelimit import install_rate_limits
 
     cfg = resolve_config(config)
     app = Flask(__name__)
@@ -37,6 +39,8 @@ def create_app(config: HubConfig | Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app, cfg.database_url)
     register_error_handlers(app)
+    install_request_limits(app)
+    install_rate_limits(app, cfg)
     register_blueprints(app)
     if cfg.scheduler:
         _start_scheduler(app)
