@@ -35,6 +35,12 @@ from schemas.keys import b64encode
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "correct horse battery staple 42"
+# Per-address limits (10 applications an hour) are far below what one test's
+# fixtures send from 127.0.0.1; tests/hub/test_ratelimit.py sets its own.
+TEST_RATE_LIMITS = {
+    "ratelimit_applications": "100000/hour",
+    "ratelimit_admin_login": "100000/minute",
+}
 
 
 def postgres_server_url() -> str:
@@ -91,7 +97,13 @@ def make_hub_app(db_url: str, data_dir: Path, **overrides: Any) -> Flask:
     from hub.bootstrap import initialize
 
     app = create_app(
-        {"database_url": db_url, "data_dir": data_dir, "scheduler": False, **overrides}
+        {
+            "database_url": db_url,
+            "data_dir": data_dir,
+            "scheduler": False,
+            **TEST_RATE_LIMITS,
+            **overrides,
+        }
     )
     app.config["TESTING"] = True
     initialize(app, first_admin=None)
