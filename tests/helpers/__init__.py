@@ -1,0 +1,1 @@
+"""Test helpers that run outside pytest's process too (load clients, a private PostgreSQL)."""
