@@ -1,0 +1,192 @@
+"""Marshmallow schemas of the `/v1` *answers*, for the OpenAPI description only.
+
+Request bodies are described by the schemas the views really load with
+(`schemas/membership.py`, `schemas/reports.py`). Most answers are built as
+dicts by the services, so their shapes are written down here; the contract
+fuzzer (tests/hub/test_fuzz_contract.py) checks every answer against them, so a
+service that changes its output without this file fails a test.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from schemas.membership import MemberSchema
+from schemas.reports import ListingSchema
+
+_TIME = {"format": "date-time"}
+
+
+def _time(*, allow_none: bool = False) -> fields.String:
+    return fields.String(required=not allow_none, allow_none=allow_none, metadata=_TIME)
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True, metadata={"example": "validation_error"})
+    message = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields", required=True, allow_none=True)
+
+
+class ErrorSchema(Schema):
+    """`{"error": {code, message, fields}}`: every non-2xx answer of `/v1`."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+    database = fields.String(required=True)
+
+
+class ApplicationCreatedSchema(Schema):
+    id = fields.String(required=True)
+    state = fields.String(required=True)
+    key_id = fields.String(required=True)
+
+
+class AdminSessionSchema(Schema):
+    token = fields.String(required=True)
+    expires_at = _time()
+    username = fields.String(required=True)
+
+
+class MemberPageSchema(Schema):
+    items = fields.List(fields.Nested(MemberSchema), required=True)
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+
+
+class ReaderTokenSchema(Schema):
+    id = fields.String(required=True)
+    label = fields.String(required=True, allow_none=True)
+    created_at = _time()
+    revoked_at = _time(allow_none=True)
+
+
+class ReaderTokenMintedSchema(ReaderTokenSchema):
+    token = fields.String(required=True, metadata={"description": "shown once: store it"})
+
+
+class ReaderTokenListSchema(Schema):
+    items = fields.List(fields.Nested(ReaderTokenSchema), required=True)
+
+
+class ConsortiumKeyEntrySchema(Schema):
+    epoch = fields.Integer(required=True)
+    key = fields.String(required=True, metadata={"description": "base64 of 32 bytes"})
+    state = fields.String(required=True)
+    created_at = _time()
+    retires_at = fields.String(metadata=_TIME)
+
+
+class ConsortiumKeySchema(Schema):
+    current_epoch = fields.Integer(required=True)
+    keys = fields.List(fields.Nested(ConsortiumKeyEntrySchema), required=True)
+
+
+class ReportAnswerSchema(Schema):
+    accepted = fields.Integer(required=True)
+    errors = fields.List(fields.Dict(), required=True)
+    batch_id = fields.String(required=True)
+
+
+class RetractAnswerSchema(Schema):
+    retracted = fields.Integer(required=True)
+    not_found = fields.List(fields.Integer(), required=True)
+
+
+class CaseAnswerSchema(Schema):
+    case_id = fields.Raw(required=True)
+    group_id = fields.String(required=True)
+    listed = fields.Boolean(required=True)
+
+
+class DisputeViewSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    value = fields.String(required=True)
+    state = fields.String(required=True)
+    reason = fields.String(required=True)
+    opened_by = fields.String(required=True)
+    resolution_reason = fields.String(required=True, allow_none=True)
+    resolved_by = fields.String(required=True, allow_none=True)
+    created_at = _time()
+    resolved_at = _time(allow_none=True)
+
+
+class _Page(Schema):
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+
+
+class DisputePageSchema(_Page):
+    items = fields.List(fields.Nested(DisputeViewSchema), required=True)
+
+
+class ItemPageSchema(_Page):
+    """Admin list pages (allowlist, conflicts, groups): items are flat records."""
+
+    items = fields.List(fields.Dict(), required=True)
+
+
+class AllowlistAnswerSchema(Schema):
+    kind = fields.String(required=True)
+    value = fields.String(required=True)
+    key_epoch = fields.Integer(required=True)
+    created = fields.Boolean(required=True)
+
+
+class FeedSummarySchema(Schema):
+    feed = fields.String(required=True)
+    version = fields.Integer(required=True)
+    entry_count = fields.Integer(required=True)
+    updated_at = _time(allow_none=True)
+    manifest_url = fields.String(required=True)
+
+
+class FeedListSchema(Schema):
+    feeds = fields.List(fields.Nested(FeedSummarySchema), required=True)
+
+
+class SignatureSchema(Schema):
+    keyid = fields.String(required=True)
+    sig = fields.String(required=True)
+
+
+class EnvelopeSchema(Schema):
+    """A signed document (docs/FORMATS.md): canonical JSON of `signed` + signatures."""
+
+    signed = fields.Dict(required=True)
+    signatures = fields.List(fields.Nested(SignatureSchema), required=True)
+
+
+class BuildResultSchema(Schema):
+    busy = fields.Boolean(required=True)
+    published = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    refreshed = fields.List(fields.String(), required=True)
+
+
+__all__ = [
+    "AdminSessionSchema",
+    "AllowlistAnswerSchema",
+    "ApplicationCreatedSchema",
+    "BuildResultSchema",
+    "CaseAnswerSchema",
+    "ConsortiumKeySchema",
+    "DisputePageSchema",
+    "DisputeViewSchema",
+    "EnvelopeSchema",
+    "ErrorSchema",
+    "FeedListSchema",
+    "HealthSchema",
+    "ItemPageSchema",
+    "ListingSchema",
+    "MemberPageSchema",
+    "MemberSchema",
+    "ReaderTokenListSchema",
+    "ReaderTokenMintedSchema",
+    "ReaderTokenSchema",
+    "ReportAnswerSchema",
+    "RetractAnswerSchema",
+]
