@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from hub.errors import ApiError
@@ -28,7 +28,7 @@ from hub.models.indicator import Indicator
 from hub.models.report import Report, ReportBatch
 from hub.services import audit
 from hub.services.listings import chunked, epoch_states, recompute
-from schemas.reports import ReportSchema
+from schemas.reports import ReportSchema, fast_load_report
 from schemas.timefmt import utcnow
 
 USABLE_EPOCH_STATES = ("current", "retiring")
@@ -145,7 +145,16 @@ def _validate(
 ) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
     valid: list[tuple[int, dict[str, Any]]] = []
     errors: list[dict[str, Any]] = []
+    now = utcnow()
     for index, item in enumerate(items):
+        fast = fast_load_report(item, now)
+        if fast is not None:
+            problem = epoch_error(states, fast["key_epoch"])
+            if problem:
+                errors.append({"index": index, "fields": {"key_epoch": [problem]}})
+            else:
+                valid.append((index, fast))
+            continue
         if not isinstance(item, dict):
             errors.append({"index": index, "fields": {"_schema": ["Must be a JSON object."]}})
             continue
@@ -301,13 +310,20 @@ def _upsert(
         else:
             values["first_seen"] = min(old.first_seen, data["first_seen"])
             values["last_seen"] = max(old.last_seen, data["last_seen"])
-            updates.append({"id": old.id, **values})
+            updates.append({"report_id": old.id, **{"b_" + k: v for k, v in values.items()}})
     # Earlier duplicates of an item in the same batch were superseded, not rejected.
     superseded = len(valid) - len(latest)
+    table = Report.__table__
     for chunk in chunked(inserts):
-        session.execute(insert(Report), list(chunk))
-    for chunk in chunked(updates):
-        session.execute(update(Report), list(chunk))
+        session.execute(table.insert(), list(chunk))
+    if updates:
+        stmt = (
+            table.update()
+            .where(table.c.id == bindparam("report_id"))
+            .values({name[2:]: bindparam(name) for name in updates[0] if name != "report_id"})
+        )
+        for chunk in chunked(updates):
+            session.execute(stmt, list(chunk))
     touched = {key[0] for key in latest if key not in overturned_keys}
     accepted = len(inserts) + len(updates) + superseded
     return accepted, errors, touched

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.models.allowlist import AllowlistEntry
@@ -78,9 +78,24 @@ def phone_feed(
     return None
 
 
+_LISTING_COLUMNS = (
+    "indicator_id",
+    "tier",
+    "allowlisted",
+    "allow_source",
+    "held",
+    "score",
+    "categories",
+    "reporter_count",
+    "first_seen",
+    "last_seen",
+    "next_review_at",
+)
+
+
 def journal(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(FeedChange), rows)
+        session.execute(FeedChange.__table__.insert(), rows)
 
 
 def _membership_changes(
@@ -203,7 +218,11 @@ def _recompute_chunk(
     )
     existing = {
         row.indicator_id: row
-        for row in session.execute(select(Listing).where(Listing.indicator_id.in_(ids))).scalars()
+        for row in session.execute(
+            select(*(getattr(Listing, name) for name in _LISTING_COLUMNS)).where(
+                Listing.indicator_id.in_(ids)
+            )
+        )
     }
 
     inserts: list[dict[str, Any]] = []
@@ -232,12 +251,19 @@ def _recompute_chunk(
         else:
             old_feed = phone_feed(indicator.kind, old.tier, old.allowlisted, old.held, state)
             if any(getattr(old, name) != value for name, value in values.items()):
-                updates.append({"indicator_id": indicator_id, "updated_at": now, **values})
+                row = {"b_" + k: v for k, v in values.items()}
+                updates.append({"listing_id": indicator_id, "b_updated_at": now, **row})
         changes.extend(_membership_changes(indicator.value, old_feed, new_feed, now))
+    table = Listing.__table__
     if inserts:
-        session.execute(insert(Listing), inserts)
+        session.execute(table.insert(), inserts)
     if updates:
-        session.execute(update(Listing), updates)
+        stmt = (
+            table.update()
+            .where(table.c.indicator_id == bindparam("listing_id"))
+            .values({name[2:]: bindparam(name) for name in updates[0] if name != "listing_id"})
+        )
+        session.execute(stmt, updates)
     journal(session, changes)
     return len(inserts) + len(updates)
 

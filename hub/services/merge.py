@@ -9,6 +9,7 @@ what-if tool. The database layer (`hub.services.listings`) only feeds it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +19,6 @@ from schemas.enums import Category
 ACTIVE = "active"
 LEGIT = Category.LEGIT.value
 _DAY_S = 86400.0
-_REVIEW_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -103,21 +103,55 @@ def _crossing(
     threshold: float,
     horizon: datetime,
 ) -> datetime | None:
-    """First minute in (now, horizon] at which decay takes the score below `threshold`.
+    """When decay takes the score below `threshold`, or None if not before `horizon`.
 
-    The score only falls with time, so bisection finds it; None when it stays
-    above the threshold until `horizon` (an expiry re-reviews it there anyway).
+    Every report decays with the same half-life, so from `now` on each member's
+    strongest strength is multiplied by one common factor f = 0.5^(x/half_life).
+    Solving `1 − Π(1 − w_m·S_m·f) = threshold` for f is one monotone equation in
+    one variable (closed form for a single member, bisection otherwise), far
+    cheaper than re-merging at sample times. A report whose `last_seen` is still
+    in the future decays later than modelled, so the answer errs early (safe).
     """
-    if _score_at(bad, weights, policy, horizon) >= threshold:
-        return None
-    low, high = now, horizon
-    while high - low > _REVIEW_RESOLUTION:
-        mid = low + (high - low) / 2
-        if _score_at(bad, weights, policy, mid) >= threshold:
-            low = mid
-        else:
-            high = mid
-    return high.replace(microsecond=0) + timedelta(seconds=1)
+    strongest: dict[str, float] = {}
+    for report in bad:
+        strength = report.confidence / 100.0 * _decay(report.last_seen, now, policy.half_life_days)
+        if strength > strongest.get(report.member_id, -1.0):
+            strongest[report.member_id] = strength
+    terms = [_weight(weights, m) * s for m, s in strongest.items()]
+    terms = [t for t in terms if t > 0.0]
+    if not terms:
+        return now
+
+    def score(factor: float) -> float:
+        keep = 1.0
+        for term in terms:
+            keep *= 1.0 - term * factor
+        return 1.0 - keep
+
+    if score(1.0) < threshold:
+        return now
+    factor = -1.0
+    if len(terms) == 1:
+        factor = threshold / terms[0]
+    elif len(terms) == 2:
+        # 1 − (1 − a·f)(1 − b·f) = T  ⇔  a·b·f² − (a + b)·f + T = 0; the smaller root.
+        a, b = terms
+        disc = max(0.0, (a + b) ** 2 - 4 * a * b * threshold)
+        factor = ((a + b) - math.sqrt(disc)) / (2 * a * b) if a * b > 0.0 else -1.0
+    if not 0.0 < factor <= 1.0 or score(factor) < threshold:
+        low, high = 0.0, 1.0  # score(high) >= threshold > score(low)
+        for _ in range(50):
+            mid = (low + high) / 2
+            if score(mid) >= threshold:
+                high = mid
+            else:
+                low = mid
+        factor = high
+    if factor >= 1.0:
+        return now + timedelta(seconds=1)
+    seconds = -policy.half_life_days * _DAY_S * math.log2(factor)
+    crossing = now + timedelta(seconds=math.ceil(seconds) + 1)
+    return crossing if crossing < horizon else None
 
 
 def merge(
