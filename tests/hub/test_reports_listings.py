@@ -1,0 +1,90 @@
+"""Listings over time: decay and expiry via refresh_due, epoch retirement, incremental merge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import time_machine
+from reports_support import hv, journal, journal_head, listing, rep, report
+from sqlalchemy import select, update
+
+from hub.db import get_db
+from hub.models.consortium import ConsortiumKey
+from hub.models.indicator import Indicator
+from hub.models.listing import Listing
+from hub.services.listings import recompute, refresh_due, retire_epoch
+from schemas.timefmt import utcnow
+
+
+def _listing_row(hub, value: str) -> Listing:
+    with hub.app.app_context(), get_db(hub.app).new_session() as session:
+        return session.scalars(
+            select(Listing).join(Indicator, Indicator.id == Listing.indicator_id)
+            .where(Indicator.value == value)
+        ).one()
+
+
+def test_decay_moves_block_to_warn_at_next_review(live_hub) -> None:
+    a, b = live_hub.new_member(), live_hub.new_member()
+    value, steady = hv(), hv()
+    report(live_hub, a, [rep(value, confidence=60), rep(steady, confidence=90)])
+    report(live_hub, b, [rep(value, confidence=60)])
+    row = _listing_row(live_hub, value)
+    assert row.tier == "block" and row.next_review_at is not None
+    due_at = row.next_review_at
+    assert utcnow() + timedelta(days=1) < due_at < utcnow() + timedelta(days=30)
+
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        assert refresh_due(session, due_at - timedelta(minutes=5)) == 0
+        session.commit()
+    with time_machine.travel(due_at, tick=True):
+        head = journal_head(live_hub)
+        with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+            assert refresh_due(session, utcnow()) == 1  # `steady` is not due yet
+            session.commit()
+        assert listing(live_hub, a, value)["tier"] == "warn"
+        assert journal(live_hub, head) == [
+            ("phone-block", value, "remove"),
+            ("phone-warn", value, "add"),
+        ]
+
+
+def test_retired_epoch_leaves_the_feeds(live_hub) -> None:
+    a, b = live_hub.new_member(), live_hub.new_member()
+    blocked, warned = hv(), hv()
+    report(live_hub, a, [rep(blocked), rep(warned, confidence=85)])
+    report(live_hub, b, [rep(blocked)])
+    head = journal_head(live_hub)
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        session.execute(update(ConsortiumKey).where(ConsortiumKey.epoch == 1)
+                        .values(state="retired"))
+        assert retire_epoch(session, 1) == 2
+        session.commit()
+    assert sorted(journal(live_hub, head)) == sorted([
+        ("phone-block", blocked, "remove"),
+        ("phone-warn", warned, "remove"),
+    ])
+    head = journal_head(live_hub)
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        ids = list(session.scalars(select(Indicator.id)))
+        recompute(session, ids)
+        session.commit()
+    assert journal(live_hub, head) == []
+    refused = report(live_hub, a, [rep(hv())])
+    assert refused.status_code == 422
+    assert "retired" in str(refused.json()["errors"][0]["fields"]["key_epoch"])
+
+
+def test_recomputing_unchanged_reports_journals_nothing(live_hub) -> None:
+    a, b = live_hub.new_member(), live_hub.new_member()
+    values = [hv() for _ in range(30)]
+    report(live_hub, a, [rep(v) for v in values])
+    report(live_hub, b, [rep(v, confidence=40) for v in values[:10]])
+    head = journal_head(live_hub)
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        ids = list(session.scalars(select(Indicator.id)))
+        recompute(session, ids)  # scores drift with decay; feed membership must not
+        session.commit()
+    assert journal(live_hub, head) == []
+    assert listing(live_hub, a, values[0])["tier"] == "block"
+    assert listing(live_hub, a, values[20])["tier"] == "warn"
