@@ -13,6 +13,7 @@ import re
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
 
 from hub import db
 from hub.api.request_io import load_body
@@ -61,13 +62,24 @@ def submit() -> ResponseReturnValue:
         response.headers["Idempotent-Replayed"] = "true"
         return response
     data = load_body(_BATCH)
-    status, answer = ingest.submit_reports(
-        session, g.member.id, data["reports"], provenance=provenance, idempotency_key=key
-    )
-    if status == 200:
-        session.commit()
-    else:
+    try:
+        status, answer = ingest.submit_reports(
+            session, g.member.id, data["reports"], provenance=provenance, idempotency_key=key
+        )
+        if status == 200:
+            session.commit()
+        else:
+            session.rollback()
+    except IntegrityError:
+        # A concurrent request of the same member won a unique key (PostgreSQL):
+        # the same Idempotency-Key → replay its answer; otherwise ask for a retry.
         session.rollback()
+        replay = ingest.find_replay(session, g.member.id, key, provenance.body_sha256)
+        if replay is not None:
+            return jsonify(replay)
+        raise ApiError(
+            409, "concurrent_batch", "a concurrent batch touched the same reports; retry"
+        ) from None
     return jsonify(answer), status
 
 
