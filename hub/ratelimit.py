@@ -48,6 +48,7 @@ DEFAULT_LIMITS: Mapping[str, str] = {
 ADDRESS_SCOPES: Mapping[str, str] = {
     "applications.apply": "applications",
     "admin_auth.admin_login": "admin_login",
+    "console.login_submit": "admin_login",
 }
 
 DEFAULT_STORAGE_URI = "memory://"
