@@ -43,7 +43,9 @@ def _csrf(_err: CsrfError) -> ResponseReturnValue:
 
 @bp.errorhandler(ApiError)
 def _api_error(err: ApiError) -> ResponseReturnValue:
-    return error_page(err.status, err.code.replace("_", " ").capitalize(), err.message, err.fields)
+    page = error_page(err.status, err.code.replace("_", " ").capitalize(), err.message, err.fields)
+    page.headers.update(err.headers)  # e.g. Retry-After on a 429
+    return page
 
 
 @bp.errorhandler(ValidationError)

@@ -7,7 +7,7 @@ answer for an unknown user, and the `admin.login` audit entry all come from ther
 
 from __future__ import annotations
 
-from flask import make_response, redirect, render_template, request, url_for
+from flask import Response, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from hub import db
@@ -29,7 +29,7 @@ from hub.services.tokens import revoke_admin_token
 MAX_FIELD = 200
 
 
-def _login_page(status: int = 200, error: str | None = None) -> ResponseReturnValue:
+def _login_page(status: int = 200, error: str | None = None) -> Response:
     html = render_template(
         "console/login.html",
         error=error,
@@ -58,10 +58,12 @@ def login_submit() -> ResponseReturnValue:
         token, _expires, _admin = admin_login(db.session(), username, password)
     except ApiError as err:
         if err.status == 429:
-            return _login_page(
+            page = _login_page(
                 429, "Too many failed sign-ins: this account is locked for a while. "
                 "Try again later."
             )
+            page.headers.update(err.headers)  # Retry-After
+            return page
         return _login_page(401, "Wrong username or password.")
     response = redirect(safe_next(request.form.get("next")), code=303)
     return start_session(response, token)

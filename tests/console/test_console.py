@@ -259,6 +259,7 @@ def test_sign_in_locks_out_after_repeated_failures(live_hub: Any, page: Any) -> 
         assert "Wrong username or password" in page.content()
     response = sign_in(page, live_hub)  # the right password, but locked
     assert response.status == 429
+    assert int(response.headers["retry-after"]) > 0
     assert "locked" in page.content()
     assert "/console/login" in page.url
     assert not any(c["name"] == "lianfang_console" for c in page.context.cookies())

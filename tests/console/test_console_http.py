@@ -151,3 +151,22 @@ def test_cookies_are_secure_behind_a_tls_proxy(tmp_path: Any) -> None:
         assert cookie is not None and cookie.secure
     finally:
         get_db(proxied).dispose()
+
+
+def test_console_sign_in_shares_the_admin_login_address_limit(tmp_path: Any) -> None:
+    from tests.conftest import make_hub_app
+
+    limited = make_hub_app(
+        f"sqlite:///{tmp_path / 'limited.sqlite3'}", tmp_path / "limited",
+        ratelimit_admin_login="3/minute",
+    )
+    try:
+        http = limited.test_client()
+        token = TOKEN.search(http.get("/console/login").text).group(1)
+        form = {"username": "nobody", "password": "wrong", "csrf_token": token}
+        statuses = [http.post("/console/login", data=form).status_code for _ in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        refused = http.post("/console/login", data=form)
+        assert refused.mimetype == "text/html" and "Retry-After" in refused.headers
+    finally:
+        get_db(limited).dispose()
