@@ -26,6 +26,7 @@ from marshmallow import (
 
 from schemas.enums import Category, IndicatorKind
 from schemas.indicators import HASHED_VALUE_PATTERN, InvalidIndicator, check_hashed_value
+from schemas.limits import MAX_PAGE_OFFSET, MAX_PAGE_SIZE
 from schemas.timefmt import format_time, parse_time, utcnow
 
 MAX_BATCH_REPORTS = 10_000
@@ -331,8 +332,8 @@ __all__ = [
 class PageQuerySchema(Schema):
     """`?limit=&offset=` on admin lists."""
 
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_PAGE_SIZE))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_PAGE_OFFSET))
 
 
 class DisputeListQuerySchema(PageQuerySchema):
