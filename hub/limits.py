@@ -20,6 +20,7 @@ import numpy as np
 from flask import Flask, request
 
 from hub.errors import ApiError
+from schemas.limits import MAX_PAGE_OFFSET, MAX_PAGE_SIZE
 from schemas.reports import (
     MAX_BATCH_REPORTS,
     MAX_BODY_BYTES,
@@ -51,10 +52,6 @@ MAX_JSON_DEPTH = 16
 #: Longest JSON number literal (digits, sign, exponent). Python refuses ints over
 #: 4,300 digits only after quadratic work; no field needs more than 20 characters.
 MAX_JSON_NUMBER_CHARS = 40
-#: Largest `limit` a paginated list accepts.
-MAX_PAGE_SIZE = 500
-#: Largest `offset` a paginated list accepts (keeps it inside a 64-bit SQL integer).
-MAX_PAGE_OFFSET = 10_000_000
 #: Longest query string (bytes) on any `/v1` request.
 MAX_QUERY_STRING_BYTES = 4096
 #: Longest single path parameter (member ids, token ids, feed names, artifact names).
