@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from schemas.atomicfile import atomic_write, fsync_dir
 from schemas.canonical import canonical_json
 from schemas.keys import b64decode, b64encode
 from schemas.manifest import key_set_digest, record_set_digest
@@ -43,32 +44,6 @@ from schemas.timefmt import format_time, parse_time
 
 STATE_FORMAT = 1
 _DATA_FILE = re.compile(r"^(keys|records)-\d+-[0-9a-f]+\.(u64|json)$")
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename durable: the directory entry itself must reach the disk."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write `path` so that readers see the old bytes or the new ones, never a mix."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_dir(path.parent)
 
 
 def open_keys(path: Path) -> np.ndarray:

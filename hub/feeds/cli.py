@@ -13,7 +13,7 @@ from flask import Flask
 from hub.cli import main, pass_app
 from hub.feeds import publisher as pub
 from hub.feeds.builder import ALL_FEEDS, build_feeds, keystore_for
-from hub.feeds.keystore import atomic_write
+from schemas.atomicfile import atomic_write
 from schemas.canonical import canonical_json
 from schemas.timefmt import utcnow
 

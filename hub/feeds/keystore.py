@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from schemas.atomicfile import atomic_write, fsync_dir, write_all
 from schemas.envelope import keyid_of, public_key_raw, sign_envelope
 from schemas.keys import b64decode, b64encode, fingerprint
 from schemas.timefmt import format_time, parse_time, utcnow
@@ -43,36 +44,6 @@ DEFAULT_MIN_POLL_INTERVAL_S = 60
 
 class KeystoreError(RuntimeError):
     """The key directory is missing, unreadable or inconsistent."""
-
-
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write via tmp + fsync + rename + directory fsync: readers see old or new bytes."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)
-        write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """os.write may write less than asked (large buffers); loop until done."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def fsync_dir(directory: Path) -> None:
-    """Persist a rename: without this a power loss can forget the new directory entry."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Keystore:

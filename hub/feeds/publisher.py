@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.feeds.entries import kind_of
-from hub.feeds.keystore import atomic_write, fsync_dir, write_all
 from schemas import artifact as codec
+from schemas.atomicfile import atomic_write, fsync_dir
 from schemas.canonical import canonical_json
 from schemas.manifest import MANIFEST_FORMAT, chain_digest
 from schemas.timefmt import format_time, parse_time
@@ -116,15 +115,7 @@ def write_artifact(paths: FeedPaths, data: bytes) -> dict[str, Any]:
     target = paths.artifacts / f"{sha}.lfa"
     if not target.exists():
         paths.artifacts.mkdir(parents=True, exist_ok=True)
-        tmp = paths.artifacts / f".{sha}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-        fsync_dir(paths.artifacts)
+        atomic_write(target, data)
     return {"path": rel, "sha256": sha, "size": len(data)}
 
 
