@@ -22,7 +22,7 @@ from hub.models.case import Case, CaseIndicator, ComplaintGroup
 from hub.models.indicator import Indicator
 from hub.services import audit
 from hub.services.ingest import check_epoch, ensure_indicators
-from hub.services.listings import chunked, journal
+from hub.services.listings import chunked, journal, lock_indicators
 from schemas.enums import Feed
 from schemas.timefmt import format_time, utcnow
 
@@ -212,6 +212,7 @@ def submit_case(
             select(CaseIndicator.indicator_id).where(CaseIndicator.case_id == case.id)
         )
     )
+    lock_indicators(session, sorted(set(indicator_ids) | known))
     before = records_before(session, indicator_ids)
     new_rows = [
         {"case_id": case.id, "indicator_id": ident} for ident in indicator_ids if ident not in known

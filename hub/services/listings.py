@@ -164,6 +164,26 @@ def recompute(
     return changed
 
 
+def lock_indicators(session: Session, ids: Sequence[int]) -> None:
+    """Row-lock these indicators (ascending id, so lockers never deadlock each other).
+
+    On PostgreSQL two transactions that report the same indicator at once would
+    otherwise each merge without the other's uncommitted report and the later
+    commit would overwrite the listing (a lost update, and a wrong journal). With
+    the lock the second merge starts after the first commits and sees both.
+    SQLite already serialises writers (`BEGIN IMMEDIATE`); there this is a no-op.
+    `FOR NO KEY UPDATE`, not `FOR UPDATE`: inserting a report takes `FOR KEY SHARE`
+    on its indicator (the foreign key), and `FOR UPDATE` against that deadlocks.
+    """
+    if ids and session.get_bind().dialect.name != "sqlite":
+        session.execute(
+            select(Indicator.id)
+            .where(Indicator.id.in_(list(ids)))
+            .order_by(Indicator.id)
+            .with_for_update(key_share=True)
+        ).all()
+
+
 def _recompute_chunk(
     session: Session,
     ids: list[int],
@@ -171,6 +191,7 @@ def _recompute_chunk(
     policy: MergePolicy,
     states: dict[int, str],
 ) -> int:
+    lock_indicators(session, ids)
     indicators = {
         row.id: row
         for row in session.execute(
