@@ -30,6 +30,11 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
+# Benchmarks (issue 7): every figure with its target into bench/RESULTS.md + bench/chart.png.
+# BENCH_SCALE=0.1 shrinks the sizes for a quick run.
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
