@@ -97,6 +97,9 @@ class Latency:
     median_ns: float
     p99_ns: float
     calls: int
+    cpu_median_ns: float = 0.0
+    """Median of the same batches in thread CPU time: what the call costs when it is not
+    waiting for a core (differs from `median_ns` only on a loaded machine)."""
 
 
 def per_call_latency(fn: Callable[[Any], Any], inputs: Sequence[Any], batch: int = 100,
@@ -107,18 +110,22 @@ def per_call_latency(fn: Callable[[Any], Any], inputs: Sequence[Any], batch: int
     batches of 100 amortise it while keeping enough samples for a p99.
     """
     samples: list[float] = []
+    cpu: list[float] = []
     n = len(inputs)
-    clock = time.perf_counter_ns
+    clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
     for _ in range(rounds):
         for start in range(0, n - batch + 1, batch):
             chunk = inputs[start:start + batch]
+            c0 = cpu_clock()
             t0 = clock()
             for item in chunk:
                 fn(item)
-            samples.append((clock() - t0) / batch)
+            t1 = clock()
+            cpu.append((cpu_clock() - c0) / batch)
+            samples.append((t1 - t0) / batch)
     samples.sort()
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-    return Latency(statistics.median(samples), p99, len(samples) * batch)
+    return Latency(statistics.median(samples), p99, len(samples) * batch, statistics.median(cpu))
 
 
 # ----------------------------------------------------------------- memory

@@ -1,0 +1,282 @@
+"""Run every bench module and write bench/RESULTS.md and bench/chart.png (`make bench`).
+
+Each module runs in its own process (`--json` hand-off, see bench/common.py) so
+memory figures are its own and one failure does not lose the others: a failed
+module is listed in RESULTS.md with its error instead of figures.
+
+    .venv/bin/python bench/run_all.py [--scale 0.1] [--only codec sdk] [--out bench/RESULTS.md]
+
+`BENCH_SCALE` (or `--scale`) multiplies list sizes, batch counts and durations;
+1 is the issue 7 configuration (10^7-entry feeds) and finishes in under 10
+minutes on the 2-core reference machine when nothing else runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    ROOT,
+    Figure,
+    fmt_value,
+    git_commit,
+    load_figures,
+    machine_info,
+    target_text,
+)
+
+BENCH = ROOT / "bench"
+PY = ROOT / ".venv" / "bin" / "python"
+MODULES: dict[str, list[str]] = {
+    "codec": ["bench_codec.py"],
+    "feed_build": ["bench_feed_build.py"],
+    "sdk": ["bench_sdk.py"],
+    "ingest": ["bench_ingest.py"],
+    "serving": ["bench_serving.py"],
+}
+"""Module name → script and default arguments; `--scale` is appended."""
+
+HEADINGS = {
+    "codec": "Compact transfer encoding (Golomb–Rice)",
+    "feed_build": "Feed build",
+    "sdk": "SDK: call screening, memory, load, delta sync",
+    "ingest": "Ingest through the signed HTTP batch API",
+    "serving": "Serving: conditional manifest polls",
+}
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def run_module(name: str, scale: float, extra: list[str]) -> dict[str, Any]:
+    """Run one bench script; returns its JSON payload plus the command, time and errors."""
+    script, *args = MODULES[name]
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        out = Path(fh.name)
+    cmd = [str(PY), str(BENCH / script), *args, "--scale", str(scale), *extra]
+    shown = " ".join([".venv/bin/python", f"bench/{script}", *args, "--scale", str(scale),
+                      *extra])
+    print(f"== {name}: {shown}", flush=True)
+    t0 = time.perf_counter()
+    load_before = load_average()
+    proc = subprocess.run([*cmd, "--json", str(out)], cwd=ROOT, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    elapsed = time.perf_counter() - t0
+    print(proc.stdout[-3000:], flush=True)
+    payload: dict[str, Any] = {"figures": [], "extras": {}, "sections": {}}
+    if proc.returncode == 0 and out.stat().st_size:
+        payload = json.loads(out.read_text())
+    out.unlink(missing_ok=True)
+    payload.update(name=name, command=shown, seconds=elapsed, returncode=proc.returncode,
+                   load=f"{load_before} → {load_average()}",
+                   error=None if proc.returncode == 0 else proc.stdout[-1500:])
+    for fig in payload["figures"]:
+        fig["command"] = shown
+    return payload
+
+
+# ------------------------------------------------------------------- chart
+
+
+def draw_chart(results: list[dict[str, Any]], path: Path) -> bool:
+    """Check latency and feed size against list size (log-log), from the SDK series."""
+    series = next((r["extras"].get("sdk_series") for r in results if r["name"] == "sdk"), None)
+    if not series:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [s["entries"] for s in series]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ax1.plot(n, [s["hashed"]["median_ns"] / 1000 for s in series], "o-",
+             label="check_hashed() median")
+    ax1.plot(n, [s["hashed"]["p99_ns"] / 1000 for s in series], "o:", label="check_hashed() p99")
+    ax1.plot(n, [s["raw"]["median_ns"] / 1000 for s in series], "s-", label="check() raw median")
+    ax1.plot(n, [s["raw"]["p99_ns"] / 1000 for s in series], "s:", label="check() raw p99")
+    ax1.axhline(1, color="grey", lw=0.8, ls="--")
+    ax1.axhline(15, color="grey", lw=0.8, ls="--")
+    ax1.set(xscale="log", yscale="log", xlabel="feed entries", ylabel="µs per call",
+            title="Call screening latency")
+    ax1.legend(fontsize=8)
+    ax2.plot(n, [s["snapshot_bytes"] / 2**20 for s in series], "o-",
+             label="snapshot artifact (Golomb–Rice)")
+    ax2.plot(n, [8 * x / 2**20 for x in n], "--", label="flat uint64 store (8 B/entry)")
+    ax2.plot(n, [s["rss_bytes"] / 2**20 for s in series], "^-", label="SDK resident memory")
+    ax2.set(xscale="log", yscale="log", xlabel="feed entries", ylabel="MiB",
+            title="Feed size and SDK memory")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+# ----------------------------------------------------------------- results
+
+
+def figure_row(fig: Figure) -> str:
+    return (f"| {fig.label} | **{fmt_value(fig.value)} {fig.unit}** | {target_text(fig)} | "
+            f"{fig.verdict()} | {fig.note} |")
+
+
+def explain(figures: list[Figure]) -> list[str]:
+    """A 'why' paragraph for every missed target, from what the benches measured."""
+    lines: list[str] = []
+    for fig in figures:
+        if fig.met is not False:
+            continue
+        why = EXPLAINED.get(fig.key.split(".")[0] + "." + fig.key.split(".")[1], "")
+        lines.append(f"- **{fig.label}: {fig.verdict()}.** {why}".rstrip())
+    return lines
+
+
+EXPLAINED = {
+    "codec.snapshot_bytes_per_entry": (
+        "The 5.5 B/entry target is for 10^7 entries: a Rice code costs about "
+        "log2(2^64 / N) + 1.5 bits per key, so smaller sets (a scaled-down run) cost more "
+        "per entry."),
+    "ingest.rate": (
+        "The server-side profile below (one 10,000-report batch in process) shows where the "
+        "time goes: the consensus re-merge of every touched indicator "
+        "(`listings.recompute` → `merge`, journal writes, ORM loads with per-value datetime "
+        "conversion) dominates, then indicator lookups/inserts and the report inserts. "
+        "Validation is no longer significant (fast pre-check before marshmallow). "
+        "Closing the gap needs the merge to run on plain rows in bulk (one SELECT of all "
+        "reports of the touched indicators, no ORM objects, executemany for listing "
+        "changes) rather than per-indicator ORM work."),
+    "codec.decode_s": (
+        "The vectorised lane decoder's cost grows faster than linearly at 10^7 "
+        "(per-lane chains plus the scalar fallback where lanes do not meet); see the "
+        "10^5/10^6 rows. `schemas/artifact.py` is outside this change."),
+    "sdk.check_hashed_us": (
+        "The floor is the Python call itself: method dispatch, a `time.time()` to decide "
+        "whether the feeds must be re-read, a shift and two `array` reads for the bucket, "
+        "and `bisect` over ~32 keys of a memoryview (each probe makes a Python int). "
+        "Compare the CPU-time note, which excludes waiting for a core on a loaded machine."),
+    "sdk.check_raw_us": "See the hashed figure: the same lookup plus normalisation and HMAC.",
+    "sdk.delta_sync_ms": (
+        "A delta sync rewrites the whole flat store (the at-rest format stays a flat sorted "
+        "array so loading is a memory map): apply (merge of two sorted arrays), SHA-256 of "
+        "the full set against `set_digest`, write + fsync of N×8 bytes, plus three "
+        "manifest polls. The fixed part is ~tens of ms; the N-proportional part dominates at "
+        "10^7."),
+    "sdk.cold_load_s": "Dominated by the SHA-256 re-check of N×8 bytes against `set_digest`.",
+    "sdk.rss_bytes_per_entry": "The flat store itself is 8 B/entry; the rest is index + views.",
+    "feed.publish_s": (
+        "Publishing re-reads the previous entries from the publisher's state file and "
+        "rewrites it (O(N) bytes) plus the SHA-256 set digest over N keys."),
+    "feed.build_s": "See the publisher figure; the builder adds the journal read.",
+}
+
+
+def write_results(results: list[dict[str, Any]], path: Path, chart: bool, scale: float,
+                  started: datetime, total_s: float) -> None:
+    all_figs = [f for r in results for f in load_figures(r)]
+    targeted = [f for f in all_figs if f.target is not None]
+    met = sum(1 for f in targeted if f.met)
+    lines = [
+        "# Benchmark results (issue 7)",
+        "",
+        "Generated by `make bench` (`bench/run_all.py`); do not edit by hand.",
+        "",
+        f"- **Machine:** {machine_info()}",
+        f"- **Date:** {started.strftime('%Y-%m-%d %H:%M UTC')} (whole run {total_s / 60:.1f} min)",
+        f"- **Commit:** `{git_commit()}`",
+        f"- **Scale:** {scale} (`BENCH_SCALE`; 1 = the issue's sizes)",
+        f"- **Targets met:** {met} of {len(targeted)}",
+        "- Load average (1/5/15 min) before → after each module is listed per section: the "
+        "machine is shared, and a load above the core count (2) inflates every wall-clock "
+        "figure by roughly load/2.",
+        "",
+        "## Summary",
+        "",
+        "| Figure | Value | Target | Verdict |",
+        "|---|---|---|---|",
+    ]
+    for fig in all_figs:
+        lines.append(f"| {fig.label} | {fmt_value(fig.value)} {fig.unit} | {target_text(fig)} "
+                     f"| {fig.verdict()} |")
+    missed = explain(all_figs)
+    if missed:
+        lines += ["", "## Targets not met, and why", "", *missed]
+    if chart:
+        lines += ["", "## Chart", "",
+                  "Check latency and feed size against list size: [chart.png](chart.png)", "",
+                  "![check latency and feed size against list size](chart.png)"]
+    for r in results:
+        lines += ["", f"## {HEADINGS.get(r['name'], r['name'])}", "",
+                  f"Command: `{r['command']}` — {r['seconds']:.0f} s, load {r['load']}", ""]
+        if r["error"]:
+            lines += ["**This module failed**; its output ends with:", "", "```",
+                      r["error"].strip(), "```"]
+            continue
+        lines += ["| Figure | Value | Target | Verdict | Notes |", "|---|---|---|---|---|"]
+        lines += [figure_row(f) for f in load_figures(r)]
+        for title, text in r.get("sections", {}).items():
+            lines += ["", f"### {title.replace('_', ' ').capitalize()}", "", "```",
+                      text.strip(), "```"]
+        codec_series = r["extras"].get("codec_series")
+        if codec_series:
+            lines += ["", "| Entries | Bytes/entry | Encode s | Decode s |", "|---|---|---|---|"]
+            lines += [f"| {s['entries']:,} | {s['bytes_per_entry']:.3f} | {s['encode_s']:.3f} | "
+                      f"{s['decode_s']:.3f} |" for s in codec_series]
+        sdk_series = r["extras"].get("sdk_series")
+        if sdk_series:
+            lines += ["", "| Entries | check_hashed median / p99 µs | check() median / p99 µs "
+                      "| RSS B/entry | cold load s | snapshot B/entry |",
+                      "|---|---|---|---|---|---|"]
+            lines += [
+                f"| {s['entries']:,} | {s['hashed']['median_ns'] / 1e3:.2f} / "
+                f"{s['hashed']['p99_ns'] / 1e3:.2f} | {s['raw']['median_ns'] / 1e3:.2f} / "
+                f"{s['raw']['p99_ns'] / 1e3:.2f} | {s['rss_bytes'] / s['entries']:.2f} | "
+                f"{s['cold_load_s']:.3f} | {s['snapshot_bytes'] / s['entries']:.2f} |"
+                for s in sdk_series]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")))
+    parser.add_argument("--only", nargs="*", default=list(MODULES), choices=list(MODULES))
+    parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
+    args = parser.parse_args()
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    results = []
+    for name in args.only:
+        extra: list[str] = []
+        result = run_module(name, args.scale, extra)
+        if name == "ingest" and any(f.met is False for f in load_figures(result)):
+            print("ingest below target: re-running with the server-side profile", flush=True)
+            profiled = run_module(name, args.scale, ["--db", "--profile"])
+            result["sections"] = profiled.get("sections", {})
+        results.append(result)
+    chart_path = args.out.parent / "chart.png"
+    chart = draw_chart(results, chart_path)
+    write_results(results, args.out, chart, args.scale, started, time.perf_counter() - t0)
+    print(f"wrote {args.out}" + (f" and {chart_path}" if chart else ""), flush=True)
+    failed = [r["name"] for r in results if r["returncode"] != 0]
+    if failed:
+        print(f"failed modules: {failed}", flush=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
