@@ -121,7 +121,7 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: "text/html"}),
     Operation("get", "/v1/docs/assets/{name}", "openapi.asset", Auth.PUBLIC,
               "Static files of the documentation page", "meta",
-              {200: "application/octet-stream"}, errors=(404,),
+              {200: "*/*"}, errors=(404,),
               path_params={"name": {"type": "string", "enum": sorted(DOC_ASSETS)}}),
     Operation("post", "/v1/applications", "applications.apply", Auth.PUBLIC,
               "Apply for membership (pending until an admin approves)", "members",
@@ -321,6 +321,16 @@ _ERROR_TEXT = {
 }
 
 
+WIRE_TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+
+
+def _wire_time(self: Any, field_obj: fields.Field, **kwargs: Any) -> dict[str, Any]:
+    """`WireTime` is exactly `YYYY-MM-DDTHH:MM:SSZ` (schemas.timefmt.parse_time)."""
+    if isinstance(field_obj, rs.WireTime):
+        return {"pattern": WIRE_TIME_PATTERN, "minLength": 20, "maxLength": 20}
+    return {}
+
+
 def build_spec(server_url: str = "/") -> dict[str, Any]:
     """The OpenAPI 3.0 document as a dict (deterministic for a given code version)."""
     plugin = MarshmallowPlugin()
@@ -332,7 +342,8 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
         info={"description": _DESCRIPTION},
         servers=[{"url": server_url}],
     )
-    plugin.map_to_openapi_type(rs.WireTime, "string", "date-time")
+    plugin.map_to_openapi_type(rs.WireTime, "string", None)
+    plugin.converter.add_attribute_function(_wire_time)  # type: ignore[union-attr]
     for name, header in zip(
         _MEMBER_SCHEMES, (HEADER_MEMBER, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE),
         strict=True,
@@ -361,7 +372,8 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
 
 
 def _close_request_schemas(document: dict[str, Any]) -> None:
-    """Request schemas refuse unknown fields (marshmallow RAISE): say so in the spec."""
+    """Request schemas refuse unknown fields (marshmallow RAISE): say so in the spec;
+    answer schemas do not promise that."""
     names: set[str] = set()
     for item in document["paths"].values():
         for described in item.values():
@@ -372,6 +384,10 @@ def _close_request_schemas(document: dict[str, Any]) -> None:
             if ref:
                 names.add(ref.rsplit("/", 1)[-1])
     components = document["components"]["schemas"]
+    for schema in components.values():
+        # apispec closes every marshmallow schema (unknown=RAISE); answers stay open
+        # so that adding a field to an answer is not a breaking change.
+        schema.pop("additionalProperties", None)
     pending = list(names)
     while pending:
         name = pending.pop()
