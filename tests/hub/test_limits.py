@@ -1,0 +1,210 @@
+"""Input limits (hub/limits.py): every hostile body gets a 4xx in bounded time and memory.
+
+The attacker's tests: gzip bombs, deep nesting, huge numbers, NaN, oversized
+bodies, batches and pages, long strings, query strings and path parameters,
+and artifact names that try to leave the feed directory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import secrets
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hub.errors import ApiError
+from hub.limits import (
+    MAX_BATCH_REPORTS,
+    MAX_JSON_DEPTH,
+    MAX_JSON_NUMBER_CHARS,
+    MAX_PAGE_SIZE,
+    MAX_PATH_PARAM_CHARS,
+    MAX_QUERY_STRING_BYTES,
+    json_depth,
+    parse_json,
+)
+
+# --- the depth scanner ------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab\n\u4e2d', max_size=8),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=4), children, max_size=3),
+    max_leaves=30,
+)
+
+
+def true_depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max((true_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((true_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=json_values, ensure_ascii=st.booleans(), indent=st.sampled_from([None, 1]))
+def test_json_depth_matches_the_parsed_structure(
+    value: Any, ensure_ascii: bool, indent: Any
+) -> None:
+    """Brackets and escaped quotes inside strings never fool the pre-scan."""
+    raw = json.dumps(value, ensure_ascii=ensure_ascii, indent=indent).encode("utf-8")
+    assert json_depth(raw) == true_depth(value)
+
+
+def test_parse_json_refuses_deep_nesting_before_parsing() -> None:
+    ok = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    assert true_depth(parse_json(ok)) == MAX_JSON_DEPTH
+    for deep in (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), b"[" * 1_000_000):
+        with pytest.raises(ApiError) as caught:
+            parse_json(deep)
+        assert (caught.value.status, caught.value.code) == (400, "json_too_deep")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"n": ' + b"9" * (MAX_JSON_NUMBER_CHARS + 1) + b"}",
+        b'{"n": ' + b"9" * 5000 + b"}",
+        b'{"n": 1e999}',
+        b'{"n": NaN}',
+        b'{"n": -Infinity}',
+        b'{"n": "\xff"}',
+        b'{"n": ',
+    ],
+)
+def test_parse_json_refuses_number_bombs_and_garbage(raw: bytes) -> None:
+    with pytest.raises(ApiError) as caught:
+        parse_json(raw)
+    assert caught.value.status == 400
+
+
+def test_parse_json_keeps_ordinary_numbers() -> None:
+    assert parse_json(b'{"a": 100, "b": -2.5e3, "c": 12345678901234567890}') == {
+        "a": 100,
+        "b": -2500.0,
+        "c": 12345678901234567890,
+    }
+
+
+# --- over HTTP ---------------------------------------------------------------------------
+
+
+def _error(response: requests.Response) -> str:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    return body["error"]["code"]
+
+
+def _post_raw(hub: Any, path: str, body: bytes, **headers: str) -> requests.Response:
+    return requests.post(
+        hub.url + path,
+        data=body,
+        headers={"Content-Type": "application/json", **headers},
+        timeout=30,
+    )
+
+
+def test_gzip_bodies_are_refused_not_decompressed(live_hub: Any) -> None:
+    """A 10 MB-of-zeros bomb (~10 KB on the wire) is a 415, and so is honest gzip."""
+    bomb = gzip.compress(b"0" * 10_000_000)
+    assert len(bomb) < 50_000
+    for body in (bomb, gzip.compress(b"{}")):
+        for encoding in ("gzip", "deflate", "br", "GZIP, identity"):
+            answer = _post_raw(live_hub, "/v1/applications", body, **{"Content-Encoding": encoding})
+            assert answer.status_code == 415, (encoding, answer.text)
+            assert _error(answer) == "unsupported_content_encoding"
+    plain = _post_raw(live_hub, "/v1/applications", b"{}", **{"Content-Encoding": "identity"})
+    assert plain.status_code == 422
+
+
+def test_deep_json_and_number_bombs_over_http(live_hub: Any) -> None:
+    deep = b'{"name": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    answer = _post_raw(live_hub, "/v1/applications", deep)
+    assert (answer.status_code, _error(answer)) == (400, "json_too_deep")
+    huge = b'{"name": ' + b"1" * 4000 + b"}"
+    answer = _post_raw(live_hub, "/v1/applications", huge)
+    assert (answer.status_code, _error(answer)) == (400, "invalid_json")
+
+
+def test_body_over_the_limit_is_413(live_hub: Any) -> None:
+    limit = live_hub.app.config["MAX_CONTENT_LENGTH"]
+    answer = _post_raw(live_hub, "/v1/applications", b" " * (limit + 1))
+    assert (answer.status_code, _error(answer)) == (413, "body_too_large")
+
+
+def test_batch_over_the_limit_is_422(live_hub: Any) -> None:
+    member = live_hub.new_member()
+    item = {"kind": "phone", "value": secrets.token_hex(32), "category": "fraud",
+            "confidence": 50, "key_epoch": 1}
+    answer = live_hub.member(*member, "POST", "/v1/reports",
+                             json={"reports": [item] * (MAX_BATCH_REPORTS + 1)})
+    assert answer.status_code == 422, answer.text
+    assert "reports" in answer.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("path", ["/v1/admin/allowlist", "/v1/admin/conflicts",
+                                  "/v1/admin/groups", "/v1/admin/disputes"])
+def test_page_size_and_offset_are_capped(live_hub: Any, path: str) -> None:
+    assert live_hub.admin("GET", f"{path}?limit={MAX_PAGE_SIZE}").status_code == 200
+    for query in (f"limit={MAX_PAGE_SIZE + 1}", "offset=99999999999999999999999", "limit=0"):
+        answer = live_hub.admin("GET", f"{path}?{query}")
+        assert answer.status_code == 422, (query, answer.text)
+
+
+def test_every_string_in_every_request_schema_has_a_max_length() -> None:
+    """The OpenAPI request schemas are the loaded marshmallow schemas: each string is bounded."""
+    from hub.api.openapi import build_spec
+
+    spec = build_spec()
+    schemas = spec["components"]["schemas"]
+    unbounded = []
+    for name, schema in schemas.items():
+        if schema.get("additionalProperties") is not False:  # answers, not requests
+            continue
+        for prop, described in schema.get("properties", {}).items():
+            if described.get("type") == "string" and "maxLength" not in described \
+                    and "enum" not in described:
+                unbounded.append(f"{name}.{prop}")
+    assert not unbounded
+
+
+def test_strings_over_their_max_are_422(live_hub: Any) -> None:
+    answer = live_hub.http.post(live_hub.url + "/v1/applications", json={
+        "name": "x" * 201, "kind": "bank", "registration_no": "R" * 65,
+        "contact_email": "a@b.cn", "public_key": "k" * 65}, timeout=30)
+    assert answer.status_code == 422
+    assert {"name", "registration_no", "public_key"} <= set(answer.json()["error"]["fields"])
+
+
+def test_long_query_strings_and_path_parameters(live_hub: Any) -> None:
+    answer = live_hub.admin("GET", "/v1/admin/members?state=" + "a" * MAX_QUERY_STRING_BYTES)
+    assert (answer.status_code, _error(answer)) == (414, "uri_too_long")
+    answer = live_hub.admin("GET", "/v1/admin/members/" + "m" * (MAX_PATH_PARAM_CHARS + 1))
+    assert answer.status_code == 404
+    assert _error(answer) == "not_found"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "..%2F..%2Fkeys%2Fmaster.key",
+        "%2E%2E%2F%2E%2E%2Fhub.sqlite3",
+        "../../hub.sqlite3",
+        "0" * 64 + ".lfa%00.json",
+        "0" * 63 + ".lfa",
+        ("0" * 64).upper() + ".lfa",
+    ],
+)
+def test_artifact_names_cannot_leave_the_feed_directory(live_hub: Any, name: str) -> None:
+    member_id, key = live_hub.new_member()
+    answer = live_hub.member(member_id, key, "GET", f"/v1/feeds/phone-block/artifacts/{name}")
+    assert answer.status_code == 404, answer.text
+    assert b"sqlite" not in answer.content.lower()
+    assert live_hub.member(member_id, key, "GET",
+                           "/v1/feeds/..%2F..%2Fkeys/manifest.json").status_code == 404
