@@ -1,0 +1,157 @@
+"""Rate limits (hub/ratelimit.py): each scope trips at its configured limit with 429,
+Retry-After and the JSON error shape, and only for the caller it belongs to.
+
+Each test serves its own hub with tiny limits (SQLite: the counters live in the
+limiter's storage, not in the database).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import time_machine
+from conftest import make_hub_app
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hardening_support import mint_reader_token, serve_hub
+
+from hub import create_app
+from hub.ratelimit import DEFAULT_LIMITS, build_limiter
+from schemas.signing import HEADER_MEMBER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
+
+
+@pytest.fixture
+def tiny_hub(tmp_path: Path) -> Iterator[Any]:
+    with serve_hub(
+        f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+        tmp_path / "data",
+        login=False,
+        ratelimit_applications="3/hour",
+        ratelimit_admin_login="2/minute",
+        ratelimit_member_write="3/minute",
+        ratelimit_member_read="2/minute",
+        ratelimit_feed_read="2/minute",
+    ) as hub:
+        yield hub
+
+
+def assert_limited(answer: requests.Response, max_retry_s: int) -> None:
+    assert answer.status_code == 429, answer.text
+    assert answer.json()["error"]["code"] == "rate_limited"
+    assert set(answer.json()) == {"error"}
+    retry = int(answer.headers["Retry-After"])
+    assert 1 <= retry <= max_retry_s
+
+
+def _login(hub: Any) -> requests.Response:
+    from conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+
+    return hub.http.post(hub.url + "/v1/admin/login", timeout=30,
+                         json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
+
+
+def test_admin_login_per_address(tiny_hub: Any) -> None:
+    assert [_login(tiny_hub).status_code for _ in range(2)] == [200, 200]
+    assert_limited(_login(tiny_hub), 60)
+
+
+def test_applications_per_address_then_window_expires(tiny_hub: Any) -> None:
+    # Log in first (one of the two logins) so the admin can approve members later.
+    tiny_hub.admin_token = _login(tiny_hub).json()["token"]
+    with time_machine.travel(time.time(), tick=True) as traveller:
+        tiny_hub.new_member()
+        tiny_hub.new_member(approve=False)
+        tiny_hub.new_member(approve=False)
+        assert_limited(tiny_hub.apply(Ed25519PrivateKey.generate()), 3600)
+        traveller.shift(3601)
+        assert tiny_hub.apply(Ed25519PrivateKey.generate()).status_code == 201
+
+
+def test_member_writes_and_reads_per_member(tiny_hub: Any) -> None:
+    tiny_hub.admin_token = _login(tiny_hub).json()["token"]
+    alice = tiny_hub.new_member()
+    bob = tiny_hub.new_member()
+    for _ in range(3):
+        assert tiny_hub.member(*alice, "POST", "/v1/reader-tokens", json={}).status_code == 201
+    assert_limited(tiny_hub.member(*alice, "POST", "/v1/reader-tokens", json={}), 60)
+    # Reads have their own budget, and Bob's writes are untouched by Alice's.
+    assert tiny_hub.member(*alice, "GET", "/v1/members/me").status_code == 200
+    assert tiny_hub.member(*bob, "POST", "/v1/reader-tokens", json={}).status_code == 201
+    assert tiny_hub.member(*alice, "GET", "/v1/reader-tokens").status_code == 200
+    assert_limited(tiny_hub.member(*alice, "GET", "/v1/members/me"), 60)
+
+
+def test_unsigned_junk_cannot_spend_a_members_quota(tiny_hub: Any) -> None:
+    """The member limits count after the signature verifies, so knowing an id is not enough."""
+    tiny_hub.admin_token = _login(tiny_hub).json()["token"]
+    member_id, key = tiny_hub.new_member()
+    forged = {HEADER_MEMBER: member_id, HEADER_TIMESTAMP: str(int(time.time())),
+              HEADER_NONCE: "n" * 32, HEADER_SIGNATURE: "A" * 88}
+    for _ in range(10):
+        answer = tiny_hub.http.post(tiny_hub.url + "/v1/reader-tokens", headers=forged,
+                                    json={}, timeout=30)
+        assert answer.status_code == 401
+    for _ in range(3):
+        answer = tiny_hub.member(member_id, key, "POST", "/v1/reader-tokens", json={})
+        assert answer.status_code == 201
+
+
+def test_feed_reads_per_reader_token(tiny_hub: Any) -> None:
+    tiny_hub.admin_token = _login(tiny_hub).json()["token"]
+    member_id, key = tiny_hub.new_member()
+    _, first = mint_reader_token(tiny_hub, member_id, key)
+    _, second = mint_reader_token(tiny_hub, member_id, key)
+
+    def read(token: str) -> requests.Response:
+        return tiny_hub.http.get(tiny_hub.url + "/v1/feeds", timeout=30,
+                                 headers={"Authorization": f"Bearer {token}"})
+
+    assert [read(first).status_code for _ in range(2)] == [200, 200]
+    assert_limited(read(first), 60)
+    assert read(second).status_code == 200
+    # A signed member read counts under the member, not under its tokens.
+    assert tiny_hub.member(member_id, key, "GET", "/v1/consortium-key").status_code == 200
+
+
+def test_limits_are_per_client_address(tmp_path: Path) -> None:
+    app = make_hub_app(f"sqlite:///{tmp_path / 'hub.sqlite3'}", tmp_path / "data",
+                       ratelimit_admin_login="1/minute")
+    body = {"username": "nobody", "password": "wrong password"}
+    one = app.test_client()
+    one.environ_base["REMOTE_ADDR"] = "192.0.2.1"
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "192.0.2.2"
+    assert one.post("/v1/admin/login", json=body).status_code == 401
+    assert one.post("/v1/admin/login", json=body).status_code == 429
+    assert other.post("/v1/admin/login", json=body).status_code == 401
+
+
+def test_switched_off_and_scope_off(tmp_path: Path) -> None:
+    app = make_hub_app(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path / "a",
+                       ratelimit_admin_login="1/minute", ratelimit_enabled="off")
+    client = app.test_client()
+    body = {"username": "nobody", "password": "wrong password"}
+    assert {client.post("/v1/admin/login", json=body).status_code for _ in range(3)} == {401}
+    app = make_hub_app(f"sqlite:///{tmp_path / 'b.sqlite3'}", tmp_path / "b",
+                       ratelimit_admin_login="")
+    client = app.test_client()
+    assert {client.post("/v1/admin/login", json=body).status_code for _ in range(3)} == {401}
+
+
+def test_defaults_and_malformed_settings(tmp_path: Path) -> None:
+    app = create_app({"data_dir": tmp_path, "scheduler": False})
+    limiter = app.extensions["lianfang_ratelimit"]
+    assert limiter.enabled
+    for scope, text in DEFAULT_LIMITS.items():
+        item = limiter.limits[scope]
+        assert item is not None
+        assert f"{item.amount}/{item.GRANULARITY.name}" == text
+    with pytest.raises(ValueError, match="LIANFANG_RATELIMIT_FEED_READ"):
+        create_app({"data_dir": tmp_path, "scheduler": False, "ratelimit_feed_read": "lots"})
+    cfg = app.config["LIANFANG"].with_overrides({"ratelimit_member_write": "5/second"})
+    built = build_limiter(cfg)
+    assert built.limits["member_write"].amount == 5
