@@ -15,6 +15,7 @@ behaviour is covered by the API tests on both.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,7 @@ class FuzzReport:
 def run_fuzz(db_url: str, data_dir: Path, examples: int) -> FuzzReport:
     """Fuzz every operation with `examples` positive and negative cases each."""
     report = FuzzReport()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     schema = schemathesis.openapi.from_dict(build_spec())
     with serve_hub(db_url, data_dir, ratelimit_enabled="off") as hub:
         member_id, key = hub.new_member()
