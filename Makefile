@@ -35,6 +35,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run_all.py
 
+# Contract fuzzing (schemathesis) against a live hub: prints cases run and failures.
+FUZZ_EXAMPLES ?= 120
+fuzz: $(STAMP)
+	LIANFANG_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -s -p no:cacheprovider \
+	  tests/hub/test_fuzz_contract.py -k test_contract_fuzz_long
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
