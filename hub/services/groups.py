@@ -169,6 +169,21 @@ def link(
     return target
 
 
+_LINK_LOCK_ID = 0x4C46_4752  # "LFGR": the complaint-group linker's advisory lock
+
+
+def _serialise_linking(session: Session) -> None:
+    """One case linker at a time on PostgreSQL (SQLite serialises writers anyway).
+
+    Relabelling a component (`UPDATE … WHERE group_id = smaller`) cannot see
+    indicators a concurrent case is adding to that component, which would strand
+    them when the smaller group is deleted. Cases are rare next to reports, so
+    a transaction-scoped advisory lock is the simple, correct choice.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_LINK_LOCK_ID)))
+
+
 def submit_case(
     session: Session, member_id: str, data: dict[str, Any], now: datetime | None = None
 ) -> dict[str, Any]:
@@ -177,6 +192,7 @@ def submit_case(
     Re-sending the same `case_ref` adds indicators to that case (it never splits groups).
     """
     now = now or utcnow()
+    _serialise_linking(session)
     check_epoch(session, data["key_epoch"])
     case = None
     if data.get("case_ref"):

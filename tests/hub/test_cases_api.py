@@ -125,3 +125,30 @@ def test_a_case_needs_two_distinct_indicators(live_hub) -> None:
     out = signed(live_hub, a, "POST", "/v1/cases", case([same, same]))
     assert out.status_code == 422
     assert "indicators" in out.json()["error"]["fields"]
+
+
+def test_concurrent_cases_chain_into_one_group(live_hub) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    members = [live_hub.new_member() for _ in range(4)]
+    chain = [("phone", hv()) for _ in range(5)]
+    pairs = [[chain[i], chain[i + 1]] for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(
+            lambda mp: signed(live_hub, mp[0], "POST", "/v1/cases", case(mp[1])),
+            zip(members, pairs, strict=True),
+        ))
+    assert [r.status_code for r in answers] == [201] * 4, [r.text for r in answers]
+    groups = live_hub.admin("GET", "/v1/admin/groups").json()["items"]
+    assert [(g["size"], g["member_count"]) for g in groups] == [(5, 4)]
+    label = groups[0]["group_id"]
+    rec = record(live_hub, label)
+    assert rec is not None and len(rec["indicators"]) == 5
+    # The journal ends with this group listed and every absorbed group removed.
+    listed: set[str] = set()
+    for _, value, op in journal(live_hub):
+        if op == "upsert":
+            listed.add(value)
+        else:
+            listed.discard(value)
+    assert listed == {label}
