@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from hub.errors import ApiError
@@ -95,26 +95,46 @@ def ensure_indicators(
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        table = Indicator.__table__
+        stmt = (
+            dialect_insert(table)
+            .on_conflict_do_nothing(index_elements=["kind", "value"])
+            .returning(table.c.kind, table.c.value, table.c.id)
+        )
+        connection = session.connection()
         for chunk in chunked(rows):
-            session.execute(
-                dialect_insert(Indicator).on_conflict_do_nothing(index_elements=["kind", "value"]),
-                list(chunk),
+            found.update(
+                {(kind, value): ident for kind, value, ident in connection.execute(stmt, chunk)}
             )
-        found.update(_load_indicator_ids(session, missing))
+        # A row another batch inserted first returns nothing here: look those up.
+        raced = [k for k in missing if k not in found]
+        if raced:
+            found.update(_load_indicator_ids(session, raced))
     return found
 
 
 def _load_indicator_ids(
     session: Session, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
+    """Ids of existing indicators, one `kind = ? AND value IN (...)` query per kind and chunk.
+
+    Core columns on the session's connection, not ORM attributes: for 10,000 keys
+    the ORM row loading and a row-value `IN` cost several times the query itself.
+    """
+    table = Indicator.__table__
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, []).append(value)
     found: dict[tuple[str, str], int] = {}
-    for chunk in chunked(keys):
-        rows = session.execute(
-            select(Indicator.kind, Indicator.value, Indicator.id).where(
-                tuple_(Indicator.kind, Indicator.value).in_(list(chunk))
+    connection = session.connection()
+    for kind, values in by_kind.items():
+        for chunk in chunked(values):
+            rows = connection.execute(
+                select(table.c.value, table.c.id).where(
+                    table.c.kind == kind, table.c.value.in_(list(chunk))
+                )
             )
-        )
-        found.update({(kind, value): ident for kind, value, ident in rows})
+            found.update({(kind, value): ident for value, ident in rows})
     return found
 
 
@@ -260,16 +280,18 @@ def _upsert(
 
     existing: dict[tuple[int, str], Any] = {}
     indicator_ids = sorted({key[0] for key in latest})
+    reports = Report.__table__
+    connection = session.connection()  # Core rows: no ORM loading for up to 10,000 rows
     for chunk in chunked(indicator_ids):
-        for row in session.execute(
+        for row in connection.execute(
             select(
-                Report.id,
-                Report.indicator_id,
-                Report.category,
-                Report.state,
-                Report.first_seen,
-                Report.last_seen,
-            ).where(Report.member_id == member_id, Report.indicator_id.in_(list(chunk)))
+                reports.c.id,
+                reports.c.indicator_id,
+                reports.c.category,
+                reports.c.state,
+                reports.c.first_seen,
+                reports.c.last_seen,
+            ).where(reports.c.member_id == member_id, reports.c.indicator_id.in_(list(chunk)))
         ):
             existing[(row.indicator_id, row.category)] = row
 
