@@ -138,6 +138,8 @@ def _crossing(
         a, b = terms
         disc = max(0.0, (a + b) ** 2 - 4 * a * b * threshold)
         factor = ((a + b) - math.sqrt(disc)) / (2 * a * b) if a * b > 0.0 else -1.0
+    if 0.0 < factor <= 1.0 and score(factor) < threshold:
+        factor = min(1.0, factor * (1.0 + 1e-12))  # float rounding: onto the >= side
     if not 0.0 < factor <= 1.0 or score(factor) < threshold:
         low, high = 0.0, 1.0  # score(high) >= threshold > score(low)
         for _ in range(50):

@@ -122,3 +122,13 @@ def test_nothing_changes_before_next_review(rs, weights) -> None:
         later = merge(rs, weights, POLICY, just_before)
         assert later.tier == now_result.tier
         assert later.allowlisted == now_result.allowlisted
+
+
+@settings(max_examples=150)
+@given(st.lists(reports(active=True), min_size=1, max_size=8), weights_st)
+def test_a_decay_review_is_not_wasted(rs, weights) -> None:
+    """When `next_review_at` comes before every expiry, decay has changed the tier by then."""
+    result = merge(rs, weights, POLICY, NOW)
+    first_expiry = min(r.expires_at for r in rs)
+    if result.next_review_at is not None and result.next_review_at < first_expiry:
+        assert merge(rs, weights, POLICY, result.next_review_at).tier != result.tier
