@@ -207,8 +207,29 @@ def bench_size(n: int, with_delta: bool, rounds: int) -> dict[str, Any]:
                              headers={"Authorization": f"Bearer {token}"}).content)["signed"]
             result["delta_bytes"] = int(manifest["deltas"][-1]["size"])
             assert client.view(FEED).keys.size == keys.size + CHANGES - 2 * REMOVES
+            result["delta_profile"] = profile_second_delta(hub, client, rng)
         client.close()
     return result
+
+
+def profile_second_delta(hub: Any, client: Any, rng: np.random.Generator) -> str:
+    """pyinstrument text of another 1,000-change delta sync: where the milliseconds go."""
+    from pyinstrument import Profiler
+
+    from hub.feeds.builder import build_feeds
+
+    current = np.asarray(client.view(FEED).keys)
+    removes = np.sort(rng.choice(current, REMOVES, replace=False))
+    adds = [f"{int(k):016x}" + "e" * 48
+            for k in rng.integers(0, 2**64 - 1, CHANGES - REMOVES, dtype=np.uint64)]
+    journal_changes(hub.app, removes, adds)
+    with hub.app.app_context():
+        build_feeds(hub.app)
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    client.sync()
+    profiler.stop()
+    return profiler.output_text(color=False, show_all=False)
 
 
 def fast_path_check(rounds: int) -> tuple[Latency, Latency]:
@@ -272,7 +293,8 @@ def main() -> None:
                           big["snapshot_sync_s"], "s",
                           note=f"snapshot artifact {big['snapshot_bytes'] / 2**20:.1f} MiB; "
                                "no target"))
-    emit(figures, args.json, extras={"sdk_series": series})
+    sections = {"delta_sync_profile": big.pop("delta_profile")} if "delta_profile" in big else {}
+    emit(figures, args.json, extras={"sdk_series": series}, sections=sections)
 
 
 if __name__ == "__main__":
