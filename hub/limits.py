@@ -14,6 +14,7 @@ gzip bomb, 100,000 nested brackets, a 4,000-digit number) is refused with a
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,8 @@ _BRACKETS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[{]}")
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[{]}"')
 _QUOTE, _BACKSLASH = 34, 92
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _outside_strings(raw: bytes) -> bytes:
@@ -124,11 +127,34 @@ def _refuse_constant(name: str) -> Any:
     raise ApiError(400, "invalid_json", f"{name} is not valid JSON")
 
 
+def has_escaped_nul(raw: bytes) -> bool:
+    """True when a JSON text holds a `\\u0000` escape (a NUL character in a string).
+
+    A plain substring test finds candidates at C speed; the regex then rules out
+    an escaped backslash followed by the text `u0000`, which is not a NUL.
+    """
+    if b"\\u0000" not in raw:
+        return False
+    return _ESCAPED_NUL.search(raw) is not None
+
+
 def parse_json(raw: bytes) -> Any:
-    """Parse a request body within the limits above; ApiError 400 on anything else."""
+    """Parse a request body within the limits above; ApiError 400/422 on anything else.
+
+    NUL characters are refused in every string: no field means anything by them,
+    and PostgreSQL text columns cannot store them (a NUL reaching the database
+    was a 500 on PostgreSQL only, found by probing the fuzzer's inputs there).
+    """
     if json_depth(raw) > MAX_JSON_DEPTH:
         raise ApiError(
             400, "json_too_deep", f"JSON nesting deeper than {MAX_JSON_DEPTH} levels"
+        )
+    if has_escaped_nul(raw):
+        raise ApiError(
+            422,
+            "validation_error",
+            "strings must not contain NUL characters",
+            fields={"_schema": ["strings must not contain NUL (\\u0000) characters"]},
         )
     try:
         text = raw.decode("utf-8")
@@ -158,8 +184,12 @@ def _check_request() -> None:
             414, "uri_too_long", f"query string longer than {MAX_QUERY_STRING_BYTES} bytes"
         )
     for value in (request.view_args or {}).values():
-        if isinstance(value, str) and len(value) > MAX_PATH_PARAM_CHARS:
-            raise ApiError(404, "not_found", "no such resource (path parameter too long)")
+        if isinstance(value, str) and (
+            len(value) > MAX_PATH_PARAM_CHARS or _CONTROL.search(value)
+        ):
+            # No id, name or hash has control characters (and PostgreSQL cannot even
+            # compare a NUL): such a path names nothing.
+            raise ApiError(404, "not_found", "no such resource (malformed path parameter)")
 
 
 def install_request_limits(app: Flask) -> None:
