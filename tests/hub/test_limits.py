@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from hub.limits import (
     MAX_PAGE_SIZE,
     MAX_PATH_PARAM_CHARS,
     MAX_QUERY_STRING_BYTES,
+    has_escaped_nul,
     json_depth,
     parse_json,
 )
@@ -208,3 +210,61 @@ def test_artifact_names_cannot_leave_the_feed_directory(live_hub: Any, name: str
     assert b"sqlite" not in answer.content.lower()
     assert live_hub.member(member_id, key, "GET",
                            "/v1/feeds/..%2F..%2Fkeys/manifest.json").status_code == 404
+
+
+# --- NUL characters (PostgreSQL text cannot hold them) -----------------------------------
+
+nul_texts = st.text(alphabet="\x00\\u0a\"", max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.lists(nul_texts | st.dictionaries(nul_texts, nul_texts, max_size=2), max_size=3),
+       ensure_ascii=st.booleans())
+def test_escaped_nul_detection_matches_the_parsed_strings(value: Any, ensure_ascii: bool) -> None:
+    raw = json.dumps(value, ensure_ascii=ensure_ascii).encode("utf-8")
+
+    def strings(node: Any) -> Iterator[str]:
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, list):
+            for item in node:
+                yield from strings(item)
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                yield key
+                yield from strings(item)
+
+    assert has_escaped_nul(raw) == any("\x00" in s for s in strings(value))
+
+
+def test_nul_in_bodies_and_paths_is_refused_on_every_database(live_hub: Any) -> None:
+    """Each of these was a 500 on PostgreSQL before the edge checks."""
+    member = live_hub.new_member()
+    value = secrets.token_hex(32)
+    bodies = [
+        ("member", "POST", "/v1/reports", {"reports": [
+            {"kind": "phone", "value": value, "category": "fraud", "confidence": 50,
+             "key_epoch": 1, "case_ref": "x\x00"}]}),
+        ("member", "POST", "/v1/cases", {
+            "case_ref": "x\x00", "key_epoch": 1, "observed_at": "2026-01-01T00:00:00Z",
+            "indicators": [{"kind": "phone", "value": value},
+                           {"kind": "phone", "value": secrets.token_hex(32)}]}),
+        ("admin", "POST", "/v1/admin/allowlist",
+         {"kind": "phone", "value": value, "key_epoch": 1, "note": "x\x00y"}),
+    ]
+    for who, method, path, body in bodies:
+        answer = (live_hub.member(*member, method, path, json=body) if who == "member"
+                  else live_hub.admin(method, path, json=body))
+        assert answer.status_code == 422, (path, answer.text)
+        assert "NUL" in answer.json()["error"]["message"]
+    for method, path in (("GET", "/v1/admin/members/%00abc"),
+                         ("POST", "/v1/admin/members/ab%00/approve")):
+        answer = live_hub.admin(method, path, json={} if method == "POST" else None)
+        assert answer.status_code == 404, (path, answer.text)
+    answer = live_hub.member(*member, "DELETE", "/v1/reader-tokens/x%00y")
+    assert answer.status_code == 404, answer.text
+    # Literal text "\u0000" (an escaped backslash) is not a NUL and is stored fine.
+    answer = live_hub.admin("POST", "/v1/admin/allowlist",
+                            json={"kind": "phone", "value": value, "key_epoch": 1,
+                                  "note": "see \\u0000 in the manual"})
+    assert answer.status_code in (200, 201), answer.text
