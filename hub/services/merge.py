@@ -192,7 +192,7 @@ def merge(
 
     expiries = [r.expires_at for r in active]
     next_review = min(expiries) if expiries else None
-    if consensus_tier != "none" and next_review is not None:
+    if consensus_tier != "none" and not allowlisted and next_review is not None:
         threshold = None
         if consensus_tier == "block":
             threshold = policy.block_score

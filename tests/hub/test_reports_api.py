@@ -231,3 +231,19 @@ def test_lookup_of_unknown_and_raw_values(live_hub) -> None:
     assert signed(live_hub, a, "GET", f"/v1/indicators/phone/{hv()}").status_code == 404
     raw = signed(live_hub, a, "GET", "/v1/indicators/phone/13800138000")
     assert raw.status_code == 422 and "value" in raw.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"items": []}, "items"),
+        ({"items": [{"kind": "phone", "value": "13800138000"}]}, "items"),
+        ({"items": [{"kind": "phone", "value": "ab" * 32, "category": "nope"}]}, "items"),
+        ({}, "items"),
+    ],
+)
+def test_malformed_retraction(live_hub, body: dict, field: str) -> None:
+    a = live_hub.new_member()
+    out = signed(live_hub, a, "POST", "/v1/reports/retract", body)
+    assert out.status_code == 422, out.text
+    assert field in out.json()["error"]["fields"]
