@@ -262,12 +262,18 @@ class FeedClient:
             except OSError as exc:
                 error = StoreError(f"cannot write the trust state: {exc.strerror}")
                 return {f: self._failed(f, error) for f in self.feeds}
+            except Exception as exc:  # last resort: hostile input must never escape sync()
+                error = _internal(exc, "trust refresh")
+                return {f: self._failed(f, error) for f in self.feeds}
             results = {}
             for feed in self.feeds:
                 try:
                     changed = self._sync_feed(feed, keyset, now)
                 except SyncError as exc:
                     results[feed] = self._failed(feed, exc)
+                    continue
+                except Exception as exc:  # last resort, as above; last good data stays
+                    results[feed] = self._failed(feed, _internal(exc, f"feed {feed}"))
                     continue
                 # publish data first, then the status that announces it
                 self._publish_hash_keys()
@@ -457,6 +463,25 @@ class FeedClient:
         self.close()
 
 
+class InternalSyncError(SyncError):
+    """An unexpected exception during a sync: a bug or input no check anticipated.
+
+    The trust core is meant to refuse every hostile document with a specific
+    error; this is the net behind it so `sync()` still returns per-feed results
+    and `status()` records the failure instead of the caller seeing a traceback.
+    """
+
+    code = "internal"
+
+
+def _internal(exc: Exception, where: str) -> InternalSyncError:
+    """Wrap an unexpected exception; its trace is logged, the message stays short."""
+    logger.error("%s: unexpected %s during sync", where, type(exc).__name__, exc_info=exc)
+    error = InternalSyncError(f"{where}: unexpected {type(exc).__name__}")
+    error.__cause__ = exc
+    return error
+
+
 def _maybe_rotated(exc: SyncError) -> bool:
     """A keyset that fails the root check may be signed by a newer root."""
     return isinstance(exc, KeysetSignatureError)
@@ -466,5 +491,7 @@ def _parse_consortium(data: bytes) -> dict[int, bytes]:
     try:
         doc = json.loads(data)
         return {int(item["epoch"]): b64decode(item["key"], length=32) for item in doc["keys"]}
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConsortiumKeyError(f"consortium-key answer is malformed: {exc}") from exc
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise ConsortiumKeyError(
+            f"consortium-key answer is malformed: {type(exc).__name__}"
+        ) from exc

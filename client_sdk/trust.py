@@ -89,10 +89,16 @@ class ArtifactRef:
 
 
 def _load_json(data: bytes, error: type[Exception]) -> Any:
+    """Parse fetched bytes; anything unparseable becomes the caller's specific `error`.
+
+    ValueError covers bad syntax, invalid UTF-8 (UnicodeDecodeError) and
+    over-long integers; the C decoder raises RecursionError for absurd nesting.
+    NaN/Infinity parse to floats here and are refused later by the envelope.
+    """
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise error(f"not valid JSON: {exc}") from exc
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise error(f"not valid JSON: {type(exc).__name__}: {str(exc)[:120]}") from exc
 
 
 def _public_key(b64: Any, error: type[Exception]) -> Ed25519PublicKey:
@@ -163,8 +169,10 @@ def update_root(trusted: TrustedRoot, roots_doc: bytes) -> TrustedRoot:
             raise RootChainError("root statement has the wrong type")
         new_key = _public_key(signed.get("public_key"), RootChainError)
         new_keyid = key_id(public_key_raw(new_key))
-        if not isinstance(signed.get("keyid"), str) or not hmac.compare_digest(
-            signed["keyid"], new_keyid
+        claimed = signed.get("keyid")
+        # compare_digest raises TypeError on non-ASCII str, so compare encoded bytes
+        if not isinstance(claimed, str) or not hmac.compare_digest(
+            claimed.encode("utf-8", "surrogatepass"), new_keyid.encode("ascii")
         ):
             raise RootChainError("root statement's keyid does not match its public key")
         good = _signers(
