@@ -39,6 +39,7 @@ __all__ = [
     "MAX_JSON_NUMBER_CHARS",
     "MAX_PAGE_OFFSET",
     "MAX_PAGE_SIZE",
+    "MAX_PATH_INT",
     "MAX_PATH_PARAM_CHARS",
     "MAX_QUERY_STRING_BYTES",
     "MAX_RETRACT_ITEMS",
@@ -57,6 +58,8 @@ MAX_JSON_NUMBER_CHARS = 40
 MAX_QUERY_STRING_BYTES = 4096
 #: Longest single path parameter (member ids, token ids, feed names, artifact names).
 MAX_PATH_PARAM_CHARS = 256
+#: Largest integer path parameter (dispute ids): a 32-bit SQL INTEGER column.
+MAX_PATH_INT = 2**31 - 1
 #: Request bodies must not be compressed: decompressing is where bombs go off, and
 #: a signed body must be hashed exactly as sent. `identity` is the only one accepted.
 ACCEPTED_CONTENT_ENCODINGS = frozenset({"", "identity"})
@@ -190,6 +193,9 @@ def _check_request() -> None:
             # No id, name or hash has control characters (and PostgreSQL cannot even
             # compare a NUL): such a path names nothing.
             raise ApiError(404, "not_found", "no such resource (malformed path parameter)")
+        if isinstance(value, int) and not 0 <= value <= MAX_PATH_INT:
+            # Flask's int converter takes any number of digits; the database does not.
+            raise ApiError(404, "not_found", "no such resource (id out of range)")
 
 
 def install_request_limits(app: Flask) -> None:
