@@ -29,7 +29,7 @@ from marshmallow import Schema, fields, validate
 
 from hub.api import openapi_schemas as out
 from hub.errors import ApiError
-from hub.limits import MAX_BATCH_REPORTS, MAX_PATH_PARAM_CHARS
+from hub.limits import MAX_BATCH_REPORTS, MAX_PATH_INT, MAX_PATH_PARAM_CHARS
 from schemas import membership as ms
 from schemas import reports as rs
 from schemas.enums import Feed
@@ -187,7 +187,7 @@ OPERATIONS: tuple[Operation, ...] = (
               Auth.ADMIN, "Uphold or delist", "disputes", {200: out.DisputeViewSchema},
               body=rs.DisputeResolutionSchema, errors=(404, 409),
               path_params={"dispute_id": {"type": "integer", "minimum": 0,
-                                          "maximum": 2**31 - 1}}),
+                                          "maximum": MAX_PATH_INT}}),
     Operation("get", "/v1/admin/allowlist", "admin_lists.list_allowlist", Auth.ADMIN,
               "Admin-verified allowlist", "lists", {200: out.ItemPageSchema},
               query=rs.PageQuerySchema),

@@ -268,3 +268,15 @@ def test_nul_in_bodies_and_paths_is_refused_on_every_database(live_hub: Any) -> 
                             json={"kind": "phone", "value": value, "key_epoch": 1,
                                   "note": "see \\u0000 in the manual"})
     assert answer.status_code in (200, 201), answer.text
+
+
+def test_integer_path_parameters_out_of_range_are_404(live_hub: Any) -> None:
+    """Found by `make fuzz`: a 27-digit dispute id overflowed the SQL integer (500)."""
+    for dispute_id in ("371145220551305200698130432", str(2**31), str(2**63)):
+        answer = live_hub.admin("POST", f"/v1/admin/disputes/{dispute_id}/resolve",
+                                json={"resolution": "uphold", "reason": "out of range"})
+        assert answer.status_code == 404, (dispute_id, answer.text)
+    answer = live_hub.admin("POST", f"/v1/admin/disputes/{2**31 - 1}/resolve",
+                            json={"resolution": "uphold", "reason": "in range"})
+    assert answer.status_code == 404
+    assert answer.json()["error"]["message"] == f"no dispute {2**31 - 1}"
