@@ -244,10 +244,30 @@ class CallScreener:
         For callers that hash elsewhere (a telecom switch, a benchmark); the
         key must come from an epoch the feeds carry.
         """
-        _, snap = self._current_state()
+        # The hot path of a switch-side screener: `_current_state` and `_decide` inlined
+        # for one key (each call saved is ~0.1 µs of a ~1 µs check).
+        reuse = self._reuse
+        client = self._client
+        if (
+            reuse is not None
+            and getattr(client, "_views", None) is reuse[0]
+            and getattr(client, "_hash_keys", None) is reuse[1]
+            and reuse[2] - RECHECK_S <= _time_module.time() < reuse[2]
+        ):
+            snap = reuse[3]
+        else:
+            snap = self._read_state()[1]
         if key64 in self._contact_keys:
             return Verdict(ALLOW, (R_CONTACT,), (), None, False)
-        return self._decide(snap, (key64,), at)
+        for sorted_keys, index, shift, verdict in snap.hits:
+            bucket = key64 >> shift
+            end = index[bucket + 1]
+            i = _bisect_left(sorted_keys, key64, index[bucket], end)
+            if i < end and sorted_keys[i] == key64:
+                return verdict
+        if self._quiet is not None and self._in_quiet_hours(at):
+            return snap.silence
+        return snap.allow
 
     @property
     def contacts(self) -> frozenset[str]:
