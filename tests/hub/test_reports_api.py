@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 import time_machine
 from reports_support import count, hv, journal, journal_head, listing, rep, report, signed
+from sqlalchemy import select
 
 from hub.db import get_db
+from hub.models.audit import AuditEntry
 from hub.models.report import Report, ReportBatch
 from hub.services.listings import refresh_due
 from schemas.timefmt import format_time, utcnow
@@ -146,14 +148,21 @@ def test_duplicate_batch_with_same_key_changes_nothing(live_hub) -> None:
     assert report(live_hub, b, batch, headers=key).status_code == 200
 
 
-def test_batch_provenance_is_stored(live_hub) -> None:
+def test_batch_provenance_and_one_audit_entry_per_batch(live_hub) -> None:
     a = live_hub.new_member()
-    out = report(live_hub, a, [rep(hv())])
+    values = [hv() for _ in range(3)]
+    out = report(live_hub, a, [rep(v) for v in values])
+    batch_id = out.json()["batch_id"]
     with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
-        batch = session.get(ReportBatch, out.json()["batch_id"])
+        batch = session.get(ReportBatch, batch_id)
         assert batch is not None and batch.member_id == a[0]
         assert batch.signature and batch.nonce and batch.signed_timestamp
         assert len(batch.body_sha256) == 64
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "reports.submit")
+        ).all()
+    assert [(e.actor, e.subject) for e in entries] == [(f"member:{a[0]}", batch_id)]
+    assert not any(v in entries[0].details for v in values)
 
 
 NOW_FIELD = "2026-01-01T00:00:00Z"
