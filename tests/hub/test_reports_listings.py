@@ -88,3 +88,19 @@ def test_recomputing_unchanged_reports_journals_nothing(live_hub) -> None:
     assert journal(live_hub, head) == []
     assert listing(live_hub, a, values[0])["tier"] == "block"
     assert listing(live_hub, a, values[20])["tier"] == "warn"
+
+
+def test_policy_numbers_come_from_configuration(db_url, tmp_path) -> None:
+    from conftest import make_hub_app
+
+    from hub.services.listings import current_policy
+    from hub.services.merge import MergePolicy
+
+    app = make_hub_app(db_url, tmp_path / "data", policy_block_min_members="3",
+                       policy_half_life_days=7)
+    try:
+        with app.app_context():
+            policy = current_policy()
+        assert policy == MergePolicy(block_min_members=3, half_life_days=7.0)
+    finally:
+        get_db(app).dispose()
