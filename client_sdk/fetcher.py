@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from client_sdk.errors import ArtifactTooLargeError, FetchError
+from client_sdk.request_auth import signed_headers_for_url
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024
 _CHUNK = 64 * 1024
@@ -56,14 +56,11 @@ class Fetcher:
         self.session.headers["User-Agent"] = user_agent
 
     def _auth_headers(self, url: str) -> dict[str, str]:
+        """Headers that authenticate a GET of the final, prepared `url`."""
         if self.token is not None:
             return {"Authorization": f"Bearer {self.token}"}
         if self.member_id is not None and self.private_key is not None:
-            from client_sdk.request_auth import signed_headers
-
-            parts = urlsplit(url)
-            path = parts.path + (f"?{parts.query}" if parts.query else "")
-            return dict(signed_headers(self.private_key, self.member_id, "GET", path, b""))
+            return signed_headers_for_url(self.private_key, self.member_id, "GET", url, b"")
         return {}
 
     def get(
@@ -76,15 +73,21 @@ class Fetcher:
         too_large: type[Exception] = ArtifactTooLargeError,
     ) -> FetchResult:
         """GET `hub_url + path`; stops reading past `max_bytes` and raises `too_large`."""
-        url = self.base + path
         headers: dict[str, str] = {"Accept-Encoding": "identity"}
-        if auth:
-            headers.update(self._auth_headers(url))
         if etag:
             headers["If-None-Match"] = etag
         try:
-            response = self.session.get(
-                url, headers=headers, timeout=self.timeout_s, stream=True, allow_redirects=False
+            # Prepared first so the signature covers exactly the URL that is sent.
+            prepared = self.session.prepare_request(
+                requests.Request("GET", self.base + path, headers=headers)
+            )
+            if auth:
+                prepared.headers.update(self._auth_headers(prepared.url or ""))
+            settings = self.session.merge_environment_settings(
+                prepared.url, {}, True, None, None
+            )
+            response = self.session.send(
+                prepared, timeout=self.timeout_s, allow_redirects=False, **settings
             )
         except requests.RequestException as exc:
             raise FetchError(f"GET {path}: {type(exc).__name__}") from exc

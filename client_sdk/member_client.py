@@ -6,9 +6,11 @@ send only the hashed values. Every request after `apply` is signed with the
 member's Ed25519 key (`client_sdk.request_auth`).
 
 Network failures are retried with exponential backoff and jitter, but only
-where a retry cannot double an effect: report batches carry a deterministic
-``Idempotency-Key`` (same member + same bytes = same key), reads and
-retractions are naturally idempotent, and other writes are retried only when
+where a retry cannot double an effect: report batches carry an
+``Idempotency-Key`` that names *one call* (member + a random per-call nonce +
+the batch bytes), so the retries of a call are stored once while a later call
+with identical content is a new batch; reads and retractions are naturally
+idempotent, and other writes are retried only when
 the hub certainly did not act (connection refused, 429, 503).
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +30,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from client_sdk.request_auth import signed_headers
+from client_sdk.request_auth import signed_headers_for_url
 from schemas.enums import IndicatorKind
 from schemas.indicators import InvalidIndicator, hash_indicator, simhash64
 from schemas.keys import b64decode, b64encode
@@ -89,6 +92,19 @@ def _timestamp(moment: datetime | str | None) -> str | None:
     if moment is None or isinstance(moment, str):
         return moment
     return format_time(moment)
+
+
+def batch_idempotency_key(member_id: str, call_nonce: str, body: bytes) -> str:
+    """The ``Idempotency-Key`` of one report batch of one `MemberClient.report` call.
+
+    The body alone is not enough: without caller-supplied times, reporting the
+    same values again (after a retraction, or to refresh ``last_seen``) has the
+    same bytes, and the hub would replay the old batch instead of storing the
+    new one. The per-call nonce makes each call distinct; the body separates
+    the batches of one call. Retries of one attempt send the same key.
+    """
+    material = b"\n".join([member_id.encode(), call_nonce.encode("ascii"), body])
+    return hashlib.sha256(material).hexdigest()
 
 
 def _is_connect_failure(exc: requests.RequestException) -> bool:
@@ -202,9 +218,12 @@ class MemberClient:
         """Hash and report indicators; errors come back under the caller's indexes.
 
         A value that does not normalise is reported locally and never sent.
-        Times left out are filled in by the hub, so re-sending the same call
-        produces the same bytes and therefore the same idempotency key.
+        Times left out are filled in by the hub. Retries inside this call reuse
+        its idempotency keys (a lost answer is not stored twice); a new call --
+        a re-report after a retraction, a daily refresh of ``last_seen`` -- is
+        always a new batch, even with identical content.
         """
+        call_nonce = secrets.token_hex(16)
         epoch, key = self.consortium_key()
         common: dict[str, Any] = {"kind": kind, "category": category, "confidence": confidence}
         common["key_epoch"] = epoch
@@ -233,7 +252,7 @@ class MemberClient:
         batch_ids: list[str] = []
         for start in range(0, len(items), self.batch_size):
             batch = items[start : start + self.batch_size]
-            answer = self._post_batch(batch)
+            answer = self._post_batch(batch, call_nonce)
             accepted += int(answer.get("accepted", 0))
             if answer.get("batch_id") is not None:
                 batch_ids.append(str(answer["batch_id"]))
@@ -241,9 +260,9 @@ class MemberClient:
                 errors[origin[start + int(problem["index"])]] = problem.get("fields") or {}
         return ReportResult(accepted, dict(sorted(errors.items())), batch_ids)
 
-    def _post_batch(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
+    def _post_batch(self, batch: list[dict[str, Any]], call_nonce: str) -> dict[str, Any]:
         body = json.dumps({"reports": batch}, separators=(",", ":"), sort_keys=True).encode()
-        digest = hashlib.sha256(f"{self.member_id}\n".encode() + body).hexdigest()
+        digest = batch_idempotency_key(str(self.member_id), call_nonce, body)
         try:
             return self._request(
                 "POST", "/v1/reports", body, headers={"Idempotency-Key": digest}, idempotent=True
@@ -323,20 +342,9 @@ class MemberClient:
         while True:
             request_headers = {"Content-Type": "application/json"} if data else {}
             request_headers.update(headers or {})
-            if signed:
-                assert self.member_id is not None
-                request_headers.update(
-                    signed_headers(self._key, self.member_id, method, path, data)
-                )
             delay: float | None = None
             try:
-                response = self._session.request(
-                    method,
-                    self.hub_url + path,
-                    data=data or None,
-                    headers=request_headers,
-                    timeout=self.timeout_s,
-                )
+                response = self._send(method, path, data, request_headers, signed)
             except requests.RequestException as exc:
                 if attempt >= self.max_retries or not (idempotent or _is_connect_failure(exc)):
                     raise HubError(None, "unreachable", f"{type(exc).__name__}: {exc}") from exc
@@ -353,6 +361,26 @@ class MemberClient:
                 delay *= 0.5 + random.random()
             time.sleep(delay)
             attempt += 1
+
+    def _send(
+        self, method: str, path: str, data: bytes, headers: dict[str, str], signed: bool
+    ) -> requests.Response:
+        """One attempt; a signed request is signed over its final prepared URL and body.
+
+        Preparing first means the signature covers exactly the request target
+        that goes on the wire, hub URL prefix included, through the same helper
+        the feed fetcher uses. Each attempt gets a fresh nonce and timestamp.
+        """
+        prepared = self._session.prepare_request(
+            requests.Request(method, self.hub_url + path, data=data or None, headers=headers)
+        )
+        if signed:
+            assert self.member_id is not None
+            prepared.headers.update(
+                signed_headers_for_url(self._key, self.member_id, method, prepared.url or "", data)
+            )
+        settings = self._session.merge_environment_settings(prepared.url, {}, None, None, None)
+        return self._session.send(prepared, timeout=self.timeout_s, **settings)
 
     @staticmethod
     def _retry_after(response: requests.Response) -> float | None:

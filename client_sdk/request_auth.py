@@ -3,12 +3,19 @@
 `signed_headers` returns the four `X-Lianfang-*` headers for one request. Sign the
 path exactly as it goes on the wire — with `requests`, the prepared request's
 `path_url` — including `?query`, and the exact body bytes sent.
+
+`signed_headers_for_url` is the one place the SDK turns a URL into that path:
+every SDK signer (MemberClient, the feed Fetcher) calls it with the *final*
+prepared URL, so a hub URL with a path prefix (`https://host/lianfang`) is
+signed as `/lianfang/v1/...` by both -- the request target the hub receives
+unless a reverse proxy rewrites it (docs/readme/40-sdk-sync.md).
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -47,3 +54,30 @@ def signed_headers(
         HEADER_NONCE: nonce,
         HEADER_SIGNATURE: b64encode(private_key.sign(message)),
     }
+
+
+def signed_path_of(url: str) -> str:
+    """The request target of `url` as sent on the wire: path (at least "/") plus `?query`.
+
+    The fragment is never sent, so it is never signed. Pass a prepared URL
+    (`requests.PreparedRequest.url`): that is the already-quoted form that goes
+    on the wire, and signing anything else can disagree with what is sent.
+    """
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def signed_headers_for_url(
+    private_key: Ed25519PrivateKey,
+    member_id: str,
+    method: str,
+    url: str,
+    body: bytes,
+    *,
+    now: float | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """`signed_headers` for the full `url` a request is sent to (prefix included)."""
+    return signed_headers(
+        private_key, member_id, method.upper(), signed_path_of(url), body, now=now, nonce=nonce
+    )

@@ -9,10 +9,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+import time_machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from client_sdk.member_client import HubError, MemberClient, ReportResult
+from client_sdk.member_client import (
+    HubError,
+    MemberClient,
+    ReportResult,
+    batch_idempotency_key,
+)
 from schemas.indicators import hash_indicator, simhash64
 from schemas.timefmt import format_time, utcnow
 
@@ -146,12 +152,66 @@ def test_batches_split_and_all_counted(live_hub, member: MemberClient) -> None:
     assert report_batch_count(live_hub, member.member_id) == 4
 
 
-def test_same_report_twice_is_accepted_once(live_hub, member: MemberClient) -> None:
+def test_same_report_twice_is_two_batches_of_the_same_reports(
+    live_hub, member: MemberClient
+) -> None:
+    """Two calls are two statements (a refresh), even with identical bytes."""
     first = member.report("phone", PHONES, "fraud", 90)
     second = member.report("phone", PHONES, "fraud", 90)
-    assert second == first  # the hub replayed the stored answer
-    assert report_batch_count(live_hub, member.member_id) == 1
-    assert stored_report_count(live_hub, member.member_id) == 4
+    assert second.accepted == first.accepted == 4
+    assert second.batch_ids != first.batch_ids  # not a replay of the first batch
+    assert report_batch_count(live_hub, member.member_id) == 2
+    assert stored_report_count(live_hub, member.member_id) == 4  # re-reports update in place
+
+
+def active_report_count(live_hub, member_id: str) -> int:
+    from hub.db import get_db
+    from hub.models.report import Report
+
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        return session.scalar(
+            select(func.count()).select_from(Report)
+            .where(Report.member_id == member_id, Report.state == "active")
+        )
+
+
+def test_report_retract_report_again_is_listed_again(live_hub, member: MemberClient) -> None:
+    """The review's case: the third call used to be replayed as the first batch."""
+    assert member.report("phone", ["13700137000"], "fraud", 90).accepted == 1
+    assert member.retract("phone", ["13700137000"])["retracted"] == 1
+    assert active_report_count(live_hub, member.member_id) == 0
+    again = member.report("phone", ["13700137000"], "fraud", 90)
+    assert again.accepted == 1 and again.batch_ids
+    assert active_report_count(live_hub, member.member_id) == 1
+    assert member.retract("phone", ["13700137000"])["retracted"] == 1  # it was active again
+
+
+def test_daily_re_report_refreshes_last_seen(live_hub, member: MemberClient) -> None:
+    from hub.db import get_db
+    from hub.models.report import Report
+
+    def last_seen() -> object:
+        with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+            return session.scalar(select(Report.last_seen).where(
+                Report.member_id == member.member_id))
+
+    member.consortium_key()
+    start = utcnow()
+    with time_machine.travel(start, tick=True):
+        member.report("phone", ["13700137000"], "fraud", 90)
+        first = last_seen()
+    with time_machine.travel(start + timedelta(days=1), tick=True):
+        member.report("phone", ["13700137000"], "fraud", 90)
+        second = last_seen()
+    assert second - first >= timedelta(hours=23)
+
+
+def test_idempotency_key_names_one_call() -> None:
+    body = b'{"reports":[]}'
+    assert batch_idempotency_key("m", "n1", body) == batch_idempotency_key("m", "n1", body)
+    assert batch_idempotency_key("m", "n1", body) != batch_idempotency_key("m", "n2", body)
+    assert batch_idempotency_key("m", "n1", body) != batch_idempotency_key("m2", "n1", body)
+    assert batch_idempotency_key("m", "n1", body) != batch_idempotency_key("m", "n1", b"{}")
 
 
 class FlakyProxy:
@@ -166,6 +226,7 @@ class FlakyProxy:
         self.upstream = upstream
         self.plan = plan
         self.seen: list[str] = []
+        self.keys: list[str | None] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -175,6 +236,7 @@ class FlakyProxy:
             def _handle(self) -> None:
                 n = len(proxy.seen)
                 proxy.seen.append(f"{self.command} {self.path}")
+                proxy.keys.append(self.headers.get("Idempotency-Key"))
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 action = proxy.plan(n)
                 if isinstance(action, int):
@@ -232,7 +294,12 @@ def test_lost_answer_is_retried_and_applied_once(live_hub, member, proxy_factory
     result = client.report("phone", PHONES, "fraud", 90)
     assert result.accepted == 4
     assert proxy.seen == ["GET /v1/consortium-key"] + ["POST /v1/reports"] * 3
+    assert proxy.keys[1] is not None and proxy.keys[1] == proxy.keys[2] == proxy.keys[3]
     assert report_batch_count(live_hub, member.member_id) == 1
+    # the next call with the same content is a new batch with a new key
+    assert client.report("phone", PHONES, "fraud", 90).accepted == 4
+    assert proxy.keys[4] not in (None, proxy.keys[1])
+    assert report_batch_count(live_hub, member.member_id) == 2
 
 
 def test_retries_give_up_after_max_retries(live_hub, member, proxy_factory) -> None:
