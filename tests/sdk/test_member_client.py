@@ -401,3 +401,188 @@ def test_key_rotation_report_and_retract_across_epochs(live_hub, member: MemberC
     assert member.report("phone", ["13700137000"], "fraud", 90).accepted == 1
     # One call withdraws the reports made under both epochs.
     assert member.retract("phone", ["13700137000"])["retracted"] == 2
+
+
+# ------------------------------------------------------- hub URL with a prefix
+
+PREFIX = "/lianfang"
+
+
+class PrefixProxy:
+    """A real reverse-proxy hop serving the hub under `PREFIX`.
+
+    `strip=True` forwards `/lianfang/v1/...` as `/v1/...` (a rewrite the
+    signature cannot survive); `strip=False` forwards the request target
+    unchanged to an upstream that serves the hub below the same prefix.
+    """
+
+    def __init__(self, upstream: str, *, strip: bool) -> None:
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                proxy.seen.append(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if not self.path.startswith(PREFIX + "/"):
+                    self._answer(404, b'{"error":{"code":"not_found","message":"x"}}', {})
+                    return
+                target = self.path[len(PREFIX):] if strip else self.path
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
+                }
+                answer = requests.request(self.command, upstream + target, data=body,
+                                          headers=headers, timeout=30, allow_redirects=False)
+                keep = {k: v for k, v in answer.headers.items()
+                        if k.lower() in ("content-type", "etag")}
+                self._answer(answer.status_code, answer.content, keep)
+
+            def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _handle  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}{PREFIX}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def mounted_hub(live_hub) -> Iterator[str]:
+    """The same hub app served below PREFIX (what gunicorn's SCRIPT_NAME does)."""
+    from werkzeug.exceptions import NotFound
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, DispatcherMiddleware(NotFound(), {PREFIX: live_hub.app}),
+                         threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def _feed_client(live_hub, url: str, member: MemberClient, state) -> object:
+    from client_sdk.feed_client import FeedClient
+    from hub.feeds.builder import build_feeds, keystore_for
+
+    build_feeds(live_hub.app)
+    with live_hub.app.app_context():
+        root = keystore_for(live_hub.app).root_public_b64()
+    return FeedClient(url, root, state, member_id=member.member_id, private_key=member._key)
+
+
+def test_prefix_kept_by_the_proxy_signs_and_verifies(live_hub, member, mounted_hub,
+                                                      tmp_path) -> None:
+    """The correct deployment: the proxy forwards the original path, the hub serves the prefix.
+
+    Both SDK signers sign `/lianfang/v1/...`, which is exactly the request
+    target the hub receives, so signed writes, signed reads and member-signed
+    feed sync all work.
+    """
+    proxy = PrefixProxy(mounted_hub, strip=False)
+    try:
+        client = MemberClient(proxy.url, member._key, member.member_id, max_retries=0)
+        assert client.me()["id"] == member.member_id
+        assert client.report("phone", ["13700137000"], "fraud", 90).accepted == 1
+        feeds = _feed_client(live_hub, proxy.url, member, tmp_path / "state")
+        results = feeds.sync()
+        assert all(r.ok for r in results.values()), results
+        assert any(p.startswith(f"{PREFIX}/v1/feeds/") for p in proxy.seen)
+    finally:
+        proxy.close()
+
+
+def test_prefix_stripping_proxy_is_refused_as_bad_signature(live_hub, member,
+                                                            tmp_path) -> None:
+    """A proxy that rewrites the path breaks the signature: the hub must refuse.
+
+    The signature binds the request target; accepting a different one would let
+    a signed request be replayed against another path. Documented in
+    docs/readme/40-sdk-sync.md: forward the original path, or configure the SDK
+    with the hub's internal URL.
+    """
+    proxy = PrefixProxy(live_hub.url, strip=True)
+    try:
+        client = MemberClient(proxy.url, member._key, member.member_id, max_retries=0)
+        with pytest.raises(HubError) as refused:
+            client.me()
+        assert refused.value.status == 401 and refused.value.code == "bad_signature"
+        feeds = _feed_client(live_hub, proxy.url, member, tmp_path / "state")
+        results = feeds.sync()
+        assert {r.error_code for r in results.values()} == {"fetch"}
+        assert all("bad_signature" in (r.error or "") for r in results.values())
+        # the same clients at the hub's internal URL are fine
+        assert MemberClient(live_hub.url, member._key, member.member_id).me()
+        direct = _feed_client(live_hub, live_hub.url, member, tmp_path / "direct")
+        assert all(r.ok for r in direct.sync().values())
+    finally:
+        proxy.close()
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Records the raw request target and headers of every request; answers `{}`."""
+
+    seen: list[tuple[str, dict[str, str]]]
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        self.seen.append((self.path, dict(self.headers.items())))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
+def test_both_signers_sign_the_request_target_they_send() -> None:
+    """MemberClient and the feed Fetcher sign the same target for the same URL."""
+    from client_sdk.fetcher import Fetcher
+    from client_sdk.request_auth import signed_headers_for_url, signed_path_of
+    from schemas.keys import b64decode
+    from schemas.signing import (
+        HEADER_NONCE,
+        HEADER_SIGNATURE,
+        HEADER_TIMESTAMP,
+        request_signing_bytes,
+    )
+
+    seen: list[tuple[str, dict[str, str]]] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("R", (_Recorder,), {"seen": seen}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    key = Ed25519PrivateKey.generate()
+    base = f"http://127.0.0.1:{server.server_port}{PREFIX}"
+    target = "/v1/feeds/phone-block/manifest.json?a=1&b=x%20y"
+    try:
+        MemberClient(base, key, "mbr_0123456789abcdef", max_retries=0)._request("GET", target)
+        Fetcher(base, member_id="mbr_0123456789abcdef", private_key=key).get(target)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [path for path, _ in seen] == [PREFIX + target] * 2
+    for path, headers in seen:
+        message = request_signing_bytes("GET", path, headers[HEADER_TIMESTAMP],
+                                        headers[HEADER_NONCE], b"", "mbr_0123456789abcdef")
+        key.public_key().verify(b64decode(headers[HEADER_SIGNATURE]), message)
+    # with the same clock and nonce the helper's headers are identical for one URL
+    assert signed_path_of(base + target) == PREFIX + target
+    one = signed_headers_for_url(key, "m", "get", base + target, b"", now=1, nonce="n" * 32)
+    two = signed_headers_for_url(key, "m", "GET", base + target, b"", now=1, nonce="n" * 32)
+    assert one == two
