@@ -44,15 +44,17 @@ __all__ = [
     "MAX_QUERY_STRING_BYTES",
     "MAX_RETRACT_ITEMS",
     "ACCEPTED_CONTENT_ENCODINGS",
+    "has_escaped_nul",
     "install_request_limits",
+    "json_depth",
     "parse_json",
 ]
 
 #: Deepest JSON nesting any endpoint accepts. The deepest legitimate body
 #: (`POST /v1/cases`: object → list → object) is 3 levels deep.
 MAX_JSON_DEPTH = 16
-#: Longest JSON number literal (digits, sign, exponent). Python refuses ints over
-#: 4,300 digits only after quadratic work; no field needs more than 20 characters.
+#: Longest JSON number literal (digits, sign, exponent), checked before conversion:
+#: int() of thousands of digits is quadratic, and no field needs more than 20.
 MAX_JSON_NUMBER_CHARS = 40
 #: Longest query string (bytes) on any `/v1` request.
 MAX_QUERY_STRING_BYTES = 4096
