@@ -16,7 +16,7 @@ import json
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import ValidationError
@@ -35,8 +35,12 @@ USABLE_EPOCH_STATES = ("current", "retiring")
 ACTIVE = "active"
 OVERTURNED = "overturned"
 RETRACTED = "retracted"
+LEGIT = "legit"
 
-OVERTURNED_MESSAGE = "This report was overturned by a dispute; it cannot be re-listed."
+OVERTURNED_MESSAGE = (
+    "A report of yours on this indicator was overturned by a dispute; you cannot report it "
+    "again in any category except legit."
+)
 
 _REPORT_SCHEMA = ReportSchema()
 
@@ -138,18 +142,48 @@ def _load_indicator_ids(
     return found
 
 
+DEFAULT_IDEMPOTENCY_TTL_S = 86400
+
+
+def idempotency_ttl() -> timedelta:
+    """How long a stored `Idempotency-Key` is honoured (`LIANFANG_IDEMPOTENCY_TTL_S`)."""
+    from flask import has_app_context
+
+    seconds = DEFAULT_IDEMPOTENCY_TTL_S
+    if has_app_context():
+        from hub import get_config
+
+        seconds = int(get_config().get("idempotency_ttl_s", DEFAULT_IDEMPOTENCY_TTL_S))
+    return timedelta(seconds=max(seconds, 1))
+
+
 def find_replay(
-    session: Session, member_id: str, idempotency_key: str | None, body_sha256: str
+    session: Session,
+    member_id: str,
+    idempotency_key: str | None,
+    body_sha256: str,
+    now: datetime | None = None,
 ) -> dict[str, Any] | None:
-    """The stored response for a repeated key and body; 409 when the body differs."""
+    """The stored response for a repeated key and body; 409 when the body differs.
+
+    A key is honoured for `idempotency_ttl()` after its batch: a retry comes within
+    seconds or hours, while a key seen again days later is a client reusing a name
+    for new data. After the window the old batch's key is cleared (the batch row and
+    its signature — the provenance — stay) and the request is a new batch.
+    """
     if not idempotency_key:
         return None
+    now = now or utcnow()
     batch = session.scalars(
         select(ReportBatch).where(
             ReportBatch.member_id == member_id, ReportBatch.idempotency_key == idempotency_key
         )
     ).first()
     if batch is None:
+        return None
+    if batch.created_at <= now - idempotency_ttl():
+        batch.idempotency_key = None  # frees the unique (member, key) for the new batch
+        session.flush()
         return None
     if not hmac.compare_digest(batch.body_sha256, body_sha256):
         raise ApiError(
@@ -207,7 +241,7 @@ def submit_reports(
     stored, so the member can fix and resend under the same key).
     """
     now = now or utcnow()
-    replay = find_replay(session, member_id, idempotency_key, provenance.body_sha256)
+    replay = find_replay(session, member_id, idempotency_key, provenance.body_sha256, now)
     if replay is not None:
         return 200, replay
 
@@ -299,8 +333,15 @@ def _upsert(
     updates: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     overturned_keys: set[tuple[int, str]] = set()
+    # A delisting binds the member on the indicator, not on one category: else it
+    # could relist the value under another category (fraud overturned → harassment).
+    overturned_ids = {row.indicator_id for row in existing.values() if row.state == OVERTURNED}
     for key, (index, data) in latest.items():
         old = existing.get(key)
+        if key[0] in overturned_ids and key[1] != LEGIT:
+            overturned_keys.add(key)
+            errors.append({"index": index, "fields": {"value": [OVERTURNED_MESSAGE]}})
+            continue
         values = {
             "confidence": data["confidence"],
             "first_seen": data["first_seen"],
