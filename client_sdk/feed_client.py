@@ -287,8 +287,8 @@ class FeedClient:
     def _failed(self, feed: str, exc: SyncError) -> SyncResult:
         logger.warning("feed %s: sync refused (%s): %s", feed, exc.code, exc)
         self._last_error[feed] = (exc.code, str(exc))
-        stored = self._stored.get(feed)
-        version = stored.version if stored is not None and stored.data is not None else None
+        view = self._views.get(feed)  # the last good data, which the failure did not touch
+        version = view.version if view is not None else None
         return SyncResult(feed, False, version, False, exc.code, str(exc))
 
     def _sync_feed(self, feed: str, keyset: TrustedKeyset, now: datetime) -> bool:

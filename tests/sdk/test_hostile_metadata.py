@@ -178,7 +178,7 @@ def test_unexpected_exception_in_one_feed_is_recorded(synced: FeedClient) -> Non
     before = synced.view("phone-block")
     stored = synced._stored["phone-block"]
     assert stored is not None
-    synced._stored["phone-block"] = replace(stored, etag=None, manifest={"version": 1})
+    synced._stored["phone-block"] = replace(stored, etag=None, manifest={"junk": 1})
     results = synced.sync()
     assert results["phone-block"].error_code == "internal"
     assert results["phone-warn"].ok and results["phone-allow"].ok
