@@ -49,7 +49,7 @@ from schemas.keys import ED25519_PUBLIC_KEY_LEN, b64decode, key_id
 from schemas.manifest import MANIFEST_FORMAT, chain_digest, key_set_digest, record_set_digest
 from schemas.timefmt import parse_time
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/-]+$")
 
 
