@@ -15,10 +15,10 @@ Per list size N (10^5, 10^6, 10^7 by default, scaled by `--scale`):
 3. `CallScreener.check_hashed` on 64-bit keys and `CallScreener.check` on raw
    numbers in everyday spellings (half listed), median and p99 per call from
    batches of 100 calls.
-4. At the largest N only: 1,000 journal changes (990 adds, 10 removes), one
-   real `build_feeds`, then the client's `sync()` — manifest polls for the three
-   feeds, delta download, verification, apply, digest, atomic store write —
-   timed end to end on loopback.
+4. 1,000 journal changes (990 adds, 10 removes), one real `build_feeds`, then
+   the client's `sync()` — manifest polls for the three feeds, delta download,
+   verification, apply, digest, atomic store write — timed end to end on
+   loopback (profiled once more at the largest N).
 
 Targets (issue 7): check_hashed median <= 1 µs, check <= 15 µs, resident
 memory <= 10 B/entry, cold load <= 1 s, delta sync <= 100 ms.
@@ -137,7 +137,7 @@ def journal_changes(app: Any, removes: np.ndarray, adds_hex: list[str]) -> None:
         session.commit()
 
 
-def bench_size(n: int, with_delta: bool, rounds: int) -> dict[str, Any]:
+def bench_size(n: int, profile_delta: bool, rounds: int) -> dict[str, Any]:
     from client_sdk.feed_client import FeedClient
     from client_sdk.member_client import MemberClient
     from client_sdk.screener import CallScreener
@@ -191,23 +191,24 @@ def bench_size(n: int, with_delta: bool, rounds: int) -> dict[str, Any]:
         lat_r = per_call_latency(screener.check, raw_inputs, rounds=rounds)
         result["hashed"], result["raw"] = lat_h.__dict__, lat_r.__dict__
 
-        if with_delta:
-            removes = np.sort(rng.choice(keys, REMOVES, replace=False))
-            adds = [f"{int(k):016x}" + "f" * 48
-                    for k in rng.integers(0, 2**64 - 1, CHANGES - REMOVES, dtype=np.uint64)]
-            journal_changes(hub.app, removes, adds)
-            with hub.app.app_context():
-                built = build_feeds(hub.app)
-            assert FEED in built.published, built
-            t0 = time.perf_counter()
-            delta = client.sync()
-            result["delta_sync_s"] = time.perf_counter() - t0
-            assert delta[FEED].ok and delta[FEED].changed, delta
-            manifest = json.loads(
-                hub.http.get(f"{hub.url}/v1/feeds/{FEED}/manifest.json", timeout=30,
-                             headers={"Authorization": f"Bearer {token}"}).content)["signed"]
-            result["delta_bytes"] = int(manifest["deltas"][-1]["size"])
-            assert client.view(FEED).keys.size == keys.size + CHANGES - 2 * REMOVES
+        # At every size: the series shows what the sync time grows with.
+        removes = np.sort(rng.choice(keys, REMOVES, replace=False))
+        adds = [f"{int(k):016x}" + "f" * 48
+                for k in rng.integers(0, 2**64 - 1, CHANGES - REMOVES, dtype=np.uint64)]
+        journal_changes(hub.app, removes, adds)
+        with hub.app.app_context():
+            built = build_feeds(hub.app)
+        assert FEED in built.published, built
+        t0 = time.perf_counter()
+        delta = client.sync()
+        result["delta_sync_s"] = time.perf_counter() - t0
+        assert delta[FEED].ok and delta[FEED].changed, delta
+        manifest = json.loads(
+            hub.http.get(f"{hub.url}/v1/feeds/{FEED}/manifest.json", timeout=30,
+                         headers={"Authorization": f"Bearer {token}"}).content)["signed"]
+        result["delta_bytes"] = int(manifest["deltas"][-1]["size"])
+        assert client.view(FEED).keys.size == keys.size + CHANGES - 2 * REMOVES
+        if profile_delta:
             result["delta_profile"] = profile_second_delta(hub, client, rng)
         client.close()
     return result
@@ -254,7 +255,7 @@ def main() -> None:
     print(machine_info(), flush=True)
     series = []
     for n in sizes:
-        r = bench_size(n, with_delta=n == sizes[-1], rounds=args.rounds)
+        r = bench_size(n, profile_delta=n == sizes[-1], rounds=args.rounds)
         print(json.dumps(r), flush=True)
         series.append(r)
     big = series[-1]

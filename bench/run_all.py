@@ -220,6 +220,15 @@ SECTION_NOTES = {
 }
 
 
+def sdk_row(s: dict[str, Any]) -> str:
+    """One list size of the SDK series as a table row."""
+    delta = f"{s['delta_sync_s'] * 1e3:.0f}" if "delta_sync_s" in s else "—"
+    return (f"| {s['entries']:,} | {s['hashed']['median_ns'] / 1e3:.2f} / "
+            f"{s['hashed']['p99_ns'] / 1e3:.2f} | {s['raw']['median_ns'] / 1e3:.2f} / "
+            f"{s['raw']['p99_ns'] / 1e3:.2f} | {s['rss_bytes'] / s['entries']:.2f} | "
+            f"{s['cold_load_s']:.3f} | {s['snapshot_bytes'] / s['entries']:.2f} | {delta} |")
+
+
 def write_results(results: list[dict[str, Any]], path: Path, chart: bool, scale: float,
                   started: datetime, total_s: float, commit: str | None = None,
                   machine: str | None = None) -> None:
@@ -280,14 +289,9 @@ def write_results(results: list[dict[str, Any]], path: Path, chart: bool, scale:
         sdk_series = r["extras"].get("sdk_series")
         if sdk_series:
             lines += ["", "| Entries | check_hashed median / p99 µs | check() median / p99 µs "
-                      "| RSS B/entry | cold load s | snapshot B/entry |",
-                      "|---|---|---|---|---|---|"]
-            lines += [
-                f"| {s['entries']:,} | {s['hashed']['median_ns'] / 1e3:.2f} / "
-                f"{s['hashed']['p99_ns'] / 1e3:.2f} | {s['raw']['median_ns'] / 1e3:.2f} / "
-                f"{s['raw']['p99_ns'] / 1e3:.2f} | {s['rss_bytes'] / s['entries']:.2f} | "
-                f"{s['cold_load_s']:.3f} | {s['snapshot_bytes'] / s['entries']:.2f} |"
-                for s in sdk_series]
+                      "| RSS B/entry | cold load s | snapshot B/entry | delta sync ms |",
+                      "|---|---|---|---|---|---|---|"]
+            lines += [sdk_row(s) for s in sdk_series]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -319,9 +323,16 @@ def main() -> None:
             profiled = run_module(name, args.scale, ["--db", "--profile"])
             result["sections"] = profiled.get("sections", {})
         results.append(result)
+    total_s = time.perf_counter() - t0
+    if set(args.only) != set(MODULES) and raw.exists():
+        # A partial run replaces its modules in the last full run's figures.
+        saved = json.loads(raw.read_text())
+        fresh = {r["name"]: r for r in results}
+        results = [fresh.pop(r["name"], r) for r in saved["results"]] + list(fresh.values())
+        total_s = saved["total_s"]
+        started = datetime.fromisoformat(saved["started"])
     chart_path = args.out.parent / "chart.png"
     chart = draw_chart(results, chart_path)
-    total_s = time.perf_counter() - t0
     commit, machine = git_commit(), machine_info()
     raw.write_text(json.dumps({"results": results, "scale": args.scale, "total_s": total_s,
                                "started": started.isoformat(), "commit": commit,
