@@ -154,13 +154,13 @@ EXPLAINED = {
         "per entry."),
     "ingest.rate": (
         "The server-side profile in the ingest section (one 10,000-report batch, in process) "
-        "shows where the time goes: about two thirds is the consensus re-merge of every "
+        "shows where the time goes: about 60% is the consensus re-merge of every "
         "touched indicator (`hub/services/listings.py` `recompute` → `merge`, journal rows, "
-        "per-value datetime conversion in SQLAlchemy), about a quarter the report "
+        "per-value datetime conversion in SQLAlchemy), about 23% the report "
         "`executemany` insert (again mostly bind processing of four timestamps per row), "
-        "and validation under 3% (fast pre-check before marshmallow). Indicator lookups were "
-        "cut from ~19% to ~5% of a batch (Core rows, `kind = ? AND value IN`, `RETURNING`). "
-        "Each batch needs ~2.6 s of CPU; with 2 cores that bounds ingest near 7,000 reports/s "
+        "and validation about 2% (fast pre-check before marshmallow). Indicator lookups were "
+        "cut from ~19% to ~7% of a batch (Core rows, `kind = ? AND value IN`, `RETURNING`). "
+        "Each batch needs ~3 s of CPU; with 2 cores that bounds ingest near 6,500 reports/s "
         "even on an idle machine. Reaching 50,000/s needs the merge to work on plain tuples "
         "in bulk with timestamps kept as integers end to end — a rewrite of `listings.py`, "
         "outside this change."),
@@ -184,8 +184,9 @@ EXPLAINED = {
         "stay a flat sorted array (loading is a memory map), so every delta rewrites N×8 "
         "bytes; what could still go: hashing the array's buffer without the copy, and an "
         "fdatasync-free write with the digest check as the integrity guard. Neither file is "
-        "part of this change (`schemas/manifest.py`, `client_sdk/store.py`). At 10^5 "
-        "entries the same sync is HTTP-bound (see the scaled runs)."),
+        "part of this change (`schemas/manifest.py`, `client_sdk/store.py`). The same "
+        "1,000-change sync takes 32 ms at 10^5 and 88 ms at 10^6 entries (series table in "
+        "the SDK section): within the target up to ~10^6."),
     "sdk.cold_load_s": "Dominated by the SHA-256 re-check of N×8 bytes against `set_digest`.",
     "sdk.rss_bytes_per_entry": "The flat store itself is 8 B/entry; the rest is index + views.",
     "feed.publish_s": (
