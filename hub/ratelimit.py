@@ -11,7 +11,8 @@ member's quota with unsigned junk. So `install_rate_limits` registers a
 Counting uses the `limits` package that flask-limiter is built on (same storage
 URIs: `memory://` by default, `redis://host:port` when several gunicorn
 workers must share counters). Each app gets its own storage object, so two
-apps in one process (tests) never share counts.
+apps in one process (tests) never share counts. When the storage fails (redis
+down) the limiter fails open and logs a warning.
 
 Every limit is a `limits` string ("10/hour", "600/minute", "5 per 2 seconds")
 read from the config (`LIANFANG_RATELIMIT_<SCOPE>`); an empty string turns that
@@ -20,6 +21,7 @@ scope off, and `LIANFANG_RATELIMIT_ENABLED=off` turns all of them off.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
+from limits.errors import ConfigurationError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
@@ -52,6 +55,7 @@ ADDRESS_SCOPES: Mapping[str, str] = {
 }
 
 DEFAULT_STORAGE_URI = "memory://"
+log = logging.getLogger("hub.ratelimit")
 _EXTENSION = "lianfang_ratelimit"
 _ON = {"1", "true", "yes", "on"}
 
@@ -72,9 +76,15 @@ class HubRateLimiter:
         item = self.limits.get(scope)
         if not self.enabled or item is None:
             return
-        if self.strategy.hit(item, scope, key):
+        try:
+            if self.strategy.hit(item, scope, key):
+                return
+            stats = self.strategy.get_window_stats(item, scope, key)
+        except Exception as exc:  # noqa: BLE001 - any storage failure (redis down, timeout)
+            # Fail open: a dead counter store must not take the API down with it;
+            # authentication and the admin lock-out still hold.
+            log.warning("rate-limit storage unavailable (%s); not limiting", type(exc).__name__)
             return
-        stats = self.strategy.get_window_stats(item, scope, key)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise ApiError(
             429,
@@ -110,7 +120,14 @@ def build_limiter(cfg: object) -> HubRateLimiter:
             ) from None
     enabled = _setting(cfg, "ratelimit_enabled", "on").strip().lower() in _ON
     uri = _setting(cfg, "ratelimit_storage_uri", DEFAULT_STORAGE_URI).strip()
-    return HubRateLimiter(limits=limits, storage=storage_from_string(uri), enabled=enabled)
+    try:
+        storage = storage_from_string(uri)
+    except ConfigurationError as exc:
+        raise ValueError(
+            f"LIANFANG_RATELIMIT_STORAGE_URI: {exc} (redis:// needs `pip install redis`, "
+            "the `redis` extra)"
+        ) from None
+    return HubRateLimiter(limits=limits, storage=storage, enabled=enabled)
 
 
 def get_limiter(app: Flask | None = None) -> HubRateLimiter | None:
