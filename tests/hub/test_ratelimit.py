@@ -155,3 +155,16 @@ def test_defaults_and_malformed_settings(tmp_path: Path) -> None:
     cfg = app.config["LIANFANG"].with_overrides({"ratelimit_member_write": "5/second"})
     built = build_limiter(cfg)
     assert built.limits["member_write"].amount == 5
+
+
+def test_storage_uri_errors_and_a_dead_redis_fails_open(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="LIANFANG_RATELIMIT_STORAGE_URI"):
+        create_app({"data_dir": tmp_path, "scheduler": False,
+                    "ratelimit_storage_uri": "bogus://nowhere"})
+    # Nothing listens on port 1: counting fails, the request is still served.
+    app = make_hub_app(f"sqlite:///{tmp_path / 'hub.sqlite3'}", tmp_path / "data",
+                       ratelimit_storage_uri="redis://127.0.0.1:1",
+                       ratelimit_admin_login="1/minute")
+    client = app.test_client()
+    body = {"username": "nobody", "password": "wrong password"}
+    assert [client.post("/v1/admin/login", json=body).status_code for _ in range(2)] == [401, 401]
