@@ -228,9 +228,11 @@ def _build_locked(
     feeds: list[str],
 ) -> BuildResult:
     from hub.models.feed_change import FeedChange
+    from hub.services.consortium_keys import retire_due
     from hub.services.listings import refresh_due
 
     with database.new_session(write=True) as session:
+        retire_due(session, now)  # a retiring epoch past `retires_at` leaves the feeds
         refresh_due(session, now)
         session.commit()
     upto = _watermark(database, FeedChange.__tablename__)
