@@ -4,7 +4,7 @@ Add your module to the import list when you add a model.
 """
 
 from hub.models.admin import Admin
-from hub.models.allowlist import AllowlistEntry
+from hub.models.allowlist import AllowlistEntry, AllowlistNumber
 from hub.models.audit import AuditEntry, AuditHead
 from hub.models.base import Base, UTCDateTime
 from hub.models.case import Case, CaseIndicator, ComplaintGroup
@@ -21,6 +21,7 @@ from hub.models.tokens import AdminToken, ReaderToken
 
 __all__ = [
     "AllowlistEntry",
+    "AllowlistNumber",
     "Case",
     "CaseIndicator",
     "ComplaintGroup",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +91,21 @@ def _keys_config() -> tuple[Path, str | None, int]:
     return cfg.keys_dir, cfg.key_passphrase, cfg.consortium_retire_after_s
 
 
+def seal(wrap: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+    """AES-GCM under the wrapping key: `(nonce, ciphertext)`. The one at-rest cipher of
+    the hub (consortium keys, admin-allowlisted official numbers); `aad` binds the
+    ciphertext to its purpose so it cannot be swapped into another row."""
+    nonce = os.urandom(12)
+    return nonce, AESGCM(wrap).encrypt(nonce, plaintext, aad)
+
+
+def unseal(wrap: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+    """The inverse of `seal` (raises `cryptography.exceptions.InvalidTag` on tampering)."""
+    return AESGCM(wrap).decrypt(nonce, ciphertext, aad)
+
+
 def _decrypt(row: ConsortiumKey, wrap: bytes) -> bytes:
-    return AESGCM(wrap).decrypt(row.nonce, row.ciphertext, _aad(row.epoch))
+    return unseal(wrap, row.nonce, row.ciphertext, _aad(row.epoch))
 
 
 def create_epoch(
@@ -103,21 +116,66 @@ def create_epoch(
     now = utcnow()
     latest = session.scalar(select(func.max(ConsortiumKey.epoch)))
     epoch = (latest or 0) + 1
+    retired: list[int] = []
     for row in session.scalars(select(ConsortiumKey).where(ConsortiumKey.state != RETIRED)):
         if row.state == CURRENT:
             row.state, row.retiring_at = RETIRING, now
         elif row.state == RETIRING:
             row.state, row.retired_at = RETIRED, now
-    nonce = os.urandom(12)
-    ciphertext = AESGCM(wrap).encrypt(nonce, os.urandom(KEY_BYTES), _aad(epoch))
+            retired.append(row.epoch)
+    raw_key = os.urandom(KEY_BYTES)
+    nonce, ciphertext = seal(wrap, raw_key, _aad(epoch))
     session.add(
         ConsortiumKey(
             epoch=epoch, nonce=nonce, ciphertext=ciphertext, state=CURRENT, created_at=now
         )
     )
     session.flush()
+    _epochs_changed(session, retired, now)
+    from hub.services.allowlist import allow_epoch
+
+    allow_epoch(session, epoch, raw_key, wrap, now)
     audit.record(session, actor, "consortium_key.rotate", f"epoch:{epoch}", {"epoch": epoch})
     return epoch
+
+
+def _epochs_changed(session: Session, retired: list[int], now: datetime) -> None:
+    """What must follow retiring epochs, in the same transaction: their hashes leave
+    the phone feeds (`listings.retire_epoch`, run after the state is stored, since
+    later recomputes rely on `phone_feed` seeing the epoch as retired)."""
+    from hub.services.listings import retire_epoch
+
+    for epoch in retired:
+        retire_epoch(session, epoch)
+
+
+def retire_due(session: Session, now: datetime) -> list[int]:
+    """Retire every `retiring` epoch whose `retires_at` has passed; returns their numbers.
+
+    Rotation only retires the epoch before the previous one, so without this a
+    retiring epoch would stay in the feeds (and usable for reports) until the
+    next rotation, however late. The feed builder runs it before each build.
+    """
+    _, _, retire_after = _keys_config()
+    cutoff = now - timedelta(seconds=retire_after)
+    rows = list(
+        session.scalars(
+            select(ConsortiumKey)
+            .where(ConsortiumKey.state == RETIRING, ConsortiumKey.retiring_at <= cutoff)
+            .order_by(ConsortiumKey.epoch)
+            .with_for_update()
+        )
+    )
+    for row in rows:
+        row.state, row.retired_at = RETIRED, now
+    if not rows:
+        return []
+    session.flush()
+    epochs = [row.epoch for row in rows]
+    _epochs_changed(session, epochs, now)
+    for epoch in epochs:
+        audit.record(session, "system", "consortium_key.retire", f"epoch:{epoch}", {"epoch": epoch})
+    return epochs
 
 
 def ensure_first_epoch(session: Session, keys_dir: Path, passphrase: str | None) -> bool:
