@@ -3,7 +3,10 @@
 While a dispute is open the indicator is `held` (kept out of block). Delisting
 marks the indicator's active non-legit reports overturned and halves the weight
 of every member that made them, so a member that keeps listing legitimate
-numbers counts for less everywhere; all their listings are re-merged.
+numbers counts for less everywhere. Only the disputed indicator is re-merged
+inline; the penalised members' other listings are marked due
+(`listings.mark_member_listings`) and re-merged by `refresh_due` before the
+next feed build, so one resolution never re-merges millions of rows.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.errors import ApiError
@@ -19,7 +22,7 @@ from hub.models.dispute import Dispute
 from hub.models.indicator import Indicator
 from hub.models.report import MemberStanding, Report
 from hub.services import audit
-from hub.services.listings import find_indicator, recompute
+from hub.services.listings import find_indicator, mark_member_listings, recompute
 from schemas.enums import Category
 from schemas.timefmt import format_time, utcnow
 
@@ -44,6 +47,8 @@ def open_dispute(
     indicator = find_indicator(session, kind, value)
     if indicator is None:
         raise ApiError(404, "not_found", "the hub has no listing for this indicator")
+    if member_id is not None:
+        _check_open_cap(session, member_id)
     existing = session.scalars(
         select(Dispute).where(Dispute.indicator_id == indicator.id, Dispute.state == OPEN)
     ).first()
@@ -68,6 +73,40 @@ def open_dispute(
         session, actor, "dispute.open", f"dispute:{dispute.id}", {"indicator_id": indicator.id}
     )
     return dispute_view(dispute, indicator)
+
+
+DEFAULT_MAX_OPEN_PER_MEMBER = 100
+
+
+def max_open_per_member() -> int:
+    """`LIANFANG_MAX_OPEN_DISPUTES_PER_MEMBER` (default 100)."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return DEFAULT_MAX_OPEN_PER_MEMBER
+    from hub import get_config
+
+    raw = get_config().get("max_open_disputes_per_member", DEFAULT_MAX_OPEN_PER_MEMBER)
+    return max(int(raw), 1)
+
+
+def _check_open_cap(session: Session, member_id: str) -> None:
+    """409 `too_many_open_disputes` at the cap: every open dispute holds an indicator out
+    of `block`, so one member opening thousands would unblock them wholesale (and
+    flood the admin queue). 409, not 429: waiting does not help, a resolution does."""
+    cap = max_open_per_member()
+    count = session.scalar(
+        select(func.count())
+        .select_from(Dispute)
+        .where(Dispute.opened_by_member == member_id, Dispute.state == OPEN)
+    )
+    if int(count or 0) >= cap:
+        raise ApiError(
+            409,
+            "too_many_open_disputes",
+            f"this member already has {cap} open disputes; wait for the association to "
+            "resolve some before opening more",
+        )
 
 
 def dispute_view(dispute: Dispute, indicator: Indicator) -> dict[str, Any]:
@@ -116,19 +155,13 @@ def resolve(
     dispute.resolved_by = actor
     dispute.resolved_at = now
     session.flush()
-    touched = {dispute.indicator_id}
     penalised: list[str] = []
     if dispute.state == DELISTED:
         penalised = _overturn(session, dispute.indicator_id, now)
-        if penalised:
-            touched.update(
-                session.scalars(
-                    select(Report.indicator_id)
-                    .where(Report.member_id.in_(penalised), Report.state == "active")
-                    .distinct()
-                )
-            )
-    changed = recompute(session, touched, now)
+        for member_id in penalised:
+            # Lower weight everywhere: re-merged by the next `refresh_due`, not inline.
+            mark_member_listings(session, member_id, now)
+    changed = recompute(session, [dispute.indicator_id], now)
     audit.record(
         session,
         actor,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from hub.models.allowlist import AllowlistEntry
@@ -22,9 +22,10 @@ from hub.models.dispute import Dispute
 from hub.models.feed_change import FeedChange
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
+from hub.models.member import Member
 from hub.models.report import MemberStanding, Report
 from hub.services.merge import MergePolicy, MergeResult, ReportView, merge
-from schemas.enums import Feed, IndicatorKind
+from schemas.enums import Feed, IndicatorKind, MemberState
 from schemas.timefmt import utcnow
 
 CHUNK = 500
@@ -127,17 +128,39 @@ def _listing_values(result: MergeResult, held: bool) -> dict[str, Any]:
 
 
 def load_weights(session: Session, member_ids: Iterable[str]) -> dict[str, float]:
-    """Merge weights of the given members (absent standing row = full weight)."""
+    """Merge weights of the given members: 0 unless the member is `approved` (a suspended
+    or revoked member's reports stop counting), else its standing (absent row = 1.0)."""
     ids = sorted(set(member_ids))
     weights: dict[str, float] = {}
     for chunk in chunked(ids):
         rows = session.execute(
-            select(MemberStanding.member_id, MemberStanding.weight).where(
-                MemberStanding.member_id.in_(chunk)
-            )
+            select(Member.id, Member.state, MemberStanding.weight)
+            .outerjoin(MemberStanding, MemberStanding.member_id == Member.id)
+            .where(Member.id.in_(chunk))
         )
-        weights.update({member_id: weight for member_id, weight in rows})
+        for member_id, state, weight in rows:
+            if state != MemberState.APPROVED.value:
+                weights[member_id] = 0.0
+            elif weight is not None:
+                weights[member_id] = weight
     return weights
+
+
+def mark_member_listings(session: Session, member_id: str, now: datetime) -> int:
+    """Make every listing this member reported on due for review now, in one UPDATE.
+
+    Its weight changed (suspend, revoke, reinstate, a delisting): `refresh_due`,
+    run before each feed build, re-merges them in bounded chunks, so an admin
+    action never re-merges millions of listings inside one request.
+    """
+    reported = select(Report.indicator_id).where(Report.member_id == member_id)
+    result = session.execute(
+        update(Listing)
+        .where(Listing.indicator_id.in_(reported))
+        .values(next_review_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return max(int(result.rowcount or 0), 0)
 
 
 def epoch_states(session: Session) -> dict[int, str]:
@@ -289,22 +312,37 @@ def _recompute_chunk(
     return len(inserts) + len(updates)
 
 
-def refresh_due(session: Session, now: datetime) -> int:
-    """Recompute listings whose `next_review_at <= now` (decay, expiry); returns the count.
+def refresh_due(session: Session, now: datetime, *, limit: int | None = None) -> int:
+    """Recompute listings whose `next_review_at <= now` (decay, expiry, a member's
+    state or weight changed); returns the count.
 
     The feed builder calls this before each build, so expiries and decay reach
-    the feeds without any member action.
+    the feeds without any member action. Due ids are read in pages of `CHUNK`
+    (keyset on `indicator_id`) and re-merged page by page, so a million due
+    listings never sit in memory or in one `IN` list; `limit` caps one call.
     """
-    due = list(
-        session.scalars(
-            select(Listing.indicator_id).where(
-                Listing.next_review_at.is_not(None), Listing.next_review_at <= now
+    done = 0
+    after = -1
+    while limit is None or done < limit:
+        size = CHUNK if limit is None else min(CHUNK, limit - done)
+        due = list(
+            session.scalars(
+                select(Listing.indicator_id)
+                .where(
+                    Listing.next_review_at.is_not(None),
+                    Listing.next_review_at <= now,
+                    Listing.indicator_id > after,
+                )
+                .order_by(Listing.indicator_id)
+                .limit(size)
             )
         )
-    )
-    if due:
+        if not due:
+            break
         recompute(session, due, now)
-    return len(due)
+        done += len(due)
+        after = due[-1]
+    return done
 
 
 def retire_epoch(session: Session, epoch: int) -> int:

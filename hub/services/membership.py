@@ -1,7 +1,9 @@
 """The member lifecycle (DESIGN §3): apply, approve/reject, suspend/reinstate, revoke.
 
 Allowed transitions are one table; anything else is a 409 naming the current
-state. Every change is recorded in the audit log with the acting admin.
+state. Leaving or re-entering `approved` changes the member's merge weight, so
+its listings are marked due for review (`listings.mark_member_listings`).
+Every change is recorded in the audit log with the acting admin.
 """
 
 from __future__ import annotations
@@ -115,6 +117,13 @@ def transition(
     member.updated_at = now
     if target == MemberState.APPROVED and member.approved_at is None:
         member.approved_at = now
+    if MemberState.APPROVED.value in (previous, target.value) and previous != target.value:
+        # The member's merge weight changed (0 unless approved): its listings are
+        # re-merged by the next `refresh_due`, not inline (it may have millions).
+        from hub.services.listings import mark_member_listings
+
+        session.flush()
+        mark_member_listings(session, member.id, now)
     details: dict[str, Any] = {"from": previous, "to": target.value}
     if reason:
         details["reason"] = reason
