@@ -3,9 +3,11 @@
 A case links its indicators. Components are kept incrementally as a persisted
 union-find: every indicator carries its component in `Indicator.group_id`;
 linking components relabels the smaller into the larger (so an indicator moves
-O(log n) times over its life). A group is listed in the `complaint-groups` feed
-once members' cases from at least 2 distinct members touch it; its action is
-always `review`, never block.
+O(log n) times over its life). A group's feed record carries only its
+*corroborated* indicators — those that cases of at least 2 distinct members
+contain — and the group is listed once it has one; its action is always
+`review`, never block. (Linking alone would let one member pull any value into
+a listed group by putting it in a case next to one of the group's indicators.)
 """
 
 from __future__ import annotations
@@ -38,36 +40,49 @@ def _group_by_label(session: Session, label: str) -> ComplaintGroup | None:
     return session.scalars(select(ComplaintGroup).where(ComplaintGroup.label == label)).first()
 
 
+def _corroborated(group: ComplaintGroup) -> Any:
+    """Ids of the group's indicators that cases of >= 2 distinct members contain.
+
+    Only these are published: linking is by co-occurrence, so one member's case
+    can attach any value to a listed group; a value only that member vouches for
+    must not reach the feed on the strength of other members' cases.
+    """
+    return (
+        select(CaseIndicator.indicator_id)
+        .join(Case, Case.id == CaseIndicator.case_id)
+        .join(Indicator, Indicator.id == CaseIndicator.indicator_id)
+        .where(Indicator.group_id == group.id)
+        .group_by(CaseIndicator.indicator_id)
+        .having(func.count(func.distinct(Case.member_id)) >= MIN_GROUP_MEMBERS)
+    )
+
+
 def _record_for(session: Session, group: ComplaintGroup) -> dict[str, Any] | None:
-    cases = session.execute(
+    """The feed record: the group's corroborated indicators (see `_corroborated`), with
+    the members, categories and times of the cases that contain them; None when the
+    group has no corroborated indicator (so fewer than 2 members vouch for anything)."""
+    corroborated = _corroborated(group)
+    indicators = sorted(
+        session.execute(
+            select(Indicator.kind, Indicator.value).where(Indicator.id.in_(corroborated))
+        ).all()
+    )
+    if not indicators:
+        return None
+    cases = (
+        select(Case.id)
+        .join(CaseIndicator, CaseIndicator.case_id == Case.id)
+        .where(CaseIndicator.indicator_id.in_(_corroborated(group)))
+    )
+    member_count, first_seen, last_seen = session.execute(
         select(
             func.count(func.distinct(Case.member_id)),
             func.min(Case.observed_at),
             func.max(Case.observed_at),
-        )
-        .select_from(Case)
-        .join(CaseIndicator, CaseIndicator.case_id == Case.id)
-        .join(Indicator, Indicator.id == CaseIndicator.indicator_id)
-        .where(Indicator.group_id == group.id)
+        ).where(Case.id.in_(cases))
     ).one()
-    member_count, first_seen, last_seen = cases
-    if member_count < MIN_GROUP_MEMBERS:
-        return None
     categories = sorted(
-        set(
-            session.scalars(
-                select(Case.category)
-                .join(CaseIndicator, CaseIndicator.case_id == Case.id)
-                .join(Indicator, Indicator.id == CaseIndicator.indicator_id)
-                .where(Indicator.group_id == group.id)
-                .distinct()
-            )
-        )
-    )
-    indicators = sorted(
-        session.execute(
-            select(Indicator.kind, Indicator.value).where(Indicator.group_id == group.id)
-        ).all()
+        set(session.scalars(select(Case.category).where(Case.id.in_(cases)).distinct()))
     )
     return {
         "group_id": group.label,

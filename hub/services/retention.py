@@ -11,6 +11,9 @@ necessary nor defensible. What goes, per run:
 - used request nonces older than `LIANFANG_NONCE_RETENTION_S` (a replay of
   them is already refused by the clock window);
 - admin session tokens that expired (or were revoked) before now;
+- the `Idempotency-Key` of report batches older than `LIANFANG_IDEMPOTENCY_TTL_S`
+  (default 1 day): the key is cleared, the batch row — signature, timestamp,
+  nonce, body hash: the non-repudiable provenance — is kept;
 - `FeedChange` journal rows that every feed has consumed (id at or below the
   lowest `feed_state.last_change_id`) and that are older than
   `LIANFANG_JOURNAL_RETENTION_DAYS` (default 7, kept a while for debugging);
@@ -29,13 +32,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.models.feed import FeedState
 from hub.models.feed_change import FeedChange
 from hub.models.nonce import SeenNonce
-from hub.models.report import Report
+from hub.models.report import Report, ReportBatch
 from hub.models.tokens import AdminToken
 from hub.services import audit
 from schemas.timefmt import utcnow
@@ -58,6 +61,7 @@ class RetentionSettings:
     journal_days: int = DEFAULT_JOURNAL_RETENTION_DAYS
     interval_s: int = DEFAULT_PURGE_INTERVAL_S
     nonce_retention_s: int = 900
+    idempotency_ttl_s: int = 86400
 
     @classmethod
     def from_config(cls, config: Any) -> RetentionSettings:
@@ -77,6 +81,7 @@ class RetentionSettings:
             journal_days=number("journal_retention_days", DEFAULT_JOURNAL_RETENTION_DAYS, 0),
             interval_s=number("purge_interval_s", DEFAULT_PURGE_INTERVAL_S, 60),
             nonce_retention_s=int(config.get("nonce_retention_s", 900)),
+            idempotency_ttl_s=number("idempotency_ttl_s", 86400, 1),
         )
 
 
@@ -89,6 +94,7 @@ class PurgeResult:
     listings_recomputed: int = 0
     nonces: int = 0
     admin_tokens: int = 0
+    idempotency_keys: int = 0
     feed_changes: int = 0
     artifacts: int = 0
 
@@ -143,6 +149,17 @@ def purge_database(
             delete(AdminToken).where(
                 or_(AdminToken.expires_at < now, AdminToken.revoked_at.is_not(None))
             )
+        )
+    )
+    result.idempotency_keys = _count(
+        session.execute(
+            update(ReportBatch)
+            .where(
+                ReportBatch.idempotency_key.is_not(None),
+                ReportBatch.created_at <= now - timedelta(seconds=settings.idempotency_ttl_s),
+            )
+            .values(idempotency_key=None)
+            .execution_options(synchronize_session=False)
         )
     )
     watermark = consumed_watermark(session, feeds)
