@@ -7,6 +7,7 @@ from reports_support import hv, journal, journal_head, listing, rep, report, sig
 from sqlalchemy import select
 
 from hub.db import get_db
+from hub.feeds.builder import build_feeds
 from hub.models.report import MemberStanding, Report
 
 REASON = "This is our customer-service hotline, verified by contract."
@@ -60,7 +61,10 @@ def test_dispute_holds_then_delist_overturns_and_lowers_weight(live_hub) -> None
         assert states == {"overturned"}
         weights = {s.member_id: s.weight for s in session.scalars(select(MemberStanding))}
         assert weights == {a[0]: 0.5, b[0]: 0.5}
-    # Lower weight everywhere: the other number drops from block (0.99) to warn (0.6975).
+    # Lower weight everywhere: the other number drops from block (0.99) to warn (0.6975),
+    # re-merged by the next build's `refresh_due` (marked due, not recomputed inline).
+    assert listing(live_hub, c, other)["tier"] == "block"
+    build_feeds(live_hub.app)
     lowered = listing(live_hub, c, other)
     assert lowered["tier"] == "warn"
     assert lowered["score"] == pytest.approx(1 - 0.55 ** 2)
