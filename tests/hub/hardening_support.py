@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from conftest import ADMIN_PASSWORD, ADMIN_USERNAME, LiveHub, _serve, make_hub_app
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from client_sdk.request_auth import signed_headers
 from schemas.signing import HEADER_MEMBER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, LiveHub, _serve, make_hub_app
 
 SIGNATURE_HEADERS = (HEADER_MEMBER, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)
 

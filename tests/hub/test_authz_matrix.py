@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 from hardening_support import Anonymous, Bearer, MemberSignature, mint_reader_token
 
 from hub.api.openapi import OPERATIONS, Auth, Operation, build_spec
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 
 ALLOWED = "allowed"
 CALLERS = (
