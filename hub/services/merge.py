@@ -168,13 +168,18 @@ def merge(
     """Merge one indicator's reports into its listing (see the module docstring).
 
     A member counts once, with its strongest active non-`legit` report; a member
-    whose weight fell to 0 (delisted disputes) contributes nothing, not even the
-    single-report warn. An open dispute (`held`) keeps the indicator out of
-    `block` (it shows as `warn` instead).
+    whose weight is 0 (suspended, revoked, or delisted disputes) contributes
+    nothing: not the single-report warn, and not a `legit` vote for the allowlist.
+    An open dispute (`held`) keeps the indicator out of `block` (it shows as
+    `warn` instead).
     """
     active = [r for r in reports if is_active(r, now)]
     bad = [r for r in active if r.category != LEGIT and _weight(weights, r.member_id) > 0.0]
-    legit_members = {r.member_id for r in active if r.category == LEGIT}
+    legit_members = {
+        r.member_id
+        for r in active
+        if r.category == LEGIT and _weight(weights, r.member_id) > 0.0
+    }
     bad_members = {r.member_id for r in bad}
 
     score = _score_at(bad, weights, policy, now)

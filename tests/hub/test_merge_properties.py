@@ -80,6 +80,8 @@ def test_admin_allowlist_always_wins(rs, weights, held) -> None:
 @given(st.lists(reports(), max_size=12), weights_st, st.sampled_from(MEMBERS), st.data())
 def test_consensus_legit_always_wins(rs, weights, first, data) -> None:
     second = data.draw(st.sampled_from([m for m in MEMBERS if m != first]))
+    weights = {**weights, first: max(weights.get(first, 1.0), 0.01)}
+    weights = {**weights, second: max(weights.get(second, 1.0), 0.01)}
     legit = [
         ReportView(m, Category.LEGIT.value, 50, NOW, NOW + timedelta(days=1))
         for m in (first, second)
@@ -88,6 +90,22 @@ def test_consensus_legit_always_wins(rs, weights, first, data) -> None:
     assert result.allowlisted
     assert result.allow_source == "consensus"
     assert result.tier == "none"
+
+
+@given(st.lists(reports(), max_size=12), weights_st, st.sampled_from(MEMBERS), st.data())
+def test_legit_from_a_zero_weight_member_is_no_vote(rs, weights, first, data) -> None:
+    """A suspended or revoked member (weight 0) cannot help allowlist a number."""
+    second = data.draw(st.sampled_from([m for m in MEMBERS if m != first]))
+    bad_only = [r for r in rs if r.category != Category.LEGIT.value]
+    weights = {**weights, first: 0.0, second: 1.0}
+    legit = [
+        ReportView(m, Category.LEGIT.value, 50, NOW, NOW + timedelta(days=1))
+        for m in (first, second)
+    ]
+    result = merge([*bad_only, *legit], weights, POLICY, NOW)
+    assert not result.allowlisted
+    assert result.allow_source is None
+    assert result.tier == merge([*bad_only, legit[1]], weights, POLICY, NOW).tier
 
 
 @given(
