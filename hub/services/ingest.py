@@ -27,7 +27,7 @@ from hub.errors import ApiError
 from hub.models.indicator import Indicator
 from hub.models.report import Report, ReportBatch
 from hub.services import audit
-from hub.services.listings import chunked, epoch_states, recompute
+from hub.services.listings import bulk_write, chunked, epoch_states, recompute
 from schemas.reports import ReportSchema, fast_load_report
 from schemas.timefmt import utcnow
 
@@ -377,16 +377,14 @@ def _upsert(
     # Earlier duplicates of an item in the same batch were superseded, not rejected.
     superseded = len(valid) - len(latest)
     table = Report.__table__
-    for chunk in chunked(inserts):
-        session.execute(table.insert(), list(chunk))
+    bulk_write(session, table.insert(), inserts)
     if updates:
         stmt = (
             table.update()
             .where(table.c.id == bindparam("report_id"))
             .values({name[2:]: bindparam(name) for name in updates[0] if name != "report_id"})
         )
-        for chunk in chunked(updates):
-            session.execute(stmt, list(chunk))
+        bulk_write(session, stmt, updates)
     touched = {key[0] for key in latest if key not in overturned_keys}
     accepted = len(inserts) + len(updates) + superseded
     return accepted, errors, touched

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from hub.models.indicator import Indicator
 from hub.models.listing import Listing
 from hub.models.member import Member
 from hub.models.report import MemberStanding, Report
-from hub.services.merge import MergePolicy, MergeResult, ReportView, merge
+from hub.services.merge import MergePolicy, MergeResult, merge
 from schemas.enums import Feed, IndicatorKind, MemberState
 from schemas.timefmt import utcnow
 
@@ -94,9 +94,42 @@ _LISTING_COLUMNS = (
 )
 
 
+def bulk_write(session: Session, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """`executemany` of a Core INSERT/UPDATE over `rows` (all with the keys of `rows[0]`).
+
+    Same statement and the same column types' bind processors as
+    `session.execute(stmt, rows)`, but compiled once and handed to the driver as
+    plain parameter tuples: SQLAlchemy's executemany path re-builds a parameter
+    dict per row through every processor, which cost more than the database's
+    own work for a 10,000-report batch. Autoflush does not run (Core statement).
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    keys = list(rows[0])
+    compiled = stmt.compile(dialect=dialect, column_keys=keys, for_executemany=True)
+    positional = compiled.positiontup
+    names = list(positional) if positional is not None else list(compiled.binds)
+    processors = []
+    for name in names:
+        bind_type = compiled.binds[name].type
+        processors.append(bind_type.dialect_impl(dialect).bind_processor(dialect))
+    plan = list(zip(names, processors, strict=True))
+    params: list[Any]
+    if positional is not None:
+        params = [
+            tuple(row[n] if p is None else p(row[n]) for n, p in plan) for row in rows
+        ]
+    else:
+        params = [{n: row[n] if p is None else p(row[n]) for n, p in plan} for row in rows]
+    sql = str(compiled)
+    for chunk in chunked(params, 5000):
+        connection.exec_driver_sql(sql, list(chunk))
+
+
 def journal(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(FeedChange.__table__.insert(), rows)
+    bulk_write(session, FeedChange.__table__.insert(), rows)
 
 
 def _membership_changes(
@@ -181,6 +214,7 @@ def recompute(
     policy = policy or current_policy()
     ids = sorted(set(indicator_ids))
     states = epoch_states(session)
+    session.flush()  # the chunks read through Core, which does not autoflush
     changed = 0
     for chunk in chunked(ids):
         changed += _recompute_chunk(session, list(chunk), now, policy, states)
@@ -207,6 +241,19 @@ def lock_indicators(session: Session, ids: Sequence[int]) -> None:
         ).all()
 
 
+class _StoredReport(NamedTuple):
+    """One stored report as `merge` reads it (a `ReportLike`): a plain tuple built
+    straight from a Core row, ~10x cheaper than a frozen `ReportView` per report."""
+
+    member_id: str
+    category: str
+    confidence: int
+    first_seen: datetime
+    last_seen: datetime
+    expires_at: datetime
+    state: str
+
+
 def _recompute_chunk(
     session: Session,
     ids: list[int],
@@ -214,71 +261,77 @@ def _recompute_chunk(
     policy: MergePolicy,
     states: dict[int, str],
 ) -> int:
+    """Re-merge one chunk of indicators on plain Core rows, write only what changed.
+
+    Each table is read once for the whole chunk (`IN` on the chunk's ids), each
+    indicator is merged by the one `merge`, and changed listings, new listings and
+    journal rows are written with one `executemany` each (`bulk_write`).
+    """
     lock_indicators(session, ids)
+    connection = session.connection()
+    wanted = bindparam("ids", expanding=True)
+    indicators_t = Indicator.__table__
     indicators = {
-        row.id: row
-        for row in session.execute(
-            select(Indicator.id, Indicator.kind, Indicator.value, Indicator.key_epoch).where(
-                Indicator.id.in_(ids)
-            )
+        ident: (kind, value, epoch)
+        for ident, kind, value, epoch in connection.execute(
+            select(
+                indicators_t.c.id, indicators_t.c.kind, indicators_t.c.value,
+                indicators_t.c.key_epoch,
+            ).where(indicators_t.c.id.in_(wanted)),
+            {"ids": ids},
         )
     }
-    views: dict[int, list[ReportView]] = defaultdict(list)
-    for row in session.execute(
+    reports_t = Report.__table__
+    views: dict[int, list[_StoredReport]] = defaultdict(list)
+    for indicator_id, *fields in connection.execute(
         select(
-            Report.indicator_id,
-            Report.member_id,
-            Report.category,
-            Report.confidence,
-            Report.first_seen,
-            Report.last_seen,
-            Report.expires_at,
-            Report.state,
-        ).where(Report.indicator_id.in_(ids))
+            reports_t.c.indicator_id, reports_t.c.member_id, reports_t.c.category,
+            reports_t.c.confidence, reports_t.c.first_seen, reports_t.c.last_seen,
+            reports_t.c.expires_at, reports_t.c.state,
+        ).where(reports_t.c.indicator_id.in_(wanted)),
+        {"ids": ids},
     ):
-        views[row.indicator_id].append(
-            ReportView(
-                member_id=row.member_id,
-                category=row.category,
-                confidence=row.confidence,
-                last_seen=row.last_seen,
-                expires_at=row.expires_at,
-                state=row.state,
-                first_seen=row.first_seen,
-            )
-        )
+        views[indicator_id].append(_StoredReport(*fields))
     weights = load_weights(session, (v.member_id for vs in views.values() for v in vs))
+    allow_t, dispute_t, listing_t = (
+        AllowlistEntry.__table__, Dispute.__table__, Listing.__table__,
+    )
     admin_allowed = set(
-        session.scalars(
-            select(AllowlistEntry.indicator_id).where(AllowlistEntry.indicator_id.in_(ids))
+        connection.scalars(
+            select(allow_t.c.indicator_id).where(allow_t.c.indicator_id.in_(wanted)),
+            {"ids": ids},
         )
     )
     held_ids = set(
-        session.scalars(
-            select(Dispute.indicator_id).where(
-                Dispute.indicator_id.in_(ids), Dispute.state == "open"
-            )
+        connection.scalars(
+            select(dispute_t.c.indicator_id).where(
+                dispute_t.c.indicator_id.in_(wanted), dispute_t.c.state == "open"
+            ),
+            {"ids": ids},
         )
     )
     existing = {
-        row.indicator_id: row
-        for row in session.execute(
-            select(*(getattr(Listing, name) for name in _LISTING_COLUMNS)).where(
-                Listing.indicator_id.in_(ids)
-            )
+        row[0]: tuple(row)
+        for row in connection.execute(
+            select(*(listing_t.c[name] for name in _LISTING_COLUMNS)).where(
+                listing_t.c.indicator_id.in_(wanted)
+            ),
+            {"ids": ids},
         )
     }
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
+    no_reports: list[_StoredReport] = []
     for indicator_id in ids:
         indicator = indicators.get(indicator_id)
         if indicator is None:
             continue
+        kind, value, epoch = indicator
         held = indicator_id in held_ids
         result = merge(
-            views.get(indicator_id, []),
+            views.get(indicator_id, no_reports),
             weights,
             policy,
             now,
@@ -286,28 +339,28 @@ def _recompute_chunk(
             held=held,
         )
         values = _listing_values(result, held)
-        state = states.get(indicator.key_epoch)
-        new_feed = phone_feed(indicator.kind, result.tier, result.allowlisted, held, state)
+        state = states.get(epoch)
+        new_feed = phone_feed(kind, result.tier, result.allowlisted, held, state)
         old = existing.get(indicator_id)
         if old is None:
             old_feed = None
             inserts.append({"indicator_id": indicator_id, "updated_at": now, **values})
         else:
-            old_feed = phone_feed(indicator.kind, old.tier, old.allowlisted, old.held, state)
-            if any(getattr(old, name) != value for name, value in values.items()):
+            # old = (indicator_id, tier, allowlisted, allow_source, held, ...): _LISTING_COLUMNS
+            old_feed = phone_feed(kind, old[1], old[2], old[4], state)
+            if tuple(values.values()) != old[1:]:
                 row = {"b_" + k: v for k, v in values.items()}
                 updates.append({"listing_id": indicator_id, "b_updated_at": now, **row})
-        changes.extend(_membership_changes(indicator.value, old_feed, new_feed, now))
-    table = Listing.__table__
-    if inserts:
-        session.execute(table.insert(), inserts)
+        if old_feed != new_feed:
+            changes.extend(_membership_changes(value, old_feed, new_feed, now))
+    bulk_write(session, listing_t.insert(), inserts)
     if updates:
         stmt = (
-            table.update()
-            .where(table.c.indicator_id == bindparam("listing_id"))
+            listing_t.update()
+            .where(listing_t.c.indicator_id == bindparam("listing_id"))
             .values({name[2:]: bindparam(name) for name in updates[0] if name != "listing_id"})
         )
-        session.execute(stmt, updates)
+        bulk_write(session, stmt, updates)
     journal(session, changes)
     return len(inserts) + len(updates)
 

@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from schemas.enums import Category
 
@@ -46,6 +47,27 @@ class ReportView:
     first_seen: datetime | None = None
 
 
+class ReportLike(Protocol):
+    """What `merge` reads from a report: a `ReportView`, or any object with these
+    attributes (the database layer passes plain named tuples, cheaper by far for
+    the thousands of reports a batch re-merges)."""
+
+    @property
+    def member_id(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def confidence(self) -> int: ...
+    @property
+    def last_seen(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def first_seen(self) -> datetime | None: ...
+
+
 @dataclass(frozen=True)
 class MergeResult:
     """One indicator's merged listing.
@@ -66,7 +88,7 @@ class MergeResult:
     next_review_at: datetime | None
 
 
-def is_active(report: ReportView, now: datetime) -> bool:
+def is_active(report: ReportLike, now: datetime) -> bool:
     """Retracted, overturned and expired reports stop counting."""
     return report.state == ACTIVE and report.expires_at > now
 
@@ -81,7 +103,7 @@ def _weight(weights: Mapping[str, float], member_id: str) -> float:
 
 
 def _score_at(
-    bad: list[ReportView], weights: Mapping[str, float], policy: MergePolicy, at: datetime
+    bad: list[ReportLike], weights: Mapping[str, float], policy: MergePolicy, at: datetime
 ) -> float:
     """`1 − Π_m (1 − w_m · max_r(c_r/100 · decay_r))` over distinct members."""
     strongest: dict[str, float] = {}
@@ -96,7 +118,7 @@ def _score_at(
 
 
 def _crossing(
-    bad: list[ReportView],
+    bad: list[ReportLike],
     weights: Mapping[str, float],
     policy: MergePolicy,
     now: datetime,
@@ -157,7 +179,7 @@ def _crossing(
 
 
 def merge(
-    reports: Iterable[ReportView],
+    reports: Iterable[ReportLike],
     weights: Mapping[str, float],
     policy: MergePolicy,
     now: datetime,
