@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from helpers.pgcluster import free_port
+from tests.helpers.pgcluster import free_port
 
 # The installed console script (`python -m hub.cli` would miss the plug-in commands,
 # which register on `hub.cli.main`, not on `__main__.main`).

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 
-from reports_support import hv, journal, journal_head, listing, rep, report, signed
 from sqlalchemy import select
 
 from client_sdk import hash_indicator
 from hub.db import get_db
 from hub.models.audit import AuditEntry
+from tests.hub.reports_support import hv, journal, journal_head, listing, rep, report, signed
 
 
 def test_admin_allowlist_wins_and_conflict_is_shown(live_hub) -> None:

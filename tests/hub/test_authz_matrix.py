@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from hardening_support import Anonymous, Bearer, MemberSignature, mint_reader_token
 
 from hub.api.openapi import OPERATIONS, Auth, Operation, build_spec
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.hub.hardening_support import Anonymous, Bearer, MemberSignature, mint_reader_token
 
 ALLOWED = "allowed"
 CALLERS = (

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from reports_support import hv, journal, journal_head, signed
 
 from hub.db import get_db
 from hub.services.groups import group_record
+from tests.hub.reports_support import hv, journal, journal_head, signed
 
 OBSERVED = "2026-01-05T10:00:00Z"
 

@@ -21,8 +21,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers.load_clients import ClientJob, group_values, run_client
-from reports_support import count
 from sqlalchemy import func, select
 
 from hub import get_config
@@ -31,6 +29,8 @@ from hub.feeds.builder import build_feeds
 from hub.models.indicator import Indicator
 from hub.models.report import Report, ReportBatch
 from schemas.manifest import phone_key
+from tests.helpers.load_clients import ClientJob, group_values, run_client
+from tests.hub.reports_support import count
 
 PROCESSES = 8
 BATCH = 250

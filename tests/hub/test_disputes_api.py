@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from reports_support import hv, journal, journal_head, listing, rep, report, signed
 from sqlalchemy import select
 
 from hub.db import get_db
 from hub.feeds.builder import build_feeds
 from hub.models.report import MemberStanding, Report
+from tests.hub.reports_support import hv, journal, journal_head, listing, rep, report, signed
 
 REASON = "This is our customer-service hotline, verified by contract."
 

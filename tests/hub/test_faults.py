@@ -27,8 +27,6 @@ from typing import Any
 import numpy as np
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers.hubproc import HubProcess, cli_args, hub_env
-from reports_support import hv, rep, report
 from sqlalchemy import func, select
 
 from client_sdk import trust
@@ -41,6 +39,8 @@ from hub.models.indicator import Indicator
 from hub.models.report import Report, ReportBatch
 from schemas.manifest import phone_key
 from schemas.timefmt import utcnow
+from tests.helpers.hubproc import HubProcess, cli_args, hub_env
+from tests.hub.reports_support import hv, rep, report
 
 FULL = os.environ.get("LIANFANG_TEST_FULL_LOAD") == "1"
 ROUNDS = 12 if FULL else 3

@@ -22,8 +22,6 @@ from typing import Any
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers.pgcluster import PgCluster, find_bin_dir
-from reports_support import hv, rep
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
@@ -32,6 +30,8 @@ from hub.db import get_db
 from hub.models.report import Report, ReportBatch
 from schemas.envelope import public_key_raw
 from schemas.keys import b64encode
+from tests.helpers.pgcluster import PgCluster, find_bin_dir
+from tests.hub.reports_support import hv, rep
 
 pytestmark = pytest.mark.postgres
 

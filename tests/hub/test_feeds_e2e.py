@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from reports_support import hv, rep, report, signed
 
 from hub.db import get_db
 from hub.feeds.builder import build_feeds
 from hub.services.groups import group_record
 from schemas.artifact import DELTA, SNAPSHOT, apply_record_delta, decode_artifact
 from schemas.manifest import record_set_digest
+from tests.hub.reports_support import hv, rep, report, signed
 
 OBSERVED = "2026-01-05T10:00:00Z"
 

@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 import requests
 import schemathesis
-from hardening_support import Bearer, MemberSignature, mint_reader_token, serve_hub
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -35,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from hub.api.openapi import OPERATIONS, Auth, build_spec
+from tests.hub.hardening_support import Bearer, MemberSignature, mint_reader_token, serve_hub
 
 CHECKS = [
     not_a_server_error,

@@ -8,8 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import time_machine
-from hardening_support import serve_hub
-from reports_support import hv, listing, rep, report, signed
 from sqlalchemy import func, select
 
 from client_sdk import trust
@@ -22,6 +20,8 @@ from hub.services.retention import RetentionSettings, purge_database
 from schemas.indicators import hash_indicator
 from schemas.manifest import phone_key
 from schemas.timefmt import parse_time, utcnow
+from tests.hub.hardening_support import serve_hub
+from tests.hub.reports_support import hv, listing, rep, report, signed
 
 OBSERVED = "2026-01-05T10:00:00Z"
 REASON = "This is our customer-service hotline, verified by contract."

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from console.conftest import CHROMIUM_ARGS, ensure_chromium
-from hardening_support import serve_hub
 
 from hub.api.openapi import OPERATIONS
+from tests.hub.hardening_support import serve_hub
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from reports_support import count, hv, journal, journal_head, listing, rep, report, signed
 from sqlalchemy import select
 
 from hub.db import get_db
@@ -14,6 +13,7 @@ from hub.models.audit import AuditEntry
 from hub.models.report import Report, ReportBatch
 from hub.services.listings import refresh_due
 from schemas.timefmt import format_time, utcnow
+from tests.hub.reports_support import count, hv, journal, journal_head, listing, rep, report, signed
 
 
 def test_two_members_block_and_one_alone_never_does(live_hub) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from reports_support import count, hv, journal, listing, rep, report
-
 from hub.models.report import Report, ReportBatch
+from tests.hub.reports_support import count, hv, journal, listing, rep, report
 
 
 def test_same_key_at_once_is_stored_once(live_hub) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import time_machine
-from reports_support import hv, journal, journal_head, listing, rep, report
 from sqlalchemy import select, update
 
 from hub.db import get_db
@@ -14,6 +13,7 @@ from hub.models.indicator import Indicator
 from hub.models.listing import Listing
 from hub.services.listings import recompute, refresh_due, retire_epoch
 from schemas.timefmt import utcnow
+from tests.hub.reports_support import hv, journal, journal_head, listing, rep, report
 
 
 def _listing_row(hub, value: str) -> Listing:
@@ -91,10 +91,9 @@ def test_recomputing_unchanged_reports_journals_nothing(live_hub) -> None:
 
 
 def test_policy_numbers_come_from_configuration(db_url, tmp_path) -> None:
-    from conftest import make_hub_app
-
     from hub.services.listings import current_policy
     from hub.services.merge import MergePolicy
+    from tests.conftest import make_hub_app
 
     app = make_hub_app(db_url, tmp_path / "data", policy_block_min_members="3",
                        policy_half_life_days=7)

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import time_machine
 from click.testing import CliRunner
-from reports_support import count, hv, rep, report
 from sqlalchemy import select
 
 from hub.db import get_db
@@ -28,6 +27,7 @@ from hub.services.audit import verify_chain
 from hub.services.retention import RetentionSettings, purge
 from schemas.manifest import phone_key
 from schemas.timefmt import format_time
+from tests.hub.reports_support import count, hv, rep, report
 
 # After the fixture's real-time admin login, so its 12-hour session expires in the test.
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
