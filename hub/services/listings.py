@@ -115,17 +115,26 @@ def bulk_write(session: Session, stmt: Any, rows: Sequence[dict[str, Any]]) -> N
     for name in names:
         bind_type = compiled.binds[name].type
         processors.append(bind_type.dialect_impl(dialect).bind_processor(dialect))
-    plan = list(zip(names, processors, strict=True))
-    params: list[Any]
-    if positional is not None:
-        params = [
-            tuple(row[n] if p is None else p(row[n]) for n, p in plan) for row in rows
-        ]
-    else:
-        params = [{n: row[n] if p is None else p(row[n]) for n, p in plan} for row in rows]
+    columns: list[Any] = []
+    for name, process in zip(names, processors, strict=True):
+        column = [row[name] for row in rows]
+        columns.append(column if process is None else _processed(process, column))
+    params: list[Any] = list(zip(*columns, strict=True))  # column-wise: C loops, not per cell
+    if positional is None:
+        params = [dict(zip(names, values, strict=True)) for values in params]
     sql = str(compiled)
     for chunk in chunked(params, 5000):
         connection.exec_driver_sql(sql, list(chunk))
+
+
+def _processed(process: Any, column: list[Any]) -> list[Any]:
+    """`process` over `column`, once per distinct value: a batch's timestamps repeat
+    (one `now`, expiries `last_seen + lifetime`) and formatting one costs µs."""
+    try:
+        memo = {value: process(value) for value in set(column)}
+    except TypeError:  # an unhashable value: no memo
+        return list(map(process, column))
+    return [memo[value] for value in column]
 
 
 def journal(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -102,15 +102,27 @@ def _weight(weights: Mapping[str, float], member_id: str) -> float:
     return min(1.0, max(0.0, float(weights.get(member_id, 1.0))))
 
 
-def _score_at(
-    bad: list[ReportLike], weights: Mapping[str, float], policy: MergePolicy, at: datetime
-) -> float:
-    """`1 − Π_m (1 − w_m · max_r(c_r/100 · decay_r))` over distinct members."""
+def _strongest(bad: list[ReportLike], policy: MergePolicy, at: datetime) -> dict[str, float]:
+    """Each member's strongest `c_r/100 · decay_r` at `at` (first-seen member order)."""
     strongest: dict[str, float] = {}
     for report in bad:
         strength = report.confidence / 100.0 * _decay(report.last_seen, at, policy.half_life_days)
         if strength > strongest.get(report.member_id, -1.0):
             strongest[report.member_id] = strength
+    return strongest
+
+
+def _score_at(
+    bad: list[ReportLike],
+    weights: Mapping[str, float],
+    policy: MergePolicy,
+    at: datetime,
+    strongest: dict[str, float] | None = None,
+) -> float:
+    """`1 − Π_m (1 − w_m · max_r(c_r/100 · decay_r))` over distinct members
+    (`strongest`: `_strongest(bad, policy, at)` when the caller already has it)."""
+    if strongest is None:
+        strongest = _strongest(bad, policy, at)
     keep = 1.0
     for member_id, strength in strongest.items():
         keep *= 1.0 - _weight(weights, member_id) * min(1.0, strength)
@@ -124,6 +136,7 @@ def _crossing(
     now: datetime,
     threshold: float,
     horizon: datetime,
+    strongest: dict[str, float] | None = None,
 ) -> datetime | None:
     """When decay takes the score below `threshold`, or None if not before `horizon`.
 
@@ -134,11 +147,8 @@ def _crossing(
     cheaper than re-merging at sample times. A report whose `last_seen` is still
     in the future decays later than modelled, so the answer errs early (safe).
     """
-    strongest: dict[str, float] = {}
-    for report in bad:
-        strength = report.confidence / 100.0 * _decay(report.last_seen, now, policy.half_life_days)
-        if strength > strongest.get(report.member_id, -1.0):
-            strongest[report.member_id] = strength
+    if strongest is None:
+        strongest = _strongest(bad, policy, now)
     terms = [_weight(weights, m) * s for m, s in strongest.items()]
     terms = [t for t in terms if t > 0.0]
     if not terms:
@@ -196,15 +206,17 @@ def merge(
     `warn` instead).
     """
     active = [r for r in reports if is_active(r, now)]
-    bad = [r for r in active if r.category != LEGIT and _weight(weights, r.member_id) > 0.0]
+    # Each member's clamped weight once (clamping is idempotent, so the helpers
+    # below give the same numbers from this map as from `weights`).
+    weight_of = {m: _weight(weights, m) for m in {r.member_id for r in active}}
+    bad = [r for r in active if r.category != LEGIT and weight_of[r.member_id] > 0.0]
     legit_members = {
-        r.member_id
-        for r in active
-        if r.category == LEGIT and _weight(weights, r.member_id) > 0.0
+        r.member_id for r in active if r.category == LEGIT and weight_of[r.member_id] > 0.0
     }
     bad_members = {r.member_id for r in bad}
 
-    score = _score_at(bad, weights, policy, now)
+    strongest = _strongest(bad, policy, now)  # shared by the score and the crossing
+    score = _score_at(bad, weight_of, policy, now, strongest)
     single_strong = any(r.confidence >= policy.warn_single_confidence for r in bad)
     consensus_allow = len(legit_members) >= policy.allow_min_members
     allowlisted = admin_allowlisted or consensus_allow
@@ -226,7 +238,9 @@ def merge(
         elif not single_strong:
             threshold = policy.warn_score
         if threshold is not None:
-            crossing = _crossing(bad, weights, policy, now, threshold, next_review)
+            crossing = _crossing(
+                bad, weight_of, policy, now, threshold, next_review, strongest
+            )
             if crossing is not None:
                 next_review = min(next_review, crossing)
 
