@@ -17,7 +17,10 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/lianfang-hub init --if-needed
+	LIANFANG_PUBLIC_URL=http://$(HOST):$(PORT) $(VENV)/bin/lianfang-hub init --if-needed
+	@echo "root key that screeners pin:"
+	@$(VENV)/bin/lianfang-hub root-key
+	@echo "admin console: http://$(HOST):$(PORT)/console/  API docs: http://$(HOST):$(PORT)/v1/docs"
 	$(VENV)/bin/lianfang-hub serve --host $(HOST) --port $(PORT)
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
