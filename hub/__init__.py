@@ -42,9 +42,33 @@ def create_app(config: HubConfig | Mapping[str, Any] | None = None) -> Flask:
     install_request_limits(app)
     install_rate_limits(app, cfg)
     register_blueprints(app)
+    _trust_proxies(app, cfg)
     if cfg.scheduler:
-        _start_scheduler(app)
+        from hub.feeds import scheduler
+
+        scheduler.start(app)
     return app
+
+
+def _trust_proxies(app: Flask, cfg: HubConfig) -> None:
+    """Honour `X-Forwarded-For`/`-Proto` from `LIANFANG_TRUSTED_PROXIES` hops.
+
+    Per-address rate limits and the console's `Secure` cookie need the real
+    client address and scheme behind a TLS proxy. Only the hop count the
+    operator declares is trusted (a client cannot spoof its way past it), and
+    the path is never rewritten: member signatures cover the raw request target.
+    """
+    raw = cfg.get("trusted_proxies", 0)
+    try:
+        hops = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"LIANFANG_TRUSTED_PROXIES must be a whole number, got {raw!r}") from exc
+    if hops < 0:
+        raise ValueError("LIANFANG_TRUSTED_PROXIES must not be negative")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def get_config(app: Flask | None = None) -> HubConfig:
@@ -53,14 +77,3 @@ def get_config(app: Flask | None = None) -> HubConfig:
 
     target = app if app is not None else current_app
     return target.config[_CONFIG_KEY]
-
-
-def _start_scheduler(app: Flask) -> None:
-    """Start background jobs when the feeds part provides `hub.feeds.scheduler.start(app)`."""
-    try:
-        from hub.feeds import scheduler  # type: ignore[attr-defined]
-    except ModuleNotFoundError as exc:
-        if exc.name in ("hub.feeds", "hub.feeds.scheduler"):
-            return
-        raise
-    scheduler.start(app)

@@ -168,3 +168,61 @@ def test_storage_uri_errors_and_a_dead_redis_fails_open(tmp_path: Path) -> None:
     client = app.test_client()
     body = {"username": "nobody", "password": "wrong password"}
     assert [client.post("/v1/admin/login", json=body).status_code for _ in range(2)] == [401, 401]
+
+
+def test_trusted_proxy_hops_give_the_real_client_address(tmp_path: Path) -> None:
+    """Behind one declared proxy, limits follow X-Forwarded-For; a spoofed extra hop
+    in front of it is not believed, and without the setting the header is ignored."""
+    body = {"username": "nobody", "password": "wrong password"}
+    app = make_hub_app(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path / "a",
+                       ratelimit_admin_login="1/minute", trusted_proxies="1")
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "10.0.0.1"
+    first = {"X-Forwarded-For": "198.51.100.7"}
+    assert client.post("/v1/admin/login", json=body, headers=first).status_code == 401
+    assert client.post("/v1/admin/login", json=body, headers=first).status_code == 429
+    other = {"X-Forwarded-For": "198.51.100.8"}
+    assert client.post("/v1/admin/login", json=body, headers=other).status_code == 401
+    spoofed = {"X-Forwarded-For": "203.0.113.99, 198.51.100.7"}
+    assert client.post("/v1/admin/login", json=body, headers=spoofed).status_code == 429
+
+    plain = make_hub_app(f"sqlite:///{tmp_path / 'b.sqlite3'}", tmp_path / "b",
+                         ratelimit_admin_login="1/minute")
+    direct = plain.test_client()
+    direct.environ_base["REMOTE_ADDR"] = "10.0.0.1"
+    assert direct.post("/v1/admin/login", json=body, headers=first).status_code == 401
+    assert direct.post("/v1/admin/login", json=body, headers=other).status_code == 429
+    with pytest.raises(ValueError, match="LIANFANG_TRUSTED_PROXIES"):
+        create_app({"data_dir": tmp_path, "scheduler": False, "trusted_proxies": "two"})
+
+
+def _redis_answers(host: str = "127.0.0.1", port: int = 6379) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def test_redis_storage_shares_counters_between_workers(tmp_path: Path) -> None:
+    """Two app instances (two gunicorn workers) on one redis count together."""
+    if not _redis_answers():
+        pytest.skip("no redis server answers on 127.0.0.1:6379")
+    import secrets
+
+    body = {"username": "nobody", "password": "wrong password"}
+    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"  # fresh key per run
+    apps = [
+        make_hub_app(f"sqlite:///{tmp_path / f'{i}.sqlite3'}", tmp_path / str(i),
+                     ratelimit_admin_login="2/minute",
+                     ratelimit_storage_uri="redis://127.0.0.1:6379/0")
+        for i in range(2)
+    ]
+    clients = [app.test_client() for app in apps]
+    for client in clients:
+        client.environ_base["REMOTE_ADDR"] = address
+    codes = [clients[i % 2].post("/v1/admin/login", json=body).status_code for i in range(3)]
+    assert codes == [401, 401, 429]
