@@ -28,7 +28,7 @@ from hub.services.merge import MergePolicy, MergeResult, merge
 from schemas.enums import Feed, IndicatorKind, MemberState
 from schemas.timefmt import utcnow
 
-CHUNK = 500
+CHUNK = 2000
 RETIRED = "retired"
 _POLICY_FIELDS = {
     "block_score": float,
@@ -288,7 +288,7 @@ def _recompute_chunk(
                 indicators_t.c.key_epoch,
             ).where(indicators_t.c.id.in_(wanted)),
             {"ids": ids},
-        )
+        ).all()
     }
     reports_t = Report.__table__
     views: dict[int, list[_StoredReport]] = defaultdict(list)
@@ -299,7 +299,7 @@ def _recompute_chunk(
             reports_t.c.expires_at, reports_t.c.state,
         ).where(reports_t.c.indicator_id.in_(wanted)),
         {"ids": ids},
-    ):
+    ).all():
         views[indicator_id].append(_StoredReport(*fields))
     weights = load_weights(session, (v.member_id for vs in views.values() for v in vs))
     allow_t, dispute_t, listing_t = (
@@ -326,7 +326,7 @@ def _recompute_chunk(
                 listing_t.c.indicator_id.in_(wanted)
             ),
             {"ids": ids},
-        )
+        ).all()
     }
 
     inserts: list[dict[str, Any]] = []

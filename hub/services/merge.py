@@ -99,7 +99,10 @@ def _decay(last_seen: datetime, at: datetime, half_life_days: float) -> float:
 
 
 def _weight(weights: Mapping[str, float], member_id: str) -> float:
-    return min(1.0, max(0.0, float(weights.get(member_id, 1.0))))
+    weight = weights.get(member_id, 1.0)
+    if weight.__class__ is float and 0.0 < weight <= 1.0:
+        return weight  # already in range: the clamp below would return it unchanged
+    return min(1.0, max(0.0, float(weight)))
 
 
 def _strongest(bad: list[ReportLike], policy: MergePolicy, at: datetime) -> dict[str, float]:
