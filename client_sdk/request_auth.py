@@ -8,7 +8,7 @@ path exactly as it goes on the wire — with `requests`, the prepared request's
 every SDK signer (MemberClient, the feed Fetcher) calls it with the *final*
 prepared URL, so a hub URL with a path prefix (`https://host/lianfang`) is
 signed as `/lianfang/v1/...` by both -- the request target the hub receives
-unless a reverse proxy rewrites it (docs/readme/40-sdk-sync.md).
+unless a reverse proxy rewrites it (README.md, "Hub URL with a path prefix").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every input limit of the `/v1` API in one place, and the checks that run at the edge.
 
-Why one module: an operator (and the README table in docs/readme/70-hardening.md)
+Why one module: an operator (and the README table in README.md, "Hardening")
 needs a single answer to "what is the largest thing the hub accepts?", and a
 limit that lives only in a validator somewhere is a limit nobody can find.
 Limits that the SDK must agree on (batch sizes, string lengths) stay defined in

@@ -8,7 +8,7 @@ status code and content type, and must match the documented answer schema.
 
 The quick run (deterministic, a few hundred cases) is part of the normal
 suite; `make fuzz` runs the same code with `LIANFANG_FUZZ_EXAMPLES=200`
-(over 5,000 cases) and prints the figures recorded in docs/readme/70-hardening.md.
+(over 5,000 cases) and prints the figures recorded in README.md, "Hardening".
 Both databases: PostgreSQL refuses things SQLite stores (NUL characters), so
 a 5xx can be specific to one of them.
 """

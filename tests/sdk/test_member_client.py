@@ -515,7 +515,7 @@ def test_prefix_stripping_proxy_is_refused_as_bad_signature(live_hub, member,
 
     The signature binds the request target; accepting a different one would let
     a signed request be replayed against another path. Documented in
-    docs/readme/40-sdk-sync.md: forward the original path, or configure the SDK
+    README.md, "Hub URL with a path prefix": forward the original path, or configure the SDK
     with the hub's internal URL.
     """
     proxy = PrefixProxy(live_hub.url, strip=True)
