@@ -209,7 +209,7 @@ SECTION_NOTES = {
         "thirds of "
         "it authentication: the reader-token lookup (two ORM queries) and the per-token rate "
         "limit; the manifest view itself is ~0.6 ms. A CDN or a reverse proxy answering "
-        "`If-None-Match` for the public manifests (README.md, "Exporting to object storage or a CDN") "
+        "`If-None-Match` for the public manifests (README section on exporting to a CDN) "
         "takes this load off the hub entirely."),
     "sdk": (
         "The feed under test is published by the real publisher with the hub's feed key; "
