@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 
 from hub import db
 from hub.auth.reader_tokens import require_reader_or_member
-from hub.services import consortium_keys
+from hub.services import audit, consortium_keys
 
 bp = Blueprint("consortium", __name__, url_prefix="/v1")
 
@@ -15,6 +15,22 @@ bp = Blueprint("consortium", __name__, url_prefix="/v1")
 @bp.get("/consortium-key")
 @require_reader_or_member
 def consortium_key() -> ResponseReturnValue:
-    response = jsonify(consortium_keys.key_document(db.session()))
+    """Hand out the epoch keys, and record who received which (DESIGN §2, issue 2).
+
+    The audit row is written in a short transaction of its own, so this read
+    never holds a write lock while it answers.
+    """
+    document = consortium_keys.key_document(db.session())
+    token = g.reader_token
+    actor = f"reader:{token.id}" if token is not None else f"member:{g.member.id}"
+    with db.side_session() as session:
+        audit.record(
+            session,
+            actor,
+            "consortium_key.issued",
+            g.member.id,
+            {"epochs": [key["epoch"] for key in document["keys"]]},
+        )
+    response = jsonify(document)
     response.headers["Cache-Control"] = "no-store"
     return response

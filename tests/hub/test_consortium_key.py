@@ -16,7 +16,7 @@ from sqlalchemy import select
 from hub.cli import main
 from hub.db import get_db
 from hub.models.consortium import ConsortiumKey
-from hub.services import consortium_keys
+from hub.services import audit, consortium_keys
 from schemas.keys import b64decode
 
 
@@ -31,13 +31,23 @@ def test_members_and_reader_tokens_get_the_same_key(live_hub: Any) -> None:
     assert len(b64decode(entry["key"])) == 32 and entry["created_at"].endswith("Z")
     assert by_member.headers["Cache-Control"] == "no-store"
 
-    token = live_hub.member(member_id, key, "POST", "/v1/reader-tokens", json={}).json()["token"]
+    minted = live_hub.member(member_id, key, "POST", "/v1/reader-tokens", json={}).json()
+    token, token_id = minted["token"], minted["id"]
     by_reader = requests.get(
         live_hub.url + "/v1/consortium-key",
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
     assert by_reader.json() == doc
+
+    with get_db(live_hub.app).new_session(write=False) as session:
+        issued = [e for e in audit.entries(session, subject=member_id)
+                  if e.action == "consortium_key.issued"]
+        assert audit.verify_chain(session)[0]
+    assert sorted(e.actor for e in issued) == sorted([f"member:{member_id}", f"reader:{token_id}"])
+    for entry in issued:
+        assert '"epochs":[1]' in entry.details
+        assert doc["keys"][0]["key"] not in entry.details
 
 
 def test_pending_member_gets_no_key(live_hub: Any) -> None:
