@@ -44,8 +44,9 @@ def start(app: Flask) -> BackgroundScheduler:
     """Repair manifests left behind by a crash, then build on an interval."""
     try:
         sync_manifests(app)
-    except Exception:  # noqa: BLE001 - e.g. not migrated yet: the job retries later
-        log.warning("could not sync feed manifests at start", exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - e.g. not migrated yet: the job retries later
+        log.warning("could not sync feed manifests at start (%s: %s); the build job retries",
+                    type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
     interval = get_config(app).feed_build_interval_s
     scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
     scheduler.add_job(
