@@ -138,10 +138,6 @@ def test_feed_key_rotation_is_followed_without_an_sdk_update(
     assert feeds.status()["phone-block"].last_error is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hub bug: publisher.install_manifest skips a re-signing whose `signed` part equals "
-    "the live one, so a rotation + build in the same second as the last build records "
-    "the new signature in the DB but leaves the file signed by the old key"))
 def test_rotation_in_the_same_second_as_the_last_build_still_resigns(live_hub: Any) -> None:
     now = utcnow().replace(microsecond=0)
     build_feeds(live_hub.app, now=now)
