@@ -69,7 +69,9 @@ def git_commit() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT,
                               capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":!bench/RESULTS.md", ":!bench/results.json",
+                                ":!bench/chart.png"],
                                cwd=ROOT, capture_output=True, text=True, check=True).stdout
         return head + ("+dirty" if dirty.strip() else "")
     except (OSError, subprocess.CalledProcessError):

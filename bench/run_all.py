@@ -183,17 +183,16 @@ EXPLAINED = {
     "sdk.check_raw_us": "See the hashed figure: the same lookup plus normalisation and HMAC.",
     "sdk.delta_sync_ms": (
         "The time grows with N, not with the changes: see the delta sync profile in the SDK "
-        "section. At 10^7 it is the flat store, not the network: the SHA-256 of the whole "
-        "set against `set_digest` (~0.2 s, half of it an 80 MB `tobytes` copy in "
-        "`schemas.manifest.key_set_digest`), fsync of the new 80 MB data file (~0.13 s), "
-        "applying the delta to the full array (~0.08 s); the five HTTP round trips "
-        "(keys.json, three manifest polls, the delta) are ~0.07 s. The at-rest format must "
-        "stay a flat sorted array (loading is a memory map), so every delta rewrites N×8 "
-        "bytes; what could still go: hashing the array's buffer without the copy, and an "
-        "fdatasync-free write with the digest check as the integrity guard. Neither file is "
-        "part of this change (`schemas/manifest.py`, `client_sdk/store.py`). The same "
-        "1,000-change sync takes 32 ms at 10^5 and 88 ms at 10^6 entries (series table in "
-        "the SDK section): within the target up to ~10^6."),
+        "section. At 10^7 it is the flat store, not the network: fsync of the new 80 MB data "
+        "file (~0.13 s), applying the delta to the full array (~0.07 s) and the SHA-256 of the "
+        "whole set against `set_digest` (~0.05 s, hashed straight from the buffer since "
+        "`set_digest` is defined over little-endian keys); the HTTP round trips are ~0.05 s. "
+        "The at-rest format stays a flat sorted array so that loading is a memory map, which "
+        "means every delta rewrites and fsyncs N×8 bytes. Reaching 100 ms at 10^7 needs a "
+        "different at-rest layout (a base file plus a small sorted overlay merged in the "
+        "background, with an incremental set hash): a format change left for later. The same "
+        "1,000-change sync stays within the target up to ~10^6 entries (series table in the "
+        "SDK section)."),
     "sdk.cold_load_s": "Dominated by the SHA-256 re-check of N×8 bytes against `set_digest`.",
     "sdk.rss_bytes_per_entry": "The flat store itself is 8 B/entry; the rest is index + views.",
     "feed.publish_s": (
@@ -250,8 +249,8 @@ def write_results(results: list[dict[str, Any]], path: Path, chart: bool, scale:
         "",
         f"- **Machine:** {machine or machine_info()}",
         f"- **Date:** {started.strftime('%Y-%m-%d %H:%M UTC')} (whole run {total_s / 60:.1f} min)",
-        f"- **Commit:** `{commit or git_commit()}` (the tree measured; `+dirty` = other "
-        "engineers' uncommitted files were present)",
+        f"- **Commit:** `{commit or git_commit()}` (the tree measured; `+dirty` = "
+        "uncommitted source changes were present)",
         "- Raw figures: [results.json](results.json); re-render with "
         "`.venv/bin/python bench/run_all.py --render-only`",
         f"- **Scale:** {scale} (`BENCH_SCALE`; 1 = the issue's sizes)",
