@@ -17,6 +17,7 @@ import os
 import secrets
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,26 +198,33 @@ def _serve(app: Flask) -> tuple[BaseWSGIServer, threading.Thread]:
     return server, thread
 
 
-@pytest.fixture
-def live_hub(db_url: str, tmp_path: Path) -> Iterator[LiveHub]:
+@contextmanager
+def serve_hub(
+    db_url: str, data_dir: Path, *, login: bool = True, **overrides: Any
+) -> Iterator[LiveHub]:
+    """A migrated hub with `overrides` on a loopback port, with an admin (logged in).
+
+    `live_hub` is this with the test defaults; the rate-limit, fuzz and
+    malicious-member tests call it with settings of their own.
+    """
     from hub.auth.admin_auth import create_admin
     from hub.db import get_db
 
-    data_dir = tmp_path / "data"
-    app = make_hub_app(db_url, data_dir)
+    app = make_hub_app(db_url, data_dir, **overrides)
     with app.app_context(), get_db(app).new_session() as session:
         create_admin(session, ADMIN_USERNAME, ADMIN_PASSWORD, actor="test")
         session.commit()
     server, thread = _serve(app)
     hub = LiveHub(url=f"http://127.0.0.1:{server.server_port}", app=app, data_dir=data_dir)
     try:
-        login = hub.http.post(
-            hub.url + "/v1/admin/login",
-            json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
-            timeout=30,
-        )
-        assert login.status_code == 200, login.text
-        hub.admin_token = login.json()["token"]
+        if login:
+            answer = hub.http.post(
+                hub.url + "/v1/admin/login",
+                json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
+                timeout=30,
+            )
+            assert answer.status_code == 200, answer.text
+            hub.admin_token = answer.json()["token"]
         yield hub
     finally:
         server.shutdown()
@@ -224,3 +232,9 @@ def live_hub(db_url: str, tmp_path: Path) -> Iterator[LiveHub]:
         server.server_close()
         hub.http.close()
         get_db(app).dispose()
+
+
+@pytest.fixture
+def live_hub(db_url: str, tmp_path: Path) -> Iterator[LiveHub]:
+    with serve_hub(db_url, tmp_path / "data") as hub:
+        yield hub

@@ -1,57 +1,19 @@
-"""Helpers for the hardening tests: a live hub with chosen settings, and signed calls.
+"""Helpers for the hardening tests: signed calls as each kind of caller.
 
-`live_hub` (conftest) always uses the test defaults; the rate-limit and fuzz
-tests need their own settings (tiny limits, or none), so they serve the same
-app the same way through `serve_hub`.
+A live hub with chosen settings is `tests.conftest.serve_hub` (what `live_hub`
+uses with the test defaults).
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from client_sdk.request_auth import signed_headers
 from schemas.signing import HEADER_MEMBER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, LiveHub, _serve, make_hub_app
+from tests.conftest import LiveHub
 
 SIGNATURE_HEADERS = (HEADER_MEMBER, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)
-
-
-@contextmanager
-def serve_hub(
-    db_url: str, data_dir: Path, *, login: bool = True, **overrides: Any
-) -> Iterator[LiveHub]:
-    """A migrated hub with `overrides` on a loopback port, with an admin (logged in)."""
-    from hub.auth.admin_auth import create_admin
-    from hub.db import get_db
-
-    app = make_hub_app(db_url, data_dir, **overrides)
-    with app.app_context(), get_db(app).new_session() as session:
-        create_admin(session, ADMIN_USERNAME, ADMIN_PASSWORD, actor="test")
-        session.commit()
-    server, thread = _serve(app)
-    hub = LiveHub(url=f"http://127.0.0.1:{server.server_port}", app=app, data_dir=data_dir)
-    try:
-        if login:
-            answer = hub.http.post(
-                hub.url + "/v1/admin/login",
-                json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
-                timeout=30,
-            )
-            assert answer.status_code == 200, answer.text
-            hub.admin_token = answer.json()["token"]
-        yield hub
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        hub.http.close()
-        get_db(app).dispose()
 
 
 class MemberSignature(requests.auth.AuthBase):

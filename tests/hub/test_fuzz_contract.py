@@ -34,7 +34,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from hub.api.openapi import OPERATIONS, Auth, build_spec
-from tests.hub.hardening_support import Bearer, MemberSignature, mint_reader_token, serve_hub
+from tests.conftest import serve_hub
+from tests.hub.hardening_support import Bearer, MemberSignature, mint_reader_token
 
 CHECKS = [
     not_a_server_error,

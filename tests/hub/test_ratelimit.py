@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub import create_app
 from hub.ratelimit import DEFAULT_LIMITS, build_limiter
 from schemas.signing import HEADER_MEMBER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
-from tests.conftest import make_hub_app
-from tests.hub.hardening_support import mint_reader_token, serve_hub
+from tests.conftest import make_hub_app, serve_hub
+from tests.hub.hardening_support import mint_reader_token
 
 
 @pytest.fixture
