@@ -35,7 +35,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    ROOT,
     Figure,
     bench_parser,
     emit,
@@ -124,13 +123,12 @@ def bench_snapshot(n: int, repeat: int, ks: Keystore) -> Figure:
 
 
 def bench_builder(n: int) -> Figure:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import make_hub_app  # the same initialised app the tests use
     from sqlalchemy import insert
 
     from hub.db import get_db
     from hub.feeds.builder import build_feeds
     from hub.models.feed_change import FeedChange
+    from tests.conftest import make_hub_app  # the same initialised app the tests use
 
     data_dir = Path(tempfile.mkdtemp(prefix="lf-bench-hub-"))
     app = make_hub_app(f"sqlite:///{data_dir / 'hub.sqlite3'}", data_dir / "data")

@@ -14,35 +14,24 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
 from common import ROOT
 
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import (  # noqa: E402 - the tests' initialised app and HTTP helpers
+from tests.conftest import (  # noqa: E402 - the tests' initialised app and HTTP helpers
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
     LiveHub,
     make_hub_app,
     postgres_server_url,
 )
+from tests.helpers.processes import free_port, wait_healthy  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -136,14 +125,7 @@ def served_hub(db_kind: str = "sqlite", workers: int = 2,
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"hub server exited: {log.read_text()[-2000:]}")
-        try:
-            if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("hub server did not become healthy within 60 s")
+    try:
+        wait_healthy(url, proc)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}: {log.read_text()[-2000:]}") from None

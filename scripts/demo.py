@@ -13,11 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from tests.helpers.processes import free_port, wait_healthy  # noqa: E402 - needs REPO on sys.path
 
 OFFICIAL = "+86 10 9558 8000"  # a bank's published service line: reported `legit`
 FRAUD = ["13812345678", "+86 139 8765 4321"]  # reported by two banks: block
@@ -38,12 +38,6 @@ TEMPLATE = (
 
 def step(text: str) -> None:
     print(f"\n== {text}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def hub_command() -> list[str]:
@@ -61,22 +55,6 @@ def hub(env: dict[str, str], *args: str) -> str:
     if done.returncode != 0:
         raise SystemExit(f"lianfang-hub {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
-
-
-def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the hub exited with status {server.returncode}")
-        try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the hub did not become healthy in time")
 
 
 def run_demo(work: Path) -> None:

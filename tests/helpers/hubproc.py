@@ -6,12 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import requests
-
-from tests.helpers.pgcluster import free_port
+from tests.helpers.processes import free_port, wait_healthy
 
 # The installed console script (`python -m hub.cli` would miss the plug-in commands,
 # which register on `hub.cli.main`, not on `__main__.main`).
@@ -43,19 +40,12 @@ class HubProcess:
         )
         self._wait_ready()
 
-    def _wait_ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hub exited early with {self.proc.returncode}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError("hub did not answer /healthz in time")
+    def _wait_ready(self) -> None:
+        try:
+            wait_healthy(self.url, self.proc)
+        except RuntimeError:
+            self.kill()
+            raise
 
     def kill(self) -> None:
         if self.proc.poll() is None:

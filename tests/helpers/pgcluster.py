@@ -11,12 +11,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import psycopg
+
+from tests.helpers.processes import free_port
 
 
 def find_bin_dir() -> Path | None:
@@ -26,12 +27,6 @@ def find_bin_dir() -> Path | None:
         return None
     best = max(found, key=lambda p: int(Path(p).parent.parent.name.split(".")[0]))
     return Path(best).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PgCluster:

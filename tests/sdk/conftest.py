@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from tests.sdk.feedfactory import FeedFactory
 
@@ -21,6 +22,13 @@ NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 @pytest.fixture
 def now() -> datetime:
     return NOW
+
+
+@pytest.fixture
+def clock_at_now(now: datetime) -> Iterator[time_machine.Coordinates]:
+    """Wall clock at `now` and ticking: the factory's manifests are fresh for the test."""
+    with time_machine.travel(now, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -27,9 +26,8 @@ ALL = (*PHONE, "complaint-groups")
 
 
 @pytest.fixture(autouse=True)
-def _clock(now: datetime) -> Iterator[time_machine.Coordinates]:
-    with time_machine.travel(now, tick=True) as traveller:
-        yield traveller
+def _clock(clock_at_now: time_machine.Coordinates) -> time_machine.Coordinates:
+    return clock_at_now
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -71,9 +70,8 @@ REAL_NAMES = ["real_plus_float", "real_plus_nan", "real_plus_surrogate"]
 
 
 @pytest.fixture(autouse=True)
-def _clock(now: datetime) -> Iterator[time_machine.Coordinates]:
-    with time_machine.travel(now, tick=True) as traveller:
-        yield traveller
+def _clock(clock_at_now: time_machine.Coordinates) -> time_machine.Coordinates:
+    return clock_at_now
 
 
 @pytest.fixture
