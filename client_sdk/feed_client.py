@@ -177,6 +177,10 @@ class FeedClient:
         self._last_error: dict[str, tuple[str, str] | None] = dict.fromkeys(self.feeds)
         self._views: Mapping[str, FeedView] = {}
         self._hash_keys: tuple[tuple[int, bytes], ...] = ()
+        self.publication: object = object()
+        """Replaced by a new object whenever a view or the hashing keys change, so a
+        reader (the call screener) can keep what it derived from the last views with
+        one identity test instead of asking for every view again."""
         self._sync_lock = threading.Lock()
         self._publish_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
@@ -359,6 +363,7 @@ class FeedClient:
         view = FeedView(feed, stored.version, keys, tuple(records), False, expires_at)
         with self._publish_lock:
             self._views = {**self._views, feed: view}
+            self.publication = object()
 
     def _publish_hash_keys(self) -> None:
         epochs: set[int] = set()
@@ -366,9 +371,12 @@ class FeedClient:
             stored = self._stored.get(feed)
             if feed in PHONE_FEED_NAMES and stored is not None:
                 epochs.update(manifest_epochs(stored.manifest))
-        self._hash_keys = tuple(
+        hash_keys = tuple(
             (e, self._consortium[e]) for e in sorted(epochs, reverse=True) if e in self._consortium
         )
+        if hash_keys != self._hash_keys:
+            self._hash_keys = hash_keys
+            self.publication = object()
 
     def _is_stale(self, feed: str, expires_at: datetime, now: datetime) -> bool:
         last = self._last_success.get(feed)

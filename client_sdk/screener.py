@@ -101,8 +101,8 @@ _PER_BUCKET = 32
 for 10^7 keys, and the index costs 8 / 32 = 0.25 bytes per key."""
 RECHECK_S = 1.0
 """How long a check may reuse the feeds it read, while the FeedClient has published
-nothing new: a sync that changes a feed or key is seen at once (the client swaps its
-`_views` / `_hash_keys` objects), a staleness flip by the clock within this time."""
+nothing new: a sync that changes a feed or key is seen at once (the client replaces
+its `publication` object), a staleness flip by the clock within this time."""
 
 
 def _bucket_index(keys: np.ndarray, count: int) -> tuple[array, int]:
@@ -216,7 +216,7 @@ class CallScreener:
         self._macs: tuple[Any, ...] = ()
         self._contact_keys: frozenset[int] = frozenset()
         self._snapshot: _Snapshot | None = None
-        self._reuse: tuple[Any, Any, float, _Snapshot] | None = None
+        self._reuse: tuple[object, float, _Snapshot] | None = None
 
     # -- public API ---------------------------------------------------------
 
@@ -250,11 +250,10 @@ class CallScreener:
         client = self._client
         if (
             reuse is not None
-            and getattr(client, "_views", None) is reuse[0]
-            and getattr(client, "_hash_keys", None) is reuse[1]
-            and reuse[2] - RECHECK_S <= _time_module.time() < reuse[2]
+            and getattr(client, "publication", None) is reuse[0]
+            and reuse[1] - RECHECK_S <= _time_module.time() < reuse[1]
         ):
-            snap = reuse[3]
+            snap = reuse[2]
         else:
             snap = self._read_state()[1]
         if key64 in self._contact_keys:
@@ -311,30 +310,28 @@ class CallScreener:
 
         Asking a FeedClient for three views costs a clock read and a staleness
         test each (several µs, more than the lookup itself), so while the client
-        holds the very same `_views` and `_hash_keys` objects it held at the last
-        read (it replaces them on every publish) and less than `RECHECK_S` has
-        passed, the last answer is reused. Other `FeedReader`s are asked every time.
+        holds the very same `publication` object it held at the last read (it
+        replaces it on every publish) and less than `RECHECK_S` has passed, the
+        last answer is reused. Readers without `publication` are asked every time.
         """
         reuse = self._reuse
         if reuse is not None:
             client = self._client
             now = _time_module.time()
             if (
-                getattr(client, "_views", None) is reuse[0]
-                and getattr(client, "_hash_keys", None) is reuse[1]
-                and reuse[2] - RECHECK_S <= now < reuse[2]
+                getattr(client, "publication", None) is reuse[0]
+                and reuse[1] - RECHECK_S <= now < reuse[1]
             ):
-                return self._macs, reuse[3]
+                return self._macs, reuse[2]
         return self._read_state()
 
     def _read_state(self) -> tuple[tuple[Any, ...], _Snapshot]:
         client = self._client
-        views_token = getattr(client, "_views", None)
-        keys_token = getattr(client, "_hash_keys", None)
+        token = getattr(client, "publication", None)
         macs = self._current_macs()
         snap = self._current_snapshot()
-        if views_token is not None and keys_token is not None:
-            self._reuse = (views_token, keys_token, _time_module.time() + RECHECK_S, snap)
+        if token is not None:
+            self._reuse = (token, _time_module.time() + RECHECK_S, snap)
         return macs, snap
 
     def _current_macs(self) -> tuple[Any, ...]:

@@ -22,7 +22,7 @@ EXPIRES = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 class Feeds:
-    """A FeedClient-shaped reader (it has `_views` and `_hash_keys`, so checks reuse reads)."""
+    """A FeedClient-shaped reader (it has `publication`, so checks reuse reads)."""
 
     def __init__(self, block: list[int]) -> None:
         keys = np.array(sorted(set(block)), dtype=np.uint64)
@@ -32,6 +32,7 @@ class Feeds:
             "phone-warn": FeedView("phone-warn", 1, np.zeros(0, np.uint64), (), False, EXPIRES),
         }
         self._hash_keys = ((1, b"k" * 32),)
+        self.publication = object()
 
     def view(self, feed: str) -> FeedView | None:
         return self._views.get(feed)
@@ -75,5 +76,6 @@ def test_a_new_view_is_seen_at_once() -> None:
     assert screener.check_hashed(6).action == "allow"
     feeds._views = {**feeds._views, "phone-block": FeedView(
         "phone-block", 2, np.array([6], dtype=np.uint64), (), False, EXPIRES)}
+    feeds.publication = object()  # what FeedClient does on every publish
     verdict = screener.check_hashed(6)
     assert verdict.action == "block" and verdict.feed_version["phone-block"] == 2
