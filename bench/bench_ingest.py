@@ -4,7 +4,7 @@ A gunicorn hub (2 workers) on SQLite and on a fresh PostgreSQL database; 4
 client processes, each a separately approved member, POST signed
 `/v1/reports` batches of 10,000 pre-hashed phone reports. Consecutive clients
 share half of their indicators, so every batch also pays for consensus merges
-(`listings.recompute`) on indicators other members reported. Throughput is
+(`remerge.recompute`) on indicators other members reported. Throughput is
 accepted reports / wall time from the first request sent to the last answer.
 
 Target: >= 50,000 reports/s on SQLite. `--profile` (run_all passes it when the
@@ -116,7 +116,7 @@ def profile_submit(batches_before: int = 1) -> str:
         hub = initialise(f"sqlite:///{tmp}/hub.sqlite3", Path(tmp) / "data")
         app = hub.app
         with app.app_context(), get_db(app).new_session() as session:
-            from hub.services.listings import epoch_states
+            from hub.services.consortium_keys import epoch_states
 
             epoch = max(epoch_states(session))
             members = _bench_members(session, 2)

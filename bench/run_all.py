@@ -155,7 +155,7 @@ EXPLAINED = {
     "ingest.rate": (
         "3,298 → 7,419 reports/s on SQLite (864 → 3,045 on PostgreSQL) after the re-merge "
         "moved to plain Core rows in bulk, writes to driver-level `executemany` "
-        "(`listings.bulk_write`) and SQLite timestamps to one-step text conversion; still "
+        "(`hub.bulk_sql.bulk_write`) and SQLite timestamps to one-step text conversion; still "
         "15% of the target. SQLite admits one writer and a `POST /v1/reports` holds its "
         "`BEGIN IMMEDIATE` transaction from member authentication to commit, so throughput "
         "is 10,000 / (one batch's server time): 12 batches in 16.2 s ≈ 1.35 s each on this "

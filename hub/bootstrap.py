@@ -16,7 +16,8 @@ from hub.auth.admin_auth import create_admin
 from hub.db import get_db, migrate
 from hub.feeds.builder import keystore_for
 from hub.models.admin import Admin
-from hub.services.consortium_keys import ensure_first_epoch, ensure_master_key
+from hub.services.consortium_keys import ensure_master_key
+from hub.services.key_rotation import ensure_first_epoch
 from hub.services.passwords import generate_password
 
 

@@ -18,6 +18,12 @@ from typing import Any, TypeVar, cast
 import click
 from flask import Flask
 
+from hub.services.audit import verify_chain
+from hub.services.consortium_keys import epoch_states
+from hub.services.key_rotation import rotate
+from hub.services.membership import list_members, transition
+from hub.services.passwords import generate_password
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -154,7 +160,6 @@ def create_admin_cmd(app: Flask, username: str, password_stdin: bool) -> None:
     """Add an admin account; prints a generated password unless --password-stdin."""
     from hub.auth.admin_auth import create_admin
     from hub.db import get_db
-    from hub.services.passwords import generate_password
 
     _require_initialised(app)
     if password_stdin:
@@ -188,7 +193,6 @@ def members() -> None:
 def members_list(app: Flask, state: str | None) -> None:
     """One line per member: id, state, kind, name."""
     from hub.db import get_db
-    from hub.services.membership import list_members
     from schemas.enums import MemberState
 
     _require_initialised(app)
@@ -209,7 +213,6 @@ def _transition_command(action: str, needs_reason: bool) -> click.Command:
     def command(app: Flask, member_id: str, reason: str | None, actor: str) -> None:
         from hub.db import get_db
         from hub.errors import ApiError
-        from hub.services.membership import transition
 
         _require_initialised(app)
         with get_db(app).new_session() as session:
@@ -241,7 +244,6 @@ for _action, _needs_reason in (
 def verify_audit(app: Flask) -> None:
     """Recompute the audit hash chain; exit 1 naming the first broken row."""
     from hub.db import get_db
-    from hub.services.audit import verify_chain
 
     _require_initialised(app)
     with get_db(app).new_session(write=False) as session:
@@ -256,7 +258,6 @@ def verify_audit(app: Flask) -> None:
 def rotate_consortium_key(app: Flask) -> None:
     """Start a new consortium key epoch (current → retiring, older retiring → retired)."""
     from hub.db import get_db
-    from hub.services.consortium_keys import epoch_states, rotate
 
     _require_initialised(app)
     with get_db(app).new_session() as session:

@@ -57,3 +57,31 @@ class Feed(StrEnum):
 
 
 PHONE_FEEDS: tuple[Feed, ...] = (Feed.PHONE_BLOCK, Feed.PHONE_WARN, Feed.PHONE_ALLOW)
+
+
+class EpochState(StrEnum):
+    """A consortium-key epoch: `current` (one), `retiring` (still accepted and in the
+    feeds), `retired` (refused, out of the feeds). Stored in `consortium_keys.state`."""
+
+    CURRENT = "current"
+    RETIRING = "retiring"
+    RETIRED = "retired"
+
+
+USABLE_EPOCH_STATES: tuple[EpochState, ...] = (EpochState.CURRENT, EpochState.RETIRING)
+
+
+class ReportState(StrEnum):
+    """A stored report: only `active` ones count in the merge. Stored in `reports.state`."""
+
+    ACTIVE = "active"
+    OVERTURNED = "overturned"
+    RETRACTED = "retracted"
+
+
+class DisputeState(StrEnum):
+    """A dispute: `open` holds its indicator out of `block` until an admin decides."""
+
+    OPEN = "open"
+    UPHELD = "upheld"
+    DELISTED = "delisted"

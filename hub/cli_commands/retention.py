@@ -6,6 +6,7 @@ import click
 from flask import Flask
 
 from hub.cli import main, pass_app
+from hub.services.retention import purge
 
 
 @main.command("purge")
@@ -13,8 +14,6 @@ from hub.cli import main, pass_app
 def purge_cmd(app: Flask) -> None:
     """Delete expired reports, used nonces, dead admin sessions, consumed journal rows
     and stale feed artifacts (see LIANFANG_RETENTION_DAYS); the audit log is kept."""
-    from hub.services.retention import purge
-
     result = purge(app)
     if result.busy:
         raise click.ClickException("another purge is running; try again shortly")

@@ -20,8 +20,8 @@ from hub.models.feed import FeedVersion
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
 from hub.models.report import MemberStanding, Report, ReportBatch
-from hub.services.disputes import OPEN, dispute_view
-from schemas.enums import Feed
+from hub.services.disputes import dispute_view
+from schemas.enums import DisputeState, Feed
 
 DEFAULT_WEIGHT = 1.0
 
@@ -44,7 +44,7 @@ def member_figures(session: Session, member_ids: list[str]) -> dict[str, dict[st
     for member_id, count in session.execute(
         select(Report.member_id, func.count(func.distinct(Dispute.id)))
         .join(Dispute, Dispute.indicator_id == Report.indicator_id)
-        .where(Report.member_id.in_(member_ids), Dispute.state == OPEN)
+        .where(Report.member_id.in_(member_ids), Dispute.state == DisputeState.OPEN.value)
         .group_by(Report.member_id)
     ):
         out[member_id]["open_disputes"] = int(count)

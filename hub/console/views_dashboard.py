@@ -17,8 +17,7 @@ from hub.console.svg import PALETTE, Series, compact_number, legend, line_chart,
 from hub.models.dispute import Dispute
 from hub.models.member import Member
 from hub.services import audit
-from hub.services.disputes import OPEN
-from schemas.enums import Category, Feed, MemberState
+from schemas.enums import Category, DisputeState, Feed, MemberState
 from schemas.timefmt import utcnow
 
 DAYS = 30
@@ -75,7 +74,7 @@ def dashboard() -> ResponseReturnValue:
         select(func.count()).select_from(Member).where(Member.state == MemberState.PENDING.value)
     )
     open_disputes = session.scalar(
-        select(func.count()).select_from(Dispute).where(Dispute.state == OPEN)
+        select(func.count()).select_from(Dispute).where(Dispute.state == DisputeState.OPEN.value)
     )
     return render_template(
         "console/dashboard.html",

@@ -12,17 +12,18 @@ from hub.console.forms import PER_PAGE, back_with, invalid, load_form, notice_te
 from hub.console.queries import disputes_with_listing
 from hub.console.session import actor, require_signin
 from hub.services import disputes
+from schemas.enums import DisputeState
 from schemas.reports import DisputeResolutionSchema
 
 _RESOLUTION = DisputeResolutionSchema()
-STATES = (disputes.OPEN, disputes.UPHELD, disputes.DELISTED)
+STATES = tuple(state.value for state in DisputeState)
 
 
 @bp.get("/disputes")
 @require_signin
 def disputes_page() -> ResponseReturnValue:
     page = page_arg()
-    raw_state = request.args.get("state", disputes.OPEN)
+    raw_state = request.args.get("state", DisputeState.OPEN.value)
     state = raw_state if raw_state in STATES else None
     items, total = disputes_with_listing(
         db.session(), state, limit=PER_PAGE, offset=(page - 1) * PER_PAGE

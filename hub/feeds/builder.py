@@ -29,15 +29,20 @@ from typing import Any
 
 import numpy as np
 from flask import Flask
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.db import Database, get_db
-from hub.feeds import lock
+from hub.feeds import journal, lock
 from hub.feeds import publisher as pub
 from hub.feeds.entries import RECORDS, kind_of
+from hub.feeds.journal import FeedOp
 from hub.feeds.keystore import Keystore
 from hub.models.feed import FeedState, FeedVersion
+from hub.services.consortium_keys import active_keys
+from hub.services.groups import group_record
+from hub.services.key_rotation import retire_due
+from hub.services.remerge import remerge_due
 from schemas.enums import Feed
 from schemas.manifest import phone_key
 from schemas.timefmt import utcnow
@@ -98,37 +103,6 @@ def signers(envelope: Mapping[str, Any]) -> list[str]:
 # ------------------------------------------------------------------ journal
 
 
-def _watermark(database: Database, table: str) -> int:
-    """The highest journal id below which every row is committed.
-
-    On PostgreSQL ids are drawn at insert time but rows become visible at commit,
-    so a row with a smaller id can appear after a larger one was read; a brief
-    SHARE lock waits for in-flight writers, after which everything up to max(id)
-    is visible. SQLite has one writer at a time, so commit order is id order.
-    """
-    with database.new_session(write=True) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text(f"LOCK TABLE {table} IN SHARE MODE"))
-        top = session.execute(text(f"SELECT MAX(id) FROM {table}")).scalar()  # noqa: S608
-        session.commit()
-        return int(top or 0)
-
-
-def _final_ops(session: Session, feed: str, after: int, upto: int) -> dict[str, str]:
-    """value → its last op in (after, upto]: an add then a remove cancels out."""
-    from hub.models.feed_change import FeedChange
-
-    rows = session.execute(
-        select(FeedChange.value, FeedChange.op)
-        .where(FeedChange.feed == feed, FeedChange.id > after, FeedChange.id <= upto)
-        .order_by(FeedChange.id)
-    )
-    final: dict[str, str] = {}
-    for value, op in rows:
-        final[value] = op
-    return final
-
-
 def _contains(sorted_keys: np.ndarray, probe: np.ndarray) -> np.ndarray:
     if sorted_keys.size == 0 or probe.size == 0:
         return np.zeros(probe.size, dtype=bool)
@@ -138,8 +112,8 @@ def _contains(sorted_keys: np.ndarray, probe: np.ndarray) -> np.ndarray:
 
 def net_key_change(base: np.ndarray, final: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """Net adds/removes of phone keys against `base` (sorted uint64)."""
-    wanted = {phone_key(v) for v, op in final.items() if op == "add"}
-    dropped = {phone_key(v) for v, op in final.items() if op == "remove"} - wanted
+    wanted = {phone_key(v) for v, op in final.items() if op == FeedOp.ADD}
+    dropped = {phone_key(v) for v, op in final.items() if op == FeedOp.REMOVE} - wanted
     adds = np.array(sorted(wanted), dtype=np.uint64)
     removes = np.array(sorted(dropped), dtype=np.uint64)
     return adds[~_contains(base, adds)], removes[_contains(base, removes)]
@@ -151,13 +125,11 @@ def net_record_change(
     """Net complaint-group change: a changed group is a remove plus an add."""
     if not final:
         return [], []
-    from hub.services.groups import group_record
-
     current = {r["group_id"]: r for r in base}
     adds: list[dict[str, Any]] = []
     removes: list[str] = []
     for gid in sorted(final):
-        record = group_record(session, gid) if final[gid] == "upsert" else None
+        record = group_record(session, gid) if final[gid] == FeedOp.UPSERT else None
         old = current.get(gid)
         if record is not None and record == old:
             continue
@@ -170,8 +142,6 @@ def net_record_change(
 
 def key_epochs(session: Session) -> list[dict[str, Any]]:
     """Epochs phone feeds carry keys for, with the SHA-256 of each consortium key."""
-    from hub.services.consortium_keys import active_keys
-
     return [
         {"epoch": epoch, "key_sha256": hashlib.sha256(key).hexdigest()}
         for epoch, key in sorted(active_keys(session).items())
@@ -227,15 +197,12 @@ def _build_locked(
     app: Flask, database: Database, cfg: Any, settings: FeedSettings, now: datetime,
     feeds: list[str],
 ) -> BuildResult:
-    from hub.models.feed_change import FeedChange
-    from hub.services.consortium_keys import retire_due
-    from hub.services.listings import refresh_due
 
     with database.new_session(write=True) as session:
         retire_due(session, now)  # a retiring epoch past `retires_at` leaves the feeds
-        refresh_due(session, now)
+        remerge_due(session, now)
         session.commit()
-    upto = _watermark(database, FeedChange.__tablename__)
+    upto = journal.committed_watermark(database)
     keystore = keystore_for(app)
     current_kid = keystore.current_feed_keyid()
     result = BuildResult()
@@ -248,7 +215,7 @@ def _build_locked(
             envelope = json.loads(row.manifest) if row.manifest else None
             previous = envelope["signed"] if envelope else None
             base = pub.load_entries(paths, feed, previous)
-            final = _final_ops(session, feed, row.last_change_id, upto)
+            final = journal.final_ops(session, feed, row.last_change_id, upto)
             kind = kind_of(feed)
             if kind is RECORDS:
                 adds, removes = net_record_change(session, base, final)

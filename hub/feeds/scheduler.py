@@ -17,6 +17,7 @@ from flask import Flask
 
 from hub import get_config
 from hub.feeds.builder import build_feeds, sync_manifests
+from hub.services.retention import RetentionSettings, purge
 
 log = logging.getLogger("hub.feeds")
 _EXTENSION = "lianfang_feed_scheduler"
@@ -32,8 +33,6 @@ def run_build(app: Flask) -> None:
 
 def run_purge(app: Flask) -> None:
     """One scheduled retention purge (`hub.services.retention`); errors are logged."""
-    from hub.services.retention import purge
-
     try:
         purge(app)
     except Exception:  # noqa: BLE001 - a failed purge must not kill the schedule
@@ -54,8 +53,6 @@ def start(app: Flask) -> BackgroundScheduler:
         max_instances=1, coalesce=True,
         next_run_time=datetime.now().astimezone() + timedelta(seconds=min(5, interval)),
     )
-    from hub.services.retention import RetentionSettings
-
     scheduler.add_job(
         run_purge, "interval", args=[app], id="retention-purge", max_instances=1, coalesce=True,
         seconds=RetentionSettings.from_config(get_config(app)).interval_s,

@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models.base import Base, UTCDateTime
+from schemas.enums import DisputeState
 
 
 class Dispute(Base):
@@ -20,7 +21,7 @@ class Dispute(Base):
     opened_by_member: Mapped[str | None] = mapped_column(ForeignKey("members.id"), default=None)
     opened_by_admin: Mapped[str | None] = mapped_column(String(64), default=None)
     reason: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="open")
+    state: Mapped[str] = mapped_column(String(16), default=DisputeState.OPEN.value)
     resolution_reason: Mapped[str | None] = mapped_column(Text, default=None)
     resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -14,7 +14,7 @@ class Listing(Base):
     """`tier` is block|warn|none (an allowlisted indicator is `none`); `held` = open dispute.
 
     `categories` is comma-separated and sorted; `next_review_at` is when decay or
-    an expiry may change the listing (`hub.services.listings.refresh_due`).
+    an expiry may change the listing (`hub.services.remerge.remerge_due`).
     """
 
     __tablename__ = "listings"

@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models.base import Base, UTCDateTime
+from schemas.enums import ReportState
 
 
 class ReportBatch(Base):
@@ -61,7 +62,7 @@ class Report(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     key_epoch: Mapped[int] = mapped_column(Integer)
     case_ref: Mapped[str | None] = mapped_column(String(64), default=None)
-    state: Mapped[str] = mapped_column(String(16), default="active")
+    state: Mapped[str] = mapped_column(String(16), default=ReportState.ACTIVE.value)
     batch_id: Mapped[str | None] = mapped_column(
         ForeignKey("report_batches.id", ondelete="SET NULL"), default=None
     )

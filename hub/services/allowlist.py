@@ -23,8 +23,16 @@ from hub.models.allowlist import AllowlistEntry, AllowlistNumber
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
 from hub.services import audit
-from hub.services.ingest import check_epoch, ensure_indicators
-from hub.services.listings import find_indicator, recompute
+from hub.services.consortium_keys import (
+    active_keys,
+    current_key,
+    keys_config,
+    seal,
+    unseal,
+    wrapping_key,
+)
+from hub.services.indicators import check_epoch, ensure_indicators, find_indicator
+from hub.services.remerge import recompute
 from schemas.enums import Category, IndicatorKind
 from schemas.indicators import InvalidIndicator, hash_normalized, normalize
 from schemas.timefmt import format_time, utcnow
@@ -34,9 +42,7 @@ PHONE = IndicatorKind.PHONE.value
 
 
 def _wrap() -> bytes:
-    from hub.services.consortium_keys import _keys_config, wrapping_key
-
-    keys_dir, passphrase, _ = _keys_config()
+    keys_dir, passphrase, _ = keys_config()
     return wrapping_key(keys_dir, passphrase)
 
 
@@ -46,8 +52,6 @@ def _digest(wrap: bytes, e164: str) -> str:
 
 def _numbers(session: Session, wrap: bytes) -> list[tuple[AllowlistNumber, str]]:
     """Every stored official number with its decrypted E.164 form (a short list)."""
-    from hub.services.consortium_keys import unseal
-
     rows = session.scalars(select(AllowlistNumber).order_by(AllowlistNumber.id))
     return [(row, unseal(wrap, row.nonce, row.ciphertext, _NUMBER_AAD).decode()) for row in rows]
 
@@ -91,8 +95,6 @@ def allow_epoch(session: Session, epoch: int, key: bytes, wrap: bytes, now: date
 def _add_raw(
     session: Session, data: dict[str, Any], actor: str, now: datetime
 ) -> dict[str, Any]:
-    from hub.services.consortium_keys import active_keys, current_key, seal
-
     try:
         e164 = normalize(IndicatorKind.PHONE, data["raw_number"], data["region"])
     except InvalidIndicator as exc:
@@ -181,8 +183,6 @@ def _forget_number(session: Session, epoch: int, value: str) -> list[int]:
     """If `value` is a stored official number's hash, drop that number and return the ids
     of its hashes under every active epoch (removing it from one epoch only would be
     undone at the next rotation); else []."""
-    from hub.services.consortium_keys import active_keys
-
     keys = active_keys(session)
     key = keys.get(epoch)
     if key is None:

@@ -1,4 +1,8 @@
-"""Consortium HMAC keys per epoch (DESIGN §2), encrypted at rest.
+"""The consortium-key keystore: HMAC keys per epoch (DESIGN §2), encrypted at rest.
+
+The bottom of `hub.services`: sealing and unsealing, the epochs' states, the
+current and active keys. Rotation and retirement, which also touch the
+allowlist and the feed journal, are orchestrated above in `key_rotation`.
 
 Each epoch's 32-byte key is stored AES-GCM-encrypted under the master key in
 `<data_dir>/keys/master.key` (32 random bytes, mode 0600, created at init), with
@@ -14,27 +18,23 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.errors import ApiError
 from hub.models.consortium import ConsortiumKey
-from hub.services import audit
+from schemas.enums import EpochState
 from schemas.keys import b64encode
-from schemas.timefmt import format_time, utcnow
+from schemas.timefmt import format_time
 
 KEY_BYTES = 32
 MASTER_KEY_NAME = "master.key"
-
-CURRENT = "current"
-RETIRING = "retiring"
-RETIRED = "retired"
 
 
 class MasterKeyError(RuntimeError):
@@ -80,11 +80,11 @@ def wrapping_key(keys_dir: Path, passphrase: str | None) -> bytes:
     return _wrapping_key(str(path), passphrase, mtime)
 
 
-def _aad(epoch: int) -> bytes:
+def epoch_aad(epoch: int) -> bytes:
     return f"lianfang-consortium-key:{epoch}".encode("ascii")
 
 
-def _keys_config() -> tuple[Path, str | None, int]:
+def keys_config() -> tuple[Path, str | None, int]:
     from hub import get_config
 
     cfg = get_config()
@@ -105,91 +105,7 @@ def unseal(wrap: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
 
 
 def _decrypt(row: ConsortiumKey, wrap: bytes) -> bytes:
-    return unseal(wrap, row.nonce, row.ciphertext, _aad(row.epoch))
-
-
-def create_epoch(
-    session: Session, keys_dir: Path, passphrase: str | None, actor: str = "system"
-) -> int:
-    """Generate the next epoch's key as `current`, demoting older epochs."""
-    wrap = wrapping_key(keys_dir, passphrase)
-    now = utcnow()
-    latest = session.scalar(select(func.max(ConsortiumKey.epoch)))
-    epoch = (latest or 0) + 1
-    retired: list[int] = []
-    for row in session.scalars(select(ConsortiumKey).where(ConsortiumKey.state != RETIRED)):
-        if row.state == CURRENT:
-            row.state, row.retiring_at = RETIRING, now
-        elif row.state == RETIRING:
-            row.state, row.retired_at = RETIRED, now
-            retired.append(row.epoch)
-    raw_key = os.urandom(KEY_BYTES)
-    nonce, ciphertext = seal(wrap, raw_key, _aad(epoch))
-    session.add(
-        ConsortiumKey(
-            epoch=epoch, nonce=nonce, ciphertext=ciphertext, state=CURRENT, created_at=now
-        )
-    )
-    session.flush()
-    _epochs_changed(session, retired, now)
-    from hub.services.allowlist import allow_epoch
-
-    allow_epoch(session, epoch, raw_key, wrap, now)
-    audit.record(session, actor, "consortium_key.rotate", f"epoch:{epoch}", {"epoch": epoch})
-    return epoch
-
-
-def _epochs_changed(session: Session, retired: list[int], now: datetime) -> None:
-    """What must follow retiring epochs, in the same transaction: their hashes leave
-    the phone feeds (`listings.retire_epoch`, run after the state is stored, since
-    later recomputes rely on `phone_feed` seeing the epoch as retired)."""
-    from hub.services.listings import retire_epoch
-
-    for epoch in retired:
-        retire_epoch(session, epoch)
-
-
-def retire_due(session: Session, now: datetime) -> list[int]:
-    """Retire every `retiring` epoch whose `retires_at` has passed; returns their numbers.
-
-    Rotation only retires the epoch before the previous one, so without this a
-    retiring epoch would stay in the feeds (and usable for reports) until the
-    next rotation, however late. The feed builder runs it before each build.
-    """
-    _, _, retire_after = _keys_config()
-    cutoff = now - timedelta(seconds=retire_after)
-    rows = list(
-        session.scalars(
-            select(ConsortiumKey)
-            .where(ConsortiumKey.state == RETIRING, ConsortiumKey.retiring_at <= cutoff)
-            .order_by(ConsortiumKey.epoch)
-            .with_for_update()
-        )
-    )
-    for row in rows:
-        row.state, row.retired_at = RETIRED, now
-    if not rows:
-        return []
-    session.flush()
-    epochs = [row.epoch for row in rows]
-    _epochs_changed(session, epochs, now)
-    for epoch in epochs:
-        audit.record(session, "system", "consortium_key.retire", f"epoch:{epoch}", {"epoch": epoch})
-    return epochs
-
-
-def ensure_first_epoch(session: Session, keys_dir: Path, passphrase: str | None) -> bool:
-    """Create epoch 1 unless any epoch exists; True when created."""
-    if session.scalar(select(func.count()).select_from(ConsortiumKey)):
-        return False
-    create_epoch(session, keys_dir, passphrase, actor="system:init")
-    return True
-
-
-def rotate(session: Session, actor: str = "cli") -> int:
-    """Start a new epoch in the current app's key store; returns its number."""
-    keys_dir, passphrase, _ = _keys_config()
-    return create_epoch(session, keys_dir, passphrase, actor=actor)
+    return unseal(wrap, row.nonce, row.ciphertext, epoch_aad(row.epoch))
 
 
 def epoch_states(session: Session) -> dict[int, str]:
@@ -202,33 +118,37 @@ def epoch_states(session: Session) -> dict[int, str]:
 
 def current_key(session: Session) -> tuple[int, bytes]:
     """The current epoch and its raw 32-byte key (app context needed for the key store)."""
-    row = session.scalars(select(ConsortiumKey).where(ConsortiumKey.state == CURRENT)).first()
+    row = session.scalars(
+        select(ConsortiumKey).where(ConsortiumKey.state == EpochState.CURRENT.value)
+    ).first()
     if row is None:
         raise ApiError(503, "no_consortium_key", "the hub has no consortium key yet; run init")
-    keys_dir, passphrase, _ = _keys_config()
+    keys_dir, passphrase, _ = keys_config()
     return row.epoch, _decrypt(row, wrapping_key(keys_dir, passphrase))
 
 
 def active_keys(session: Session) -> dict[int, bytes]:
     """Raw keys of every `current` and `retiring` epoch (feeds list these epochs)."""
-    keys_dir, passphrase, _ = _keys_config()
+    keys_dir, passphrase, _ = keys_config()
     wrap = wrapping_key(keys_dir, passphrase)
-    rows = session.scalars(select(ConsortiumKey).where(ConsortiumKey.state != RETIRED))
+    rows = session.scalars(
+        select(ConsortiumKey).where(ConsortiumKey.state != EpochState.RETIRED.value)
+    )
     return {row.epoch: _decrypt(row, wrap) for row in rows}
 
 
 def key_document(session: Session) -> dict[str, Any]:
     """The `GET /v1/consortium-key` body (docs/FORMATS.md), newest epoch first."""
-    keys_dir, passphrase, retire_after = _keys_config()
+    keys_dir, passphrase, retire_after = keys_config()
     wrap = wrapping_key(keys_dir, passphrase)
     rows = list(
         session.scalars(
             select(ConsortiumKey)
-            .where(ConsortiumKey.state != RETIRED)
+            .where(ConsortiumKey.state != EpochState.RETIRED.value)
             .order_by(ConsortiumKey.epoch.desc())
         )
     )
-    current = next((r.epoch for r in rows if r.state == CURRENT), None)
+    current = next((r.epoch for r in rows if r.state == EpochState.CURRENT.value), None)
     if current is None:
         raise ApiError(503, "no_consortium_key", "the hub has no consortium key yet; run init")
     keys: list[dict[str, Any]] = []
@@ -239,7 +159,7 @@ def key_document(session: Session) -> dict[str, Any]:
             "state": row.state,
             "created_at": format_time(row.created_at),
         }
-        if row.state == RETIRING and row.retiring_at is not None:
+        if row.state == EpochState.RETIRING.value and row.retiring_at is not None:
             entry["retires_at"] = format_time(row.retiring_at + timedelta(seconds=retire_after))
         keys.append(entry)
     return {"current_epoch": current, "keys": keys}

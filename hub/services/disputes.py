@@ -5,7 +5,7 @@ marks the indicator's active non-legit reports overturned and halves the weight
 of every member that made them, so a member that keeps listing legitimate
 numbers counts for less everywhere. Only the disputed indicator is re-merged
 inline; the penalised members' other listings are marked due
-(`listings.mark_member_listings`) and re-merged by `refresh_due` before the
+(`listings.mark_member_listings`) and re-merged by `remerge_due` before the
 next feed build, so one resolution never re-merges millions of rows.
 """
 
@@ -22,13 +22,12 @@ from hub.models.dispute import Dispute
 from hub.models.indicator import Indicator
 from hub.models.report import MemberStanding, Report
 from hub.services import audit
-from hub.services.listings import find_indicator, mark_member_listings, recompute
-from schemas.enums import Category
+from hub.services.indicators import find_indicator
+from hub.services.listings import mark_member_listings
+from hub.services.remerge import recompute
+from schemas.enums import Category, DisputeState, ReportState
 from schemas.timefmt import format_time, utcnow
 
-OPEN = "open"
-UPHELD = "upheld"
-DELISTED = "delisted"
 DELIST_WEIGHT_FACTOR = 0.5
 
 
@@ -50,7 +49,9 @@ def open_dispute(
     if member_id is not None:
         _check_open_cap(session, member_id)
     existing = session.scalars(
-        select(Dispute).where(Dispute.indicator_id == indicator.id, Dispute.state == OPEN)
+        select(Dispute).where(
+            Dispute.indicator_id == indicator.id, Dispute.state == DisputeState.OPEN.value
+        )
     ).first()
     if existing is not None:
         raise ApiError(
@@ -61,7 +62,7 @@ def open_dispute(
         opened_by_member=member_id,
         opened_by_admin=admin,
         reason=reason,
-        state=OPEN,
+        state=DisputeState.OPEN.value,
         created_at=now,
     )
     session.add(dispute)
@@ -98,7 +99,7 @@ def _check_open_cap(session: Session, member_id: str) -> None:
     count = session.scalar(
         select(func.count())
         .select_from(Dispute)
-        .where(Dispute.opened_by_member == member_id, Dispute.state == OPEN)
+        .where(Dispute.opened_by_member == member_id, Dispute.state == DisputeState.OPEN.value)
     )
     if int(count or 0) >= cap:
         raise ApiError(
@@ -148,18 +149,20 @@ def resolve(
     dispute = session.get(Dispute, dispute_id)
     if dispute is None:
         raise ApiError(404, "not_found", f"no dispute {dispute_id}")
-    if dispute.state != OPEN:
+    if dispute.state != DisputeState.OPEN.value:
         raise ApiError(409, "dispute_closed", f"dispute {dispute_id} is already {dispute.state}")
-    dispute.state = UPHELD if resolution == "uphold" else DELISTED
+    dispute.state = (
+        DisputeState.UPHELD.value if resolution == "uphold" else DisputeState.DELISTED.value
+    )
     dispute.resolution_reason = reason
     dispute.resolved_by = actor
     dispute.resolved_at = now
     session.flush()
     penalised: list[str] = []
-    if dispute.state == DELISTED:
+    if dispute.state == DisputeState.DELISTED.value:
         penalised = _overturn(session, dispute.indicator_id, now)
         for member_id in penalised:
-            # Lower weight everywhere: re-merged by the next `refresh_due`, not inline.
+            # Lower weight everywhere: re-merged by the next `remerge_due`, not inline.
             mark_member_listings(session, member_id, now)
     changed = recompute(session, [dispute.indicator_id], now)
     audit.record(
@@ -179,7 +182,7 @@ def _overturn(session: Session, indicator_id: int, now: datetime) -> list[str]:
     rows = session.execute(
         select(Report.id, Report.member_id).where(
             Report.indicator_id == indicator_id,
-            Report.state == "active",
+            Report.state == ReportState.ACTIVE.value,
             Report.category != Category.LEGIT.value,
         )
     ).all()
@@ -187,7 +190,7 @@ def _overturn(session: Session, indicator_id: int, now: datetime) -> list[str]:
         return []
     session.execute(
         update(Report),
-        [{"id": rid, "state": "overturned", "updated_at": now} for rid, _ in rows],
+        [{"id": rid, "state": ReportState.OVERTURNED.value, "updated_at": now} for rid, _ in rows],
     )
     members = sorted({member_id for _, member_id in rows})
     standings = {

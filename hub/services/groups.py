@@ -19,12 +19,14 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from hub.bulk_sql import chunked, lock_indicators
 from hub.errors import ApiError
+from hub.feeds import journal
+from hub.feeds.journal import FeedOp
 from hub.models.case import Case, CaseIndicator, ComplaintGroup
 from hub.models.indicator import Indicator
 from hub.services import audit
-from hub.services.ingest import check_epoch, ensure_indicators
-from hub.services.listings import chunked, journal, lock_indicators
+from hub.services.indicators import check_epoch, ensure_indicators
 from schemas.enums import Feed
 from schemas.timefmt import format_time, utcnow
 
@@ -174,13 +176,13 @@ def link(
     feed = Feed.COMPLAINT_GROUPS.value
     for group in absorbed:
         if before.get(group.label) is not None:
-            changes.append({"feed": feed, "value": group.label, "op": "remove", "created_at": now})
+            changes.append(journal.change(feed, group.label, FeedOp.REMOVE, now))
     after = _record_for(session, target)
     if after != before.get(target.label):
-        op = "upsert" if after is not None else "remove"
+        op = FeedOp.UPSERT if after is not None else FeedOp.REMOVE
         if after is not None or before.get(target.label) is not None:
-            changes.append({"feed": feed, "value": target.label, "op": op, "created_at": now})
-    journal(session, changes)
+            changes.append(journal.change(feed, target.label, op, now))
+    journal.write(session, changes)
     return target
 
 

@@ -3,7 +3,7 @@
 Each item is validated on its own, so a member gets every problem by index and
 the good items still count. Valid items are upserted in bulk (existing
 indicators and reports are loaded with chunked `IN` queries, never one query
-per item), then only the touched indicators are re-merged (`listings.recompute`).
+per item), then only the touched indicators are re-merged (`remerge.recompute`).
 The batch row keeps the member's signature, timestamp and nonce with the body's
 SHA-256 (non-repudiable provenance) and the response, replayed for a repeated
 `Idempotency-Key`.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,18 +23,17 @@ from marshmallow import ValidationError
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from hub.bulk_sql import bulk_write, chunked
 from hub.errors import ApiError
-from hub.models.indicator import Indicator
 from hub.models.report import Report, ReportBatch
 from hub.services import audit
-from hub.services.listings import bulk_write, chunked, epoch_states, recompute
+from hub.services.consortium_keys import epoch_states
+from hub.services.indicators import ensure_indicators, epoch_error, load_indicator_ids
+from hub.services.remerge import recompute
+from schemas.enums import ReportState
 from schemas.reports import ReportSchema, fast_load_report
 from schemas.timefmt import utcnow
 
-USABLE_EPOCH_STATES = ("current", "retiring")
-ACTIVE = "active"
-OVERTURNED = "overturned"
-RETRACTED = "retracted"
 LEGIT = "legit"
 
 OVERTURNED_MESSAGE = (
@@ -57,89 +56,6 @@ class Provenance:
 
 def new_batch_id() -> str:
     return "b_" + secrets.token_hex(10)
-
-
-def epoch_error(states: Mapping[int, str], epoch: int) -> str | None:
-    """Why `epoch` cannot be used for a new report, or None when it can."""
-    state = states.get(epoch)
-    if state is None:
-        return "Unknown key epoch; fetch the consortium key again."
-    if state not in USABLE_EPOCH_STATES:
-        return "This key epoch is retired; re-hash with the current consortium key."
-    return None
-
-
-def check_epoch(session: Session, epoch: int) -> None:
-    """422 on `key_epoch` unless the epoch is current or retiring."""
-    problem = epoch_error(epoch_states(session), epoch)
-    if problem:
-        raise ApiError(
-            422, "validation_error", "invalid input: key_epoch", {"key_epoch": [problem]}
-        )
-
-
-def ensure_indicators(
-    session: Session, items: Iterable[tuple[str, str, int]]
-) -> dict[tuple[str, str], int]:
-    """Ids of the (kind, value) indicators, inserting missing ones; `(kind, value, epoch)` in.
-
-    `ON CONFLICT DO NOTHING` makes concurrent batches that see the same new
-    indicator both succeed (SQLite and PostgreSQL both support it).
-    """
-    wanted: dict[tuple[str, str], int] = {}
-    for kind, value, epoch in items:
-        wanted.setdefault((kind, value), epoch)
-    keys = list(wanted)
-    found = _load_indicator_ids(session, keys)
-    missing = [k for k in keys if k not in found]
-    if missing:
-        rows = [{"kind": k, "value": v, "key_epoch": wanted[(k, v)]} for k, v in missing]
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        table = Indicator.__table__
-        stmt = (
-            dialect_insert(table)
-            .on_conflict_do_nothing(index_elements=["kind", "value"])
-            .returning(table.c.kind, table.c.value, table.c.id)
-        )
-        connection = session.connection()
-        for chunk in chunked(rows):
-            found.update(
-                {(kind, value): ident for kind, value, ident in connection.execute(stmt, chunk)}
-            )
-        # A row another batch inserted first returns nothing here: look those up.
-        raced = [k for k in missing if k not in found]
-        if raced:
-            found.update(_load_indicator_ids(session, raced))
-    return found
-
-
-def _load_indicator_ids(
-    session: Session, keys: list[tuple[str, str]]
-) -> dict[tuple[str, str], int]:
-    """Ids of existing indicators, one `kind = ? AND value IN (...)` query per kind and chunk.
-
-    Core columns on the session's connection, not ORM attributes: for 10,000 keys
-    the ORM row loading and a row-value `IN` cost several times the query itself.
-    """
-    table = Indicator.__table__
-    by_kind: dict[str, list[str]] = {}
-    for kind, value in keys:
-        by_kind.setdefault(kind, []).append(value)
-    found: dict[tuple[str, str], int] = {}
-    connection = session.connection()
-    for kind, values in by_kind.items():
-        for chunk in chunked(values):
-            rows = connection.execute(
-                select(table.c.value, table.c.id).where(
-                    table.c.kind == kind, table.c.value.in_(list(chunk))
-                )
-            )
-            found.update({(kind, value): ident for value, ident in rows})
-    return found
 
 
 DEFAULT_IDEMPOTENCY_TTL_S = 86400
@@ -335,7 +251,8 @@ def _upsert(
     overturned_keys: set[tuple[int, str]] = set()
     # A delisting binds the member on the indicator, not on one category: else it
     # could relist the value under another category (fraud overturned → harassment).
-    overturned_ids = {row.indicator_id for row in existing.values() if row.state == OVERTURNED}
+    overturned = ReportState.OVERTURNED.value
+    overturned_ids = {row.indicator_id for row in existing.values() if row.state == overturned}
     for key, (index, data) in latest.items():
         old = existing.get(key)
         if key[0] in overturned_ids and key[1] != LEGIT:
@@ -348,7 +265,7 @@ def _upsert(
             "last_seen": data["last_seen"],
             "expires_at": data["expires_at"],
             "case_ref": data["case_ref"],
-            "state": ACTIVE,
+            "state": ReportState.ACTIVE.value,
             "batch_id": batch_id,
             "updated_at": now,
         }
@@ -362,7 +279,7 @@ def _upsert(
                     **values,
                 }
             )
-        elif old.state == OVERTURNED:
+        elif old.state == ReportState.OVERTURNED.value:
             overturned_keys.add(key)
             errors.append(
                 {
@@ -398,13 +315,13 @@ def retract_reports(
     An item without `category` withdraws all of the member's reports on it.
     """
     now = now or utcnow()
-    ids = _load_indicator_ids(session, [(i["kind"], i["value"]) for i in items])
+    ids = load_indicator_ids(session, [(i["kind"], i["value"]) for i in items])
     active: dict[int, dict[str, int]] = {}
     for chunk in chunked(sorted(set(ids.values()))):
         for report_id, indicator_id, category in session.execute(
             select(Report.id, Report.indicator_id, Report.category).where(
                 Report.member_id == member_id,
-                Report.state == ACTIVE,
+                Report.state == ReportState.ACTIVE.value,
                 Report.indicator_id.in_(list(chunk)),
             )
         ):
@@ -424,7 +341,8 @@ def retract_reports(
             continue
         chosen.update(hits)
         touched.add(indicator_id)
-    rows = [{"id": rid, "state": RETRACTED, "updated_at": now} for rid in sorted(chosen)]
+    retracted = ReportState.RETRACTED.value
+    rows = [{"id": rid, "state": retracted, "updated_at": now} for rid in sorted(chosen)]
     for chunk in chunked(rows):
         session.execute(update(Report), list(chunk))
     changed = recompute(session, touched, now)

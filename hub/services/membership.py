@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from hub.errors import ApiError
 from hub.models.member import Member
 from hub.services import audit
+from hub.services.listings import mark_member_listings
 from schemas.enums import MemberState
 from schemas.keys import b64decode, key_id
 from schemas.timefmt import format_time, utcnow
@@ -119,9 +120,7 @@ def transition(
         member.approved_at = now
     if MemberState.APPROVED.value in (previous, target.value) and previous != target.value:
         # The member's merge weight changed (0 unless approved): its listings are
-        # re-merged by the next `refresh_due`, not inline (it may have millions).
-        from hub.services.listings import mark_member_listings
-
+        # re-merged by the next `remerge_due`, not inline (it may have millions).
         session.flush()
         mark_member_listings(session, member.id, now)
     details: dict[str, Any] = {"from": previous, "to": target.value}

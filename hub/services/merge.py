@@ -3,7 +3,7 @@
 Pure and I/O free on purpose: the policy is what members and admins argue
 about, so it must be testable on its own (see tests/hub/test_merge_properties.py)
 and identical whether it runs during ingest, on a scheduled refresh or in a
-what-if tool. The database layer (`hub.services.listings`) only feeds it
+what-if tool. The database layer (`hub.services.remerge`) only feeds it
 `ReportView`s and stores the `MergeResult`.
 """
 
@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from schemas.enums import Category
+from schemas.enums import Category, ReportState
 
-ACTIVE = "active"
 LEGIT = Category.LEGIT.value
 _DAY_S = 86400.0
 
@@ -43,7 +42,7 @@ class ReportView:
     confidence: int
     last_seen: datetime
     expires_at: datetime
-    state: str = ACTIVE
+    state: str = ReportState.ACTIVE.value
     first_seen: datetime | None = None
 
 
@@ -90,7 +89,7 @@ class MergeResult:
 
 def is_active(report: ReportLike, now: datetime) -> bool:
     """Retracted, overturned and expired reports stop counting."""
-    return report.state == ACTIVE and report.expires_at > now
+    return report.state == ReportState.ACTIVE and report.expires_at > now
 
 
 def _decay(last_seen: datetime, at: datetime, half_life_days: float) -> float:

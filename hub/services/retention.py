@@ -35,12 +35,15 @@ from flask import Flask
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.models.feed import FeedState
-from hub.models.feed_change import FeedChange
+from hub.db import get_db
+from hub.feeds import journal, lock
+from hub.feeds import publisher as pub
+from hub.feeds.builder import ALL_FEEDS, FeedSettings
 from hub.models.nonce import SeenNonce
 from hub.models.report import Report, ReportBatch
 from hub.models.tokens import AdminToken
 from hub.services import audit
+from hub.services.remerge import recompute
 from schemas.timefmt import utcnow
 
 log = logging.getLogger("hub.retention")
@@ -106,18 +109,6 @@ class PurgeResult:
         return self.reports + self.nonces + self.admin_tokens + self.feed_changes + self.artifacts
 
 
-def consumed_watermark(session: Session, feeds: tuple[str, ...]) -> int:
-    """The highest journal id every feed has consumed (0 when a feed never built)."""
-    rows = {
-        feed: last for feed, last in session.execute(
-            select(FeedState.feed, FeedState.last_change_id)
-        )
-    }
-    if any(feed not in rows for feed in feeds):
-        return 0
-    return int(min(rows[feed] for feed in feeds)) if feeds else 0
-
-
 def purge_database(
     session: Session, now: datetime, settings: RetentionSettings, feeds: tuple[str, ...]
 ) -> PurgeResult:
@@ -126,8 +117,6 @@ def purge_database(
     Writes the summarising audit entry last, in the same transaction, so the
     record and the deletions stand or fall together.
     """
-    from hub.services.listings import recompute
-
     result = PurgeResult()
     report_cutoff = now - timedelta(days=settings.report_days)
     touched = list(
@@ -162,15 +151,11 @@ def purge_database(
             .execution_options(synchronize_session=False)
         )
     )
-    watermark = consumed_watermark(session, feeds)
+    watermark = journal.consumed_watermark(session, feeds)
     journal_cutoff = now - timedelta(days=settings.journal_days)
     if watermark > 0:
         result.feed_changes = _count(
-            session.execute(
-                delete(FeedChange).where(
-                    FeedChange.id <= watermark, FeedChange.created_at < journal_cutoff
-                )
-            )
+            journal.delete_consumed(session, watermark, journal_cutoff)
         )
     details = result.as_dict()
     details.pop("busy")
@@ -187,10 +172,6 @@ def _count(result: Any) -> int:
 def purge(app: Flask, now: datetime | None = None) -> PurgeResult:
     """One purge run under the `retention` lease: database, then feed artifacts."""
     from hub import get_config
-    from hub.db import get_db
-    from hub.feeds import lock
-    from hub.feeds import publisher as pub
-    from hub.feeds.builder import ALL_FEEDS, FeedSettings
 
     now = now or utcnow()
     cfg = get_config(app)
@@ -226,7 +207,6 @@ def purge(app: Flask, now: datetime | None = None) -> PurgeResult:
 __all__ = [
     "PurgeResult",
     "RetentionSettings",
-    "consumed_watermark",
     "purge",
     "purge_database",
 ]

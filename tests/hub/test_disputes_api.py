@@ -62,7 +62,7 @@ def test_dispute_holds_then_delist_overturns_and_lowers_weight(live_hub) -> None
         weights = {s.member_id: s.weight for s in session.scalars(select(MemberStanding))}
         assert weights == {a[0]: 0.5, b[0]: 0.5}
     # Lower weight everywhere: the other number drops from block (0.99) to warn (0.6975),
-    # re-merged by the next build's `refresh_due` (marked due, not recomputed inline).
+    # re-merged by the next build's `remerge_due` (marked due, not recomputed inline).
     assert listing(live_hub, c, other)["tier"] == "block"
     build_feeds(live_hub.app)
     lowered = listing(live_hub, c, other)

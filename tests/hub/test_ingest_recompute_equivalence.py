@@ -1,8 +1,8 @@
-"""The bulk re-merge (`listings.recompute`) stores exactly what `merge` says, on a real database.
+"""The bulk re-merge (`remerge.recompute`) stores exactly what `merge` says, on a real database.
 
 `recompute` reads reports as plain Core rows, merges them in one pass and writes
 changed listings and journal rows with driver-level `executemany`
-(`listings.bulk_write`). These tests hold it to the reference: for random report
+(`hub.bulk_sql.bulk_write`). These tests hold it to the reference: for random report
 sets, member weights and states, every stored listing equals `merge` over
 `ReportView`s built from ORM-loaded reports, and the journal replays to exactly
 the phone-feed membership the stored listings imply (no add of a present value,
@@ -19,13 +19,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
+from hub.bulk_sql import bulk_write
 from hub.db import get_db
+from hub.feeds.journal import phone_feed
 from hub.models.feed_change import FeedChange
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
 from hub.models.report import MemberStanding, Report
-from hub.services import listings, membership
-from hub.services.ingest import ensure_indicators
+from hub.services import membership, remerge
+from hub.services.consortium_keys import epoch_states
+from hub.services.indicators import ensure_indicators
 from hub.services.merge import ReportView, merge
 from schemas.envelope import public_key_raw
 from schemas.keys import b64encode
@@ -98,8 +101,8 @@ def _expected(session: Any, indicator_id: int, now: datetime) -> Any:
                    r.first_seen)
         for r in session.scalars(select(Report).where(Report.indicator_id == indicator_id))
     ]
-    weights = listings.load_weights(session, (v.member_id for v in views))
-    return merge(views, weights, listings.current_policy(), now)
+    weights = remerge.load_weights(session, (v.member_id for v in views))
+    return merge(views, weights, remerge.current_policy(), now)
 
 
 def _check(session: Any, ids: list[int], now: datetime) -> None:
@@ -123,12 +126,12 @@ def _check(session: Any, ids: list[int], now: datetime) -> None:
         present = feeds.setdefault(feed, set())
         assert (value in present) == (op == "remove"), (feed, value, op)
         (present.discard if op == "remove" else present.add)(value)
-    states = listings.epoch_states(session)
+    states = epoch_states(session)
     implied: dict[str, set[str]] = {}
     for indicator_id in ids:
         indicator, listing = session.get(Indicator, indicator_id), stored[indicator_id]
-        feed = listings.phone_feed(indicator.kind, listing.tier, listing.allowlisted,
-                                   listing.held, states.get(indicator.key_epoch))
+        feed = phone_feed(indicator.kind, listing.tier, listing.allowlisted,
+                          listing.held, states.get(indicator.key_epoch))
         if feed is not None:
             implied.setdefault(feed.value, set()).add(indicator.value)
     assert {f: v for f, v in feeds.items() if v} == implied
@@ -145,7 +148,7 @@ def test_bulk_recompute_stores_what_merge_says(hub_app, rounds) -> None:
         try:
             for rnd in rounds:
                 now = _apply_round(session, members, ids, rnd)
-                listings.recompute(session, ids, now)
+                remerge.recompute(session, ids, now)
                 _check(session, ids, now)
         finally:
             session.rollback()  # every example starts from the empty database
@@ -161,7 +164,7 @@ def test_bulk_write_stores_the_same_text_as_sqlalchemy(hub_app) -> None:
     with hub_app.app_context(), get_db(hub_app).new_session() as session:
         table = FeedChange.__table__
         session.execute(table.insert(), [{**r, "value": "sa-" + r["value"]} for r in rows])
-        listings.bulk_write(session, table.insert(), rows)
+        bulk_write(session, table.insert(), rows)
         raw = dict(session.execute(text("SELECT value, created_at FROM feed_changes")).all())
         typed = dict(session.execute(select(FeedChange.value, FeedChange.created_at)).all())
         for i, stamp in enumerate(stamps):

@@ -14,8 +14,8 @@ from client_sdk import trust
 from hub.db import get_db
 from hub.feeds.builder import build_feeds
 from hub.models.report import ReportBatch
-from hub.services.consortium_keys import rotate
 from hub.services.groups import group_record
+from hub.services.key_rotation import rotate
 from hub.services.retention import RetentionSettings, purge_database
 from schemas.indicators import hash_indicator
 from schemas.manifest import phone_key

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hub.db import get_db
 from hub.models.audit import AuditEntry
 from hub.models.report import Report, ReportBatch
-from hub.services.listings import refresh_due
+from hub.services.remerge import remerge_due
 from schemas.timefmt import format_time, utcnow
 from tests.hub.reports_support import count, hv, journal, journal_head, listing, rep, report, signed
 
@@ -81,7 +81,7 @@ def test_retract_removes(live_hub) -> None:
     ]
 
 
-def test_expiry_removes_after_refresh_due(live_hub) -> None:
+def test_expiry_removes_after_remerge_due(live_hub) -> None:
     a, b = live_hub.new_member(), live_hub.new_member()
     value = hv()
     now = utcnow()
@@ -92,7 +92,7 @@ def test_expiry_removes_after_refresh_due(live_hub) -> None:
     with time_machine.travel(now + timedelta(days=3), tick=True):
         head = journal_head(live_hub)
         with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
-            assert refresh_due(session, utcnow()) >= 1
+            assert remerge_due(session, utcnow()) >= 1
             session.commit()
         view = listing(live_hub, b, value)
         assert view["tier"] == "warn" and view["reporter_count"] == 1

@@ -1,4 +1,4 @@
-"""Listings over time: decay and expiry via refresh_due, epoch retirement, incremental merge."""
+"""Listings over time: decay and expiry via remerge_due, epoch retirement, incremental merge."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from hub.db import get_db
 from hub.models.consortium import ConsortiumKey
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
-from hub.services.listings import recompute, refresh_due, retire_epoch
+from hub.services.key_rotation import retire_epoch
+from hub.services.remerge import recompute, remerge_due
 from schemas.timefmt import utcnow
 from tests.hub.reports_support import hv, journal, journal_head, listing, rep, report
 
@@ -35,12 +36,12 @@ def test_decay_moves_block_to_warn_at_next_review(live_hub) -> None:
     assert utcnow() + timedelta(days=1) < due_at < utcnow() + timedelta(days=30)
 
     with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
-        assert refresh_due(session, due_at - timedelta(minutes=5)) == 0
+        assert remerge_due(session, due_at - timedelta(minutes=5)) == 0
         session.commit()
     with time_machine.travel(due_at, tick=True):
         head = journal_head(live_hub)
         with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
-            assert refresh_due(session, utcnow()) == 1  # `steady` is not due yet
+            assert remerge_due(session, utcnow()) == 1  # `steady` is not due yet
             session.commit()
         assert listing(live_hub, a, value)["tier"] == "warn"
         assert journal(live_hub, head) == [
@@ -91,8 +92,8 @@ def test_recomputing_unchanged_reports_journals_nothing(live_hub) -> None:
 
 
 def test_policy_numbers_come_from_configuration(db_url, tmp_path) -> None:
-    from hub.services.listings import current_policy
     from hub.services.merge import MergePolicy
+    from hub.services.remerge import current_policy
     from tests.conftest import make_hub_app
 
     app = make_hub_app(db_url, tmp_path / "data", policy_block_min_members="3",

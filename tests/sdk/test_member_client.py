@@ -387,7 +387,7 @@ def test_bad_case_indicator_is_refused_before_sending(live_hub, member, proxy_fa
 
 def test_key_rotation_report_and_retract_across_epochs(live_hub, member: MemberClient) -> None:
     from hub.db import get_db
-    from hub.services.consortium_keys import rotate
+    from hub.services.key_rotation import rotate
 
     old_epoch, old_key = member.consortium_key()
     assert member.report("phone", ["13700137000"], "fraud", 90).accepted == 1

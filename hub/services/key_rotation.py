@@ -1,0 +1,143 @@
+"""Consortium-key rotation and retirement: the top of `hub.services`.
+
+A new epoch or a retired one is not only a keystore change: in the same
+transaction every official allowlisted number is hashed under the new key
+(`allowlist.allow_epoch`) and a retired epoch's hashes leave the phone feeds
+(`retire_epoch`, journal removals). Orchestrating it here keeps the keystore,
+the allowlist and the listings free of imports pointing upward.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.feeds import journal
+from hub.feeds.journal import FeedOp
+from hub.models.consortium import ConsortiumKey
+from hub.models.indicator import Indicator
+from hub.models.listing import Listing
+from hub.services import audit
+from hub.services.allowlist import allow_epoch
+from hub.services.consortium_keys import (
+    KEY_BYTES,
+    epoch_aad,
+    keys_config,
+    seal,
+    wrapping_key,
+)
+from schemas.enums import EpochState, IndicatorKind
+from schemas.timefmt import utcnow
+
+
+def create_epoch(
+    session: Session, keys_dir: Path, passphrase: str | None, actor: str = "system"
+) -> int:
+    """Generate the next epoch's key as `current`, demoting older epochs."""
+    wrap = wrapping_key(keys_dir, passphrase)
+    now = utcnow()
+    latest = session.scalar(select(func.max(ConsortiumKey.epoch)))
+    epoch = (latest or 0) + 1
+    retired: list[int] = []
+    live = select(ConsortiumKey).where(ConsortiumKey.state != EpochState.RETIRED.value)
+    for row in session.scalars(live):
+        if row.state == EpochState.CURRENT.value:
+            row.state, row.retiring_at = EpochState.RETIRING.value, now
+        elif row.state == EpochState.RETIRING.value:
+            row.state, row.retired_at = EpochState.RETIRED.value, now
+            retired.append(row.epoch)
+    raw_key = os.urandom(KEY_BYTES)
+    nonce, ciphertext = seal(wrap, raw_key, epoch_aad(epoch))
+    session.add(
+        ConsortiumKey(
+            epoch=epoch, nonce=nonce, ciphertext=ciphertext, state=EpochState.CURRENT.value,
+            created_at=now,
+        )
+    )
+    session.flush()
+    _epochs_changed(session, retired, now)
+    allow_epoch(session, epoch, raw_key, wrap, now)
+    audit.record(session, actor, "consortium_key.rotate", f"epoch:{epoch}", {"epoch": epoch})
+    return epoch
+
+
+def _epochs_changed(session: Session, retired: list[int], now: datetime) -> None:
+    """What must follow retiring epochs, in the same transaction: their hashes leave
+    the phone feeds (`retire_epoch`, run after the state is stored, since
+    later recomputes rely on `phone_feed` seeing the epoch as retired)."""
+    for epoch in retired:
+        retire_epoch(session, epoch)
+
+
+def retire_due(session: Session, now: datetime) -> list[int]:
+    """Retire every `retiring` epoch whose `retires_at` has passed; returns their numbers.
+
+    Rotation only retires the epoch before the previous one, so without this a
+    retiring epoch would stay in the feeds (and usable for reports) until the
+    next rotation, however late. The feed builder runs it before each build.
+    """
+    _, _, retire_after = keys_config()
+    cutoff = now - timedelta(seconds=retire_after)
+    rows = list(
+        session.scalars(
+            select(ConsortiumKey)
+            .where(
+                ConsortiumKey.state == EpochState.RETIRING.value,
+                ConsortiumKey.retiring_at <= cutoff,
+            )
+            .order_by(ConsortiumKey.epoch)
+            .with_for_update()
+        )
+    )
+    for row in rows:
+        row.state, row.retired_at = EpochState.RETIRED.value, now
+    if not rows:
+        return []
+    session.flush()
+    epochs = [row.epoch for row in rows]
+    _epochs_changed(session, epochs, now)
+    for epoch in epochs:
+        audit.record(session, "system", "consortium_key.retire", f"epoch:{epoch}", {"epoch": epoch})
+    return epochs
+
+
+def ensure_first_epoch(session: Session, keys_dir: Path, passphrase: str | None) -> bool:
+    """Create epoch 1 unless any epoch exists; True when created."""
+    if session.scalar(select(func.count()).select_from(ConsortiumKey)):
+        return False
+    create_epoch(session, keys_dir, passphrase, actor="system:init")
+    return True
+
+
+def rotate(session: Session, actor: str = "cli") -> int:
+    """Start a new epoch in the current app's key store; returns its number."""
+    keys_dir, passphrase, _ = keys_config()
+    return create_epoch(session, keys_dir, passphrase, actor=actor)
+
+
+def retire_epoch(session: Session, epoch: int) -> int:
+    """Journal removals for every listed phone indicator of `epoch`; returns how many.
+
+    Called when the epoch becomes retired: its hashes leave the phone feeds. The
+    listings stay (members can still look them up); `phone_feed` treats a
+    retired epoch as in no feed, so later recomputes journal nothing for them.
+    """
+    now = utcnow()
+    rows = session.execute(
+        select(Indicator.value, Listing.tier, Listing.allowlisted, Listing.held)
+        .join(Listing, Listing.indicator_id == Indicator.id)
+        .where(Indicator.key_epoch == epoch, Indicator.kind == IndicatorKind.PHONE.value)
+    )
+    changes = []
+    for value, tier, allowlisted, held in rows:
+        feed = journal.phone_feed(
+            IndicatorKind.PHONE.value, tier, allowlisted, held, EpochState.RETIRING.value
+        )
+        if feed is not None:
+            changes.append(journal.change(feed.value, value, FeedOp.REMOVE, now))
+    journal.write(session, changes)
+    return len(changes)

@@ -1,0 +1,282 @@
+"""Re-merge: the one way a listing changes.
+
+Every path that can change a listing (ingest, retraction, dispute, allowlist,
+decay/expiry, epoch retirement) ends in `recompute`, which re-merges exactly the
+indicators it is given, stores what changed and writes feed journal rows in the
+same transaction when — and only when — an indicator's feed membership changes.
+Work is done in chunks with `IN` queries, never one round trip per indicator.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from hub.bulk_sql import CHUNK, bulk_write, chunked, lock_indicators
+from hub.feeds import journal
+from hub.models.allowlist import AllowlistEntry
+from hub.models.dispute import Dispute
+from hub.models.indicator import Indicator
+from hub.models.listing import Listing
+from hub.models.member import Member
+from hub.models.report import MemberStanding, Report
+from hub.services.consortium_keys import epoch_states
+from hub.services.merge import MergePolicy, MergeResult, merge
+from schemas.enums import DisputeState, MemberState
+from schemas.timefmt import utcnow
+
+_POLICY_FIELDS = {
+    "block_score": float,
+    "block_min_members": int,
+    "warn_score": float,
+    "warn_single_confidence": int,
+    "half_life_days": float,
+    "allow_min_members": int,
+}
+
+
+def current_policy() -> MergePolicy:
+    """The merge policy from the app config (`policy_<field>` settings) or the defaults."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return MergePolicy()
+    from hub import get_config
+
+    cfg = get_config()
+    overrides: dict[str, Any] = {}
+    for name, cast in _POLICY_FIELDS.items():
+        raw = cfg.get(f"policy_{name}")
+        if raw is not None:
+            overrides[name] = cast(raw)
+    return MergePolicy(**overrides)
+
+
+_LISTING_COLUMNS = (
+    "indicator_id",
+    "tier",
+    "allowlisted",
+    "allow_source",
+    "held",
+    "score",
+    "categories",
+    "reporter_count",
+    "first_seen",
+    "last_seen",
+    "next_review_at",
+)
+
+
+def _listing_values(result: MergeResult, held: bool) -> dict[str, Any]:
+    return {
+        "tier": result.tier,
+        "allowlisted": result.allowlisted,
+        "allow_source": result.allow_source,
+        "held": held,
+        "score": result.score,
+        "categories": ",".join(result.categories),
+        "reporter_count": result.reporter_count,
+        "first_seen": result.first_seen,
+        "last_seen": result.last_seen,
+        "next_review_at": result.next_review_at,
+    }
+
+
+def load_weights(session: Session, member_ids: Iterable[str]) -> dict[str, float]:
+    """Merge weights of the given members: 0 unless the member is `approved` (a suspended
+    or revoked member's reports stop counting), else its standing (absent row = 1.0)."""
+    ids = sorted(set(member_ids))
+    weights: dict[str, float] = {}
+    for chunk in chunked(ids):
+        rows = session.execute(
+            select(Member.id, Member.state, MemberStanding.weight)
+            .outerjoin(MemberStanding, MemberStanding.member_id == Member.id)
+            .where(Member.id.in_(chunk))
+        )
+        for member_id, state, weight in rows:
+            if state != MemberState.APPROVED.value:
+                weights[member_id] = 0.0
+            elif weight is not None:
+                weights[member_id] = weight
+    return weights
+
+
+def recompute(
+    session: Session,
+    indicator_ids: Iterable[int],
+    now: datetime | None = None,
+    *,
+    policy: MergePolicy | None = None,
+) -> int:
+    """Re-merge these indicators from the database; returns how many listings changed."""
+    now = now or utcnow()
+    policy = policy or current_policy()
+    ids = sorted(set(indicator_ids))
+    states = epoch_states(session)
+    session.flush()  # the chunks read through Core, which does not autoflush
+    changed = 0
+    for chunk in chunked(ids):
+        changed += _recompute_chunk(session, list(chunk), now, policy, states)
+    return changed
+
+
+class _StoredReport(NamedTuple):
+    """One stored report as `merge` reads it (a `ReportLike`): a plain tuple built
+    straight from a Core row, ~10x cheaper than a frozen `ReportView` per report."""
+
+    member_id: str
+    category: str
+    confidence: int
+    first_seen: datetime
+    last_seen: datetime
+    expires_at: datetime
+    state: str
+
+
+def _recompute_chunk(
+    session: Session,
+    ids: list[int],
+    now: datetime,
+    policy: MergePolicy,
+    states: dict[int, str],
+) -> int:
+    """Re-merge one chunk of indicators on plain Core rows, write only what changed.
+
+    Each table is read once for the whole chunk (`IN` on the chunk's ids), each
+    indicator is merged by the one `merge`, and changed listings, new listings and
+    journal rows are written with one `executemany` each (`bulk_write`).
+    """
+    lock_indicators(session, ids)
+    connection = session.connection()
+    wanted = bindparam("ids", expanding=True)
+    indicators_t = Indicator.__table__
+    indicators = {
+        ident: (kind, value, epoch)
+        for ident, kind, value, epoch in connection.execute(
+            select(
+                indicators_t.c.id, indicators_t.c.kind, indicators_t.c.value,
+                indicators_t.c.key_epoch,
+            ).where(indicators_t.c.id.in_(wanted)),
+            {"ids": ids},
+        ).all()
+    }
+    reports_t = Report.__table__
+    views: dict[int, list[_StoredReport]] = defaultdict(list)
+    for indicator_id, *fields in connection.execute(
+        select(
+            reports_t.c.indicator_id, reports_t.c.member_id, reports_t.c.category,
+            reports_t.c.confidence, reports_t.c.first_seen, reports_t.c.last_seen,
+            reports_t.c.expires_at, reports_t.c.state,
+        ).where(reports_t.c.indicator_id.in_(wanted)),
+        {"ids": ids},
+    ).all():
+        views[indicator_id].append(_StoredReport(*fields))
+    weights = load_weights(session, (v.member_id for vs in views.values() for v in vs))
+    allow_t, dispute_t, listing_t = (
+        AllowlistEntry.__table__, Dispute.__table__, Listing.__table__,
+    )
+    admin_allowed = set(
+        connection.scalars(
+            select(allow_t.c.indicator_id).where(allow_t.c.indicator_id.in_(wanted)),
+            {"ids": ids},
+        )
+    )
+    held_ids = set(
+        connection.scalars(
+            select(dispute_t.c.indicator_id).where(
+                dispute_t.c.indicator_id.in_(wanted), dispute_t.c.state == DisputeState.OPEN.value
+            ),
+            {"ids": ids},
+        )
+    )
+    existing = {
+        row[0]: tuple(row)
+        for row in connection.execute(
+            select(*(listing_t.c[name] for name in _LISTING_COLUMNS)).where(
+                listing_t.c.indicator_id.in_(wanted)
+            ),
+            {"ids": ids},
+        ).all()
+    }
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    no_reports: list[_StoredReport] = []
+    for indicator_id in ids:
+        indicator = indicators.get(indicator_id)
+        if indicator is None:
+            continue
+        kind, value, epoch = indicator
+        held = indicator_id in held_ids
+        result = merge(
+            views.get(indicator_id, no_reports),
+            weights,
+            policy,
+            now,
+            admin_allowlisted=indicator_id in admin_allowed,
+            held=held,
+        )
+        values = _listing_values(result, held)
+        state = states.get(epoch)
+        new_feed = journal.phone_feed(kind, result.tier, result.allowlisted, held, state)
+        old = existing.get(indicator_id)
+        if old is None:
+            old_feed = None
+            inserts.append({"indicator_id": indicator_id, "updated_at": now, **values})
+        else:
+            # old = (indicator_id, tier, allowlisted, allow_source, held, ...): _LISTING_COLUMNS
+            old_feed = journal.phone_feed(kind, old[1], old[2], old[4], state)
+            if tuple(values.values()) != old[1:]:
+                row = {"b_" + k: v for k, v in values.items()}
+                updates.append({"listing_id": indicator_id, "b_updated_at": now, **row})
+        if old_feed != new_feed:
+            changes.extend(journal.membership_changes(value, old_feed, new_feed, now))
+    bulk_write(session, listing_t.insert(), inserts)
+    if updates:
+        stmt = (
+            listing_t.update()
+            .where(listing_t.c.indicator_id == bindparam("listing_id"))
+            .values({name[2:]: bindparam(name) for name in updates[0] if name != "listing_id"})
+        )
+        bulk_write(session, stmt, updates)
+    journal.write(session, changes)
+    return len(inserts) + len(updates)
+
+
+def remerge_due(session: Session, now: datetime, *, limit: int | None = None) -> int:
+    """Recompute listings whose `next_review_at <= now` (decay, expiry, a member's
+    state or weight changed); returns the count.
+
+    The feed builder calls this before each build, so expiries and decay reach
+    the feeds without any member action. Due ids are read in pages of `CHUNK`
+    (keyset on `indicator_id`) and re-merged page by page, so a million due
+    listings never sit in memory or in one `IN` list; `limit` caps one call.
+    """
+    done = 0
+    after = -1
+    while limit is None or done < limit:
+        size = CHUNK if limit is None else min(CHUNK, limit - done)
+        due = list(
+            session.scalars(
+                select(Listing.indicator_id)
+                .where(
+                    Listing.next_review_at.is_not(None),
+                    Listing.next_review_at <= now,
+                    Listing.indicator_id > after,
+                )
+                .order_by(Listing.indicator_id)
+                .limit(size)
+            )
+        )
+        if not due:
+            break
+        recompute(session, due, now)
+        done += len(due)
+        after = due[-1]
+    return done
