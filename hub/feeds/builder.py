@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -38,41 +38,16 @@ from hub.feeds import publisher as pub
 from hub.feeds.entries import RECORDS, kind_of
 from hub.feeds.journal import FeedOp
 from hub.feeds.keystore import Keystore
+from hub.feeds.settings import ALL_FEEDS, FeedSettings
 from hub.models.feed import FeedState, FeedVersion
 from hub.services.consortium_keys import active_keys
 from hub.services.groups import group_record
 from hub.services.key_rotation import retire_due
 from hub.services.remerge import remerge_due
-from schemas.enums import Feed
 from schemas.manifest import phone_key
 from schemas.timefmt import utcnow
 
 log = logging.getLogger("hub.feeds")
-
-ALL_FEEDS: tuple[str, ...] = tuple(f.value for f in Feed)
-
-
-@dataclass(frozen=True)
-class FeedSettings:
-    """The feed-related knobs, read once from the HubConfig (`LIANFANG_FEED_*`)."""
-
-    manifest_lifetime: timedelta = pub.DEFAULT_MANIFEST_LIFETIME
-    snapshot_every: int = pub.DEFAULT_SNAPSHOT_EVERY
-    retention: timedelta = pub.DEFAULT_RETENTION
-    lease_ttl: timedelta = lock.DEFAULT_TTL
-
-    @classmethod
-    def from_config(cls, config: Any) -> FeedSettings:
-        def seconds(name: str, default: timedelta) -> timedelta:
-            return timedelta(seconds=int(config.get(name, default.total_seconds())))
-
-        return cls(
-            manifest_lifetime=seconds("feed_manifest_lifetime_s", pub.DEFAULT_MANIFEST_LIFETIME),
-            snapshot_every=int(config.get("feed_snapshot_every", pub.DEFAULT_SNAPSHOT_EVERY)),
-            retention=seconds("feed_retention_s", pub.DEFAULT_RETENTION),
-            lease_ttl=seconds("feed_lease_ttl_s", lock.DEFAULT_TTL),
-        )
-
 
 @dataclass
 class BuildResult:

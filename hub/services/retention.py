@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from hub.db import get_db
 from hub.feeds import journal, lock
 from hub.feeds import publisher as pub
-from hub.feeds.builder import ALL_FEEDS, FeedSettings
+from hub.feeds.settings import ALL_FEEDS, FeedSettings
 from hub.models.nonce import SeenNonce
 from hub.models.report import Report, ReportBatch
 from hub.models.tokens import AdminToken
