@@ -23,6 +23,7 @@ from hub.services.consortium_keys import epoch_states
 from hub.services.key_rotation import rotate
 from hub.services.membership import list_members, transition
 from hub.services.passwords import generate_password
+from schemas.enums import MemberState
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -187,13 +188,12 @@ def members() -> None:
 
 @members.command("list")
 @click.option(
-    "--state", type=click.Choice(["pending", "approved", "rejected", "suspended", "revoked"])
+    "--state", type=click.Choice([s.value for s in MemberState])
 )
 @pass_app
 def members_list(app: Flask, state: str | None) -> None:
     """One line per member: id, state, kind, name."""
     from hub.db import get_db
-    from schemas.enums import MemberState
 
     _require_initialised(app)
     with get_db(app).new_session(write=False) as session:

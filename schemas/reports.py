@@ -24,7 +24,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from schemas.enums import Category, IndicatorKind
+from schemas.enums import Category, DisputeState, IndicatorKind
 from schemas.indicators import HASHED_VALUE_PATTERN, InvalidIndicator, check_hashed_value
 from schemas.limits import MAX_PAGE_OFFSET, MAX_PAGE_SIZE
 from schemas.timefmt import format_time, parse_time, utcnow
@@ -338,7 +338,7 @@ class PageQuerySchema(Schema):
 
 class DisputeListQuerySchema(PageQuerySchema):
     state = fields.String(
-        load_default=None, validate=validate.OneOf(["open", "upheld", "delisted"])
+        load_default=None, validate=validate.OneOf([s.value for s in DisputeState])
     )
 
 
