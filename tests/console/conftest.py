@@ -12,49 +12,13 @@ PostgreSQL elsewhere), so these tests run on SQLite only.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-
-def _unavailable(message: str) -> None:
-    if os.environ.get("LIANFANG_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{message} (LIANFANG_REQUIRE_BROWSER=1)")
-    pytest.skip(message)
-
-
-def ensure_chromium() -> Path:
-    """The Chromium binary, installing Debian's package when missing and root."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        _unavailable(f"{CHROMIUM} is missing and we cannot apt-get install chromium (not root)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            _unavailable(f"{' '.join(command)} failed: {done.stderr.strip()[-300:]}")
-    if not CHROMIUM.exists():
-        _unavailable(f"apt-get install chromium did not provide {CHROMIUM}")
-    return CHROMIUM
+from tests.helpers.browser import CHROMIUM_ARGS, DESKTOP, ensure_chromium, unavailable
 
 
 @pytest.fixture
@@ -69,7 +33,7 @@ def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
-        _unavailable(f"the playwright package is not installed: {exc}")
+        unavailable(f"the playwright package is not installed: {exc}")
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         try:

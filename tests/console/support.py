@@ -11,7 +11,7 @@ from hub.feeds.builder import build_feeds
 from schemas.indicators import hash_indicator
 from schemas.keys import b64decode
 from schemas.timefmt import format_time, utcnow
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.helpers.hub import ADMIN_PASSWORD, ADMIN_USERNAME
 
 Member = tuple[str, Ed25519PrivateKey]
 

@@ -21,9 +21,9 @@ from schemas.envelope import public_key_raw
 from schemas.indicators import hash_indicator
 from schemas.keys import fingerprint
 from schemas.manifest import phone_key
-from tests.conftest import ADMIN_USERNAME
-from tests.console.conftest import PHONE
 from tests.console.support import build, consortium, report_numbers, seed, sign_in, submit
+from tests.helpers.browser import PHONE
+from tests.helpers.hub import ADMIN_USERNAME
 
 pytestmark = pytest.mark.browser
 

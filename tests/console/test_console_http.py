@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from hub.auth.admin_auth import create_admin
 from hub.db import get_db
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.helpers.hub import ADMIN_PASSWORD, ADMIN_USERNAME
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -138,7 +138,7 @@ def test_sign_in_never_redirects_off_the_console(app: Flask, target: str) -> Non
 
 
 def test_cookies_are_secure_behind_a_tls_proxy(tmp_path: Any) -> None:
-    from tests.conftest import make_hub_app
+    from tests.helpers.hub import make_hub_app
 
     proxied = make_hub_app(
         f"sqlite:///{tmp_path / 'proxied.sqlite3'}", tmp_path / "proxied",
@@ -154,7 +154,7 @@ def test_cookies_are_secure_behind_a_tls_proxy(tmp_path: Any) -> None:
 
 
 def test_console_sign_in_shares_the_admin_login_address_limit(tmp_path: Any) -> None:
-    from tests.conftest import make_hub_app
+    from tests.helpers.hub import make_hub_app
 
     limited = make_hub_app(
         f"sqlite:///{tmp_path / 'limited.sqlite3'}", tmp_path / "limited",

@@ -16,8 +16,8 @@ import pytest
 
 from schemas.indicators import hash_indicator
 from schemas.timefmt import format_time, utcnow
-from tests.console.conftest import DESKTOP
 from tests.console.support import build, consortium, report_numbers, seed, sign_in
+from tests.helpers.browser import DESKTOP
 
 pytestmark = pytest.mark.browser
 

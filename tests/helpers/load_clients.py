@@ -56,16 +56,25 @@ def run_client(job: ClientJob) -> dict[str, int]:
     for start in range(0, len(values), job.batch_size):
         chunk = values[start : start + job.batch_size]
         body = json.dumps(
-            {"reports": [
-                {"kind": "phone", "value": v, "category": "fraud", "confidence": 95,
-                 "key_epoch": 1}
-                for v in chunk
-            ]}
+            {
+                "reports": [
+                    {
+                        "kind": "phone",
+                        "value": v,
+                        "category": "fraud",
+                        "confidence": 95,
+                        "key_epoch": 1,
+                    }
+                    for v in chunk
+                ]
+            }
         ).encode()
         idem = f"{job.run}-{job.member_id}-{start}"
         for attempt in range(60):
             prepared = requests.Request(
-                "POST", job.hub_url + "/v1/reports", data=body,
+                "POST",
+                job.hub_url + "/v1/reports",
+                data=body,
                 headers={"Content-Type": "application/json", "Idempotency-Key": idem},
             ).prepare()
             prepared.headers.update(

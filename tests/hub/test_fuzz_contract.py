@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from hub.api.openapi import OPERATIONS, Auth, build_spec
-from tests.conftest import serve_hub
+from tests.helpers.hub import serve_hub
 from tests.hub.hardening_support import Bearer, MemberSignature, mint_reader_token
 
 CHECKS = [

@@ -16,7 +16,7 @@ from sqlalchemy import MetaData, select
 from client_sdk import hash_indicator
 from hub.db import get_db
 from schemas.keys import b64decode
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.helpers.hub import ADMIN_PASSWORD, ADMIN_USERNAME
 
 RAW_PHONE = "13812345678"
 RAW_E164 = "+8613812345678"
