@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from client_sdk.request_auth import signed_headers
 from schemas.envelope import public_key_raw
 from schemas.keys import b64encode
+from tests.helpers.signed import signed_request
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 ADMIN_USERNAME = "admin"
@@ -89,14 +89,15 @@ class LiveHub:
     ) -> requests.Response:
         """A signed request, signing the prepared request's exact path and body."""
         body = b"" if json is None else jsonlib.dumps(json).encode("utf-8")
-        prepared = requests.Request(
+        prepared = signed_request(
+            member_id,
+            key,
             method,
             self.url + path,
-            data=body,
+            body,
             headers={"Content-Type": "application/json"} if json is not None else {},
-        ).prepare()
-        prepared.headers.update(
-            signed_headers(key, member_id, method, prepared.path_url, body, now=now, nonce=nonce)
+            now=now,
+            nonce=nonce,
         )
         return self.http.send(prepared, timeout=30)
 

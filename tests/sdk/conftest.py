@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import time_machine
 
+from hub.feeds.builder import keystore_for
+from tests.helpers.hub import LiveHub
 from tests.helpers.static_hub import NOW, StaticHub, StaticHubHandler
 from tests.sdk.feedfactory import FeedFactory
 
@@ -31,6 +33,13 @@ def clock_at_now(now: datetime) -> Iterator[time_machine.Coordinates]:
 @pytest.fixture
 def factory(now: datetime) -> FeedFactory:
     return FeedFactory(now)
+
+
+@pytest.fixture
+def root_key(live_hub: LiveHub) -> str:
+    """What an operator hands screeners once (`lianfang-hub root-key`)."""
+    with live_hub.app.app_context():
+        return keystore_for(live_hub.app).root_public_b64()
 
 
 # ------------------------------------------------------------ static file hub
