@@ -36,7 +36,7 @@ class FeedOp(StrEnum):
 def phone_feed(
     kind: str, tier: str, allowlisted: bool, held: bool, epoch_state: str | None
 ) -> Feed | None:
-    """Which phone feed an indicator belongs to (docs INTERFACES), or None."""
+    """Which phone feed an indicator belongs to, or None (docs/ARCHITECTURE.md §4, §5)."""
     if kind != IndicatorKind.PHONE.value or epoch_state in (None, EpochState.RETIRED):
         return None
     if allowlisted:
