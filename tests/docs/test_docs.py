@@ -23,8 +23,16 @@ LONG_DOCUMENT_LINES = 100
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 # Variables of the test suite, not of the hub: they belong to the README's test table.
 TEST_ONLY = ("LIANFANG_TEST_", "LIANFANG_REQUIRE_", "LIANFANG_FUZZ_")
-LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+LINK = re.compile(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)")
+HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
 SETTING_ROW = re.compile(r"^\|\s*`(LIANFANG_[A-Z0-9_]+)`")
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.S | re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+            for h in HEADING.findall(text)}
 
 
 def _outside_reference(text: str) -> str:
@@ -41,13 +49,17 @@ def test_readme_is_a_front_page() -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_relative_links_resolve(page: Path) -> None:
-    text = page.read_text(encoding="utf-8")
-    broken = [
-        target
-        for target in LINK.findall(text)
-        if "://" not in target and not (page.parent / target).exists()
-    ]
-    assert broken == [], f"{page.name} links to missing files: {broken}"
+    """Every relative link names a file that exists, and a heading of it after `#`."""
+    broken = []
+    for target, anchor in LINK.findall(page.read_text(encoding="utf-8")):
+        if "://" in target or target.startswith("mailto:"):
+            continue
+        path = (page.parent / target) if target else page
+        if not path.exists():
+            broken.append(target)
+        elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+            broken.append(f"{target}#{anchor}")
+    assert broken == [], f"{page.name} has broken links: {broken}"
 
 
 @pytest.mark.parametrize("page", [README, *DOCS], ids=lambda p: p.name)
