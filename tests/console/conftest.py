@@ -20,6 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
+
+from hub.auth.admin_auth import create_admin
+from hub.db import get_db
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -61,6 +66,15 @@ def ensure_chromium() -> Path:
 def db_url(tmp_path: Path) -> Iterator[str]:
     """SQLite only for the browser tests (overrides the sqlite/postgresql parametrisation)."""
     yield f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+
+
+@pytest.fixture
+def app(hub_app: Flask) -> Flask:
+    """The in-process hub with the console admin created (for test-client tests)."""
+    with hub_app.app_context(), get_db(hub_app).new_session() as session:
+        create_admin(session, ADMIN_USERNAME, ADMIN_PASSWORD, actor="test")
+        session.commit()
+    return hub_app
 
 
 @pytest.fixture(scope="session")

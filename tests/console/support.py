@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
+from flask.testing import FlaskClient
 
 from hub.feeds.builder import build_feeds
 from schemas.indicators import hash_indicator
@@ -14,6 +17,22 @@ from schemas.timefmt import format_time, utcnow
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 
 Member = tuple[str, Ed25519PrivateKey]
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def signed_in(app: Flask, base_url: str = "http://localhost") -> tuple[FlaskClient, str]:
+    """A test client signed in to the console, and its CSRF token."""
+    client = app.test_client()
+    page = client.get("/console/login", base_url=base_url)
+    token = TOKEN.search(page.text).group(1)
+    done = client.post(
+        "/console/login",
+        data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "csrf_token": token},
+        base_url=base_url,
+    )
+    assert done.status_code == 303, done.text
+    token = TOKEN.search(client.get("/console/dashboard", base_url=base_url).text).group(1)
+    return client, token
 
 
 def sign_in(page: Any, hub: Any, password: str = ADMIN_PASSWORD) -> Any:
@@ -22,7 +41,7 @@ def sign_in(page: Any, hub: Any, password: str = ADMIN_PASSWORD) -> Any:
     page.fill("input[name=username]", ADMIN_USERNAME)
     page.fill("input[name=password]", password)
     with page.expect_navigation() as nav:
-        page.click("button[type=submit]:has-text('Sign in')")
+        page.click("button[name=sign_in]")
     return nav.value
 
 
