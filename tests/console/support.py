@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gettext
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
+from hub.console.i18n import TRANSLATIONS
 from hub.feeds.builder import build_feeds
 from schemas.indicators import hash_indicator
 from schemas.keys import b64decode
@@ -33,6 +36,21 @@ def signed_in(app: Flask, base_url: str = "http://localhost") -> tuple[FlaskClie
     assert done.status_code == 303, done.text
     token = TOKEN.search(client.get("/console/dashboard", base_url=base_url).text).group(1)
     return client, token
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """`t(msgid, **values)`: the console's text in `lang` (`zh-CN`/`en-US`), from the
+    compiled catalog the hub itself serves (so a test reads what a user reads)."""
+    if lang.startswith("en"):
+        catalog: gettext.NullTranslations = gettext.NullTranslations()
+    else:
+        catalog = gettext.translation("messages", TRANSLATIONS, languages=["zh_Hans_CN"])
+
+    def t(msgid: str, **values: Any) -> str:
+        text = catalog.gettext(msgid)
+        return text % values if values else text
+
+    return t
 
 
 def sign_in(page: Any, hub: Any, password: str = ADMIN_PASSWORD) -> Any:
