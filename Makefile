@@ -57,7 +57,7 @@ clean:
 translations: $(STAMP)
 	mkdir -p var
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --no-location --sort-output \
-	  --project Lianfang -o var/messages.pot .
+	  --project Lianfang --version 0.1.0 -o var/messages.pot .
 	$(VENV)/bin/pybabel update -i var/messages.pot -d hub/translations \
 	  --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d hub/translations --statistics

@@ -52,6 +52,10 @@ LABELS: dict[str, dict[str, LazyString]] = {
         "delisted": _l("Delisted"),
         "all": _l("All"),
     },
+    "dispute_opener": {
+        "member": _l("A member institution"),
+        "admin": _l("An administrator"),
+    },
     "report_state": {
         "active": _l("Active"),
         "overturned": _l("Overturned"),

@@ -128,14 +128,14 @@ def seed(hub: Any) -> dict[str, Any]:
     disputed = hash_indicator("phone", fraud[0], consortium(hub, a)[1])
     opened = hub.member(*c, "POST", "/v1/disputes", json={
         "kind": "phone", "value": disputed,
-        "reason": "This is our own outbound customer-care line; verified by our call logs.",
+        "reason": "这是本机构的外呼客服专线，已通过通话记录核实。",
     })
     assert opened.status_code == 201, opened.text
     allowed = hub.admin("POST", "/v1/admin/allowlist",
-                        json={"raw_number": "400 820 8888", "note": "bank service line, verified"})
+                        json={"raw_number": "400 820 8888", "note": "银行客服热线，已函证核实"})
     assert allowed.status_code in (200, 201), allowed.text
     conflict = hub.admin("POST", "/v1/admin/allowlist",
-                         json={"raw_number": fraud[1], "note": "verified by letter"})
+                         json={"raw_number": fraud[1], "note": "已函证核实"})
     assert conflict.status_code in (200, 201), conflict.text
     shared = {"kind": "phone", "value": secrets.token_hex(32)}
     submit_case(hub, a, [shared, {"kind": "id_number", "value": secrets.token_hex(32)},
