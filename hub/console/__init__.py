@@ -68,14 +68,16 @@ ERROR_TITLES = {
     "too_many_requests": _l("Too many requests"),
     "conflict": _l("Conflict"),
 }
-# Plain-HTTP errors (wrong URL, wrong method, body too large...) in the reader's language.
-HTTP_TITLES = {
-    400: _l("Bad request"),
-    403: _l("Forbidden"),
-    404: _l("Page not found"),
-    405: _l("Method not allowed"),
-    413: _l("Request too large"),
-    429: _l("Too many requests"),
+# HTTP errors raised inside a console route (a malformed or oversized form body, an
+# abort): title and explanation in the reader's language. Unknown paths never reach the
+# blueprint, so they keep Flask's plain 404 page.
+HTTP_ERRORS = {
+    400: (_l("Bad request"), _l("The browser sent a request the console cannot read.")),
+    403: (_l("Forbidden"), _l("You are not allowed to do this.")),
+    404: (_l("Page not found"), _l("There is no such page in the console.")),
+    405: (_l("Method not allowed"), _l("This address does not accept that kind of request.")),
+    413: (_l("Request too large"), _l("The form sent was larger than the hub accepts.")),
+    429: (_l("Too many requests"), _l("Too many requests in a short time. Try again later.")),
 }
 
 
@@ -95,11 +97,10 @@ def _validation(err: ValidationError) -> ResponseReturnValue:
 
 @bp.errorhandler(HTTPException)
 def _http(err: HTTPException) -> ResponseReturnValue:
-    title = HTTP_TITLES.get(err.code or 500)
-    if title is None:
+    known = HTTP_ERRORS.get(err.code or 500)
+    if known is None:
         return error_page(err.code or 500, err.name, err.description or err.name)
-    return error_page(err.code or 500, str(title), _("The request could not be served (%(name)s).",
-                                                     name=err.name))
+    return error_page(err.code or 500, str(known[0]), str(known[1]))
 
 
 @bp.after_request

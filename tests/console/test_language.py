@@ -126,3 +126,13 @@ def test_dates_follow_the_locale(app: Flask) -> None:
         assert when(None) == "—"
     with app.test_request_context("/console/login?lang=en"):
         assert when(moment) == "Nov 2, 2026, 9:05:07\u202fAM"
+
+
+def test_an_oversized_form_is_refused_in_the_readers_language(app: Flask) -> None:
+    client, token = signed_in(app)
+    too_big = {"csrf_token": token, "raw_number": "13800138000", "note": "x" * (9 * 1024 * 1024)}
+    refused = client.post("/console/allowlist/add", data=too_big)
+    assert refused.status_code == 413 and refused.mimetype == "text/html"
+    assert "请求内容过大" in refused.text and "13800138000" not in refused.text
+    english = client.post("/console/allowlist/add?lang=en", data=too_big)
+    assert english.status_code == 413 and "Request too large" in english.text
