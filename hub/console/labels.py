@@ -88,6 +88,29 @@ LABELS: dict[str, dict[str, LazyString]] = {
         "reinstate": _l("Reinstate"),
         "revoke": _l("Revoke"),
     },
+    # Fields of the console's forms, as named in a "please check the form" page.
+    "form_field": {
+        "reason": _l("Reason"),
+        "raw_number": _l("Phone number"),
+        "region": _l("Region"),
+        "note": _l("Note"),
+        "confirm": _l("Confirmation"),
+        "resolution": _l("Decision"),
+        "kind": _l("Indicator kind"),
+        "value": _l("Indicator"),
+        "form": _l("Form"),
+    },
+    # The schemas' most common field problems; anything else is shown as the schema says.
+    "form_problem": {
+        "Missing data for required field.": _l("Required."),
+        "required": _l("Required."),
+        "Field may not be null.": _l("Required."),
+        "must not be blank": _l("Must not be blank."),
+        "must not contain control characters": _l("Must not contain control characters."),
+        "Must be one of: uphold, delist.": _l("Choose uphold or delist."),
+        "Not a valid string.": _l("Not valid text."),
+        "Unknown field.": _l("Unknown field."),
+    },
     "audit_action": {
         "admin.create": _l("Administrator created"),
         "admin.login": _l("Administrator signed in"),

@@ -136,3 +136,13 @@ def test_an_oversized_form_is_refused_in_the_readers_language(app: Flask) -> Non
     assert "请求内容过大" in refused.text and "13800138000" not in refused.text
     english = client.post("/console/allowlist/add?lang=en", data=too_big)
     assert english.status_code == 413 and "Request too large" in english.text
+
+
+def test_form_problems_name_the_field_in_the_readers_language(app: Flask) -> None:
+    client, token = signed_in(app)
+    url = "/console/applications/mbr_0000000000000000/reject"
+    refused = client.post(url, data={"csrf_token": token, "reason": "  "})
+    assert refused.status_code == 422
+    assert '<li data-field="reason"><strong>原因</strong>: 必填项。</li>' in refused.text
+    english = client.post(url + "?lang=en", data={"csrf_token": token, "reason": "  "})
+    assert '<li data-field="reason"><strong>Reason</strong>: Required.</li>' in english.text
