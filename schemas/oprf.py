@@ -64,6 +64,10 @@ __all__ = [
     "hash_to_scalar",
 ]
 
+if not pysodium.sodium_version_check(1, 0, 18):  # pragma: no cover - depends on the system
+    raise ImportError("schemas.oprf needs libsodium >= 1.0.18 for ristretto255 "
+                      "(Debian/Ubuntu: apt-get install libsodium23)")
+
 SUITE_ID = b"ristretto255-SHA512"
 ORDER = 2**252 + 27742317777372353535851937790883648493
 """The ristretto255 group order L (RFC 9497 §4.1)."""
@@ -207,11 +211,16 @@ def deserialize_scalar(value: object, what: str = "scalar") -> bytes:
 
 
 def deserialize_element(value: object, what: str = "element") -> bytes:
-    """A canonical, non-identity ristretto255 encoding (RFC 9497 §4.1 DeserializeElement)."""
+    """A canonical, non-identity ristretto255 encoding (RFC 9497 §4.1 DeserializeElement).
+
+    RFC 9496 §4.3.1 refuses any s >= p, so an encoding with the top bit set; libsodium
+    1.0.18 ignores that bit when decoding (tests/schemas/test_oprf.py shows it), so
+    it is checked here.
+    """
     raw = _bytes(value, what, ELEMENT_BYTES)
     if raw == _IDENTITY:
         raise IdentityElementError(f"{what} is the identity element")
-    if not pysodium.crypto_core_ristretto255_is_valid_point(raw):
+    if raw[31] & 0x80 or not pysodium.crypto_core_ristretto255_is_valid_point(raw):
         raise InvalidElementError(f"{what} is not a valid ristretto255 encoding")
     return raw
 
@@ -250,11 +259,13 @@ def _mul_peer(scalar: bytes, element: object, what: str) -> bytes:
     """scalar * element for a non-zero scalar and an element received from a peer.
 
     The hot path of the hub: one libsodium call, which decodes the element itself
-    and fails exactly when it is invalid or the identity (the product of a non-zero
-    scalar and a valid non-identity element is never the identity); only then is
-    the element examined to name the failure.
+    (all but the top bit, checked first) and fails exactly when it is invalid or the
+    identity (a non-zero scalar times a valid non-identity element is never the
+    identity); only then is the element examined to name the failure.
     """
     raw = _bytes(element, what, ELEMENT_BYTES)
+    if raw[31] & 0x80:
+        raise InvalidElementError(f"{what} is not a valid ristretto255 encoding")
     try:
         return pysodium.crypto_scalarmult_ristretto255(scalar, raw)
     except ValueError:
