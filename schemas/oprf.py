@@ -343,10 +343,32 @@ def _finalize_hash(data: bytes, unblinded: bytes) -> bytes:
     return hashlib.sha512(_framed(data, unblinded) + b"Finalize").digest()
 
 
-def _unblind_and_hash(data: object, blind: bytes, evaluated: bytes) -> bytes:
-    raw = _input(data)
-    inverse = pysodium.crypto_core_ristretto255_scalar_invert(_nonzero_scalar(blind, "blind"))
-    return _finalize_hash(raw, _mul(inverse, evaluated))
+def _invert_all(scalars: Sequence[bytes]) -> list[bytes]:
+    """Inverses of non-zero scalars with one inversion (Montgomery's trick).
+
+    An inversion costs ~35 µs, a scalar product ~1 µs: a member finalizing a batch
+    of thousands pays three products per element instead of an inversion each.
+    """
+    mul = pysodium.crypto_core_ristretto255_scalar_mul
+    prefix = [scalars[0]]
+    for x in scalars[1:]:
+        prefix.append(mul(prefix[-1], x))
+    acc = pysodium.crypto_core_ristretto255_scalar_invert(prefix[-1])
+    out = [b""] * len(scalars)
+    for i in range(len(scalars) - 1, 0, -1):
+        out[i] = mul(acc, prefix[i - 1])
+        acc = mul(acc, scalars[i])
+    out[0] = acc
+    return out
+
+
+def _unblind_all(inputs: Sequence[object], blinds: Sequence[object],
+                 evaluated: Sequence[bytes]) -> list[bytes]:
+    """Finalize's unblinding and hash (RFC 9497 §3.3.1) for validated evaluated elements."""
+    raw = [_input(x) for x in inputs]
+    inverses = _invert_all([_nonzero_scalar(b, f"blind {i}") for i, b in enumerate(blinds)])
+    return [_finalize_hash(x, _mul(inv, e)) for x, inv, e in zip(raw, inverses, evaluated,
+                                                                  strict=True)]
 
 
 def _evaluate(private_key: bytes, data: object, mode: Mode) -> bytes:
@@ -377,9 +399,12 @@ def _composite_scalars(mode: Mode, b: bytes, c: Sequence[bytes], d: Sequence[byt
 
 
 def _weighted_sum(weights: Sequence[bytes], elements: Sequence[bytes]) -> bytes:
-    total = _IDENTITY
-    for w, e in zip(weights, elements, strict=True):
-        total = _add(_mul(w, e), total)
+    """Sum of w_i * e_i, starting from the first term: adding the identity costs a
+    libsodium decode and encode (~16 µs) for nothing."""
+    terms = (_mul(w, e) for w, e in zip(weights, elements, strict=True))
+    total = next(terms)
+    for term in terms:
+        total = _add(term, total)
     return total
 
 
@@ -429,7 +454,7 @@ class OprfClient:
     def finalize(self, data: bytes, blind: bytes, evaluated_element: bytes) -> bytes:
         """The 64-byte PRF output from the server's evaluation of our blinded element."""
         evaluated = deserialize_element(evaluated_element, "evaluated element")
-        return _unblind_and_hash(data, blind, evaluated)
+        return _unblind_all([data], [blind], [evaluated])[0]
 
 
 class OprfServer:
@@ -485,7 +510,7 @@ class VoprfClient:
              for i, e in enumerate(evaluated_elements)]
         _check_batch(c, d)
         _verify_proof(self.mode, self.public_key, c, d, proof)
-        return [_unblind_and_hash(x, r, e) for x, r, e in zip(inputs, blinds, d, strict=True)]
+        return _unblind_all(inputs, blinds, d)
 
 
 class VoprfServer:

@@ -140,6 +140,19 @@ def test_blinded_evaluation_equals_the_prf(data: bytes, seed: bytes, mode: Mode)
 
 
 @settings(max_examples=25, deadline=None)
+@given(data=st.lists(inputs, min_size=1, max_size=6))
+def test_batch_outputs_equal_the_prf(data: list[bytes]) -> None:
+    """One proof for a whole batch; each output is the PRF of its own input, in order."""
+    pair = generate_key_pair()
+    server, client = VoprfServer(pair.private_key), VoprfClient(pair.public_key)
+    blinded = [client.blind(x) for x in data]
+    elements = [b.element for b in blinded]
+    evaluated, proof = server.blind_evaluate_batch(elements)
+    outputs = client.finalize_batch(data, [b.blind for b in blinded], evaluated, elements, proof)
+    assert outputs == [server.evaluate(x) for x in data]
+
+
+@settings(max_examples=25, deadline=None)
 @given(data=inputs)
 def test_the_server_sees_a_fresh_element_each_time(data: bytes) -> None:
     """Two blindings of the same input are unrelated elements: the hub cannot link queries."""
