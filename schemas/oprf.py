@@ -31,6 +31,9 @@ from enum import IntEnum
 
 import pysodium
 
+from schemas.enums import IndicatorKind
+from schemas.indicators import HMAC_KINDS, InvalidIndicator
+
 __all__ = [
     "ELEMENT_BYTES",
     "MAX_BATCH",
@@ -41,6 +44,7 @@ __all__ = [
     "SUITE_ID",
     "BatchSizeError",
     "Blinded",
+    "EPOCH_MODE",
     "DeriveKeyPairError",
     "DeserializeError",
     "IdentityElementError",
@@ -58,10 +62,13 @@ __all__ = [
     "deserialize_element",
     "deserialize_scalar",
     "derive_key_pair",
+    "evaluate_indicator",
     "expand_message_xmd",
     "generate_key_pair",
     "hash_to_group",
     "hash_to_scalar",
+    "indicator_input",
+    "indicator_value",
 ]
 
 if not pysodium.sodium_version_check(1, 0, 18):  # pragma: no cover - depends on the system
@@ -547,3 +554,55 @@ class VoprfServer:
     def evaluate(self, data: bytes) -> bytes:
         """The PRF output for `data` computed directly (RFC 9497 §3.3.1 Evaluate)."""
         return _evaluate(self._key, data, self.mode)
+
+
+# ------------------------------------------------ indicator values of OPRF epochs
+
+
+EPOCH_MODE = Mode.VOPRF
+"""An OPRF key epoch evaluates in VOPRF mode: every client checks the proof against
+the epoch's published key, so the hub cannot give one client a key of its own.
+The mode is part of the value (through HashToGroup's DST): an epoch never changes it."""
+
+
+def indicator_input(kind: IndicatorKind | str, canonical: str) -> bytes:
+    """The OPRF input of an indicator: UTF-8 of kind + ":" + canonical form.
+
+    The same string the HMAC epochs hash (`schemas.indicators.hash_normalized`), so
+    normalisation and its errors are shared; complaint texts are fingerprinted, not
+    evaluated.
+    """
+    try:
+        k = IndicatorKind(kind)
+    except ValueError:
+        raise InvalidIndicator(f"unknown indicator kind {kind!r}") from None
+    if k not in HMAC_KINDS:
+        raise InvalidIndicator("complaint_text is fingerprinted with simhash64, not an OPRF")
+    if not isinstance(canonical, str) or not canonical:
+        raise InvalidIndicator("the canonical form must be a non-empty string")
+    data = f"{k.value}:{canonical}".encode()
+    if len(data) > MAX_INPUT_BYTES:
+        raise InvalidIndicator(f"the canonical form is over {MAX_INPUT_BYTES} bytes")
+    return data
+
+
+def indicator_value(output: bytes) -> str:
+    """The wire value of an OPRF epoch: lowercase hex of the output's first 32 bytes.
+
+    64 hex characters like an HMAC-SHA256 value, so reports, listings and feeds keep
+    their format (DESIGN §2) and the phone feed key is again the first 8 bytes. Any
+    prefix of the PRF's SHA-512 output is itself pseudorandom; no second hash needed.
+    """
+    raw = _bytes(output, "OPRF output", OUTPUT_BYTES)
+    return raw[:32].hex()
+
+
+def evaluate_indicator(kind: IndicatorKind | str, canonical: str, private_key: bytes) -> str:
+    """The value computed with the epoch's key itself (RFC 9497 §3.3.1 Evaluate).
+
+    For the hub and for a deployment that lets trusted members hold the key; it
+    equals what a client obtains blinded, through `VoprfClient.finalize`.
+    """
+    data = indicator_input(kind, canonical)
+    return indicator_value(_evaluate(_nonzero_scalar(private_key, "private key"), data,
+                                     EPOCH_MODE))

@@ -9,6 +9,7 @@ swaps elements, and clients that send the identity or malformed bytes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.enums import IndicatorKind
+from schemas.indicators import HMAC_KINDS, InvalidIndicator, check_hashed_value
 from schemas.oprf import (
+    EPOCH_MODE,
     MAX_BATCH,
     MAX_INPUT_BYTES,
     ORDER,
@@ -36,8 +40,11 @@ from schemas.oprf import (
     VoprfServer,
     context_string,
     derive_key_pair,
+    evaluate_indicator,
     generate_key_pair,
     hash_to_group,
+    indicator_input,
+    indicator_value,
 )
 
 VECTORS = json.loads(
@@ -356,3 +363,73 @@ def test_secrets_stay_out_of_reprs() -> None:
                         (blinded, blinded.blind)):
         assert secret.hex() not in repr(obj)
         assert repr(secret) not in repr(obj)
+
+
+# ------------------------------------------------ indicator values of OPRF epochs
+
+EXAMPLE_SEED = bytes([0xA3]) * 32
+EXAMPLE_INFO = b"lianfang OPRF epoch example"
+EXAMPLE_VALUE = "68a2f98dfb723d0a2e5510538f77a2757f20bf637b68a2a7781d95989d72bacf"
+"""The worked example of docs/FORMATS.md ("OPRF epochs"): phone +8613800138000."""
+
+
+def test_the_documented_example_value() -> None:
+    pair = derive_key_pair(EXAMPLE_SEED, EXAMPLE_INFO, EPOCH_MODE)
+    assert pair.public_key.hex() == (
+        "088497be112d484052e9a5771491337f5bf79b6f2e519273243c4576bc603953")
+    data = indicator_input(IndicatorKind.PHONE, "+8613800138000")
+    assert data == b"phone:+8613800138000"
+    assert hash_to_group(data, EPOCH_MODE).hex() == (
+        "8ceca80e30a25bc344241cdd9d54206c75cd8cc4c405d7155aa3fff27b850474")
+    assert evaluate_indicator("phone", "+8613800138000", pair.private_key) == EXAMPLE_VALUE
+    # The byte layout FORMATS.md spells out, recomputed from the unblinded element N.
+    n = OprfServer(pair.private_key).blind_evaluate(hash_to_group(data, EPOCH_MODE))
+    assert n.hex() == "8a49a52067eeb61e1f5a06072cc5804ebd4a6a1eddc3f49a43bf351018750a51"
+    framed = b"\x00\x14" + data + b"\x00\x20" + n + b"Finalize"
+    assert hashlib.sha512(framed).hexdigest()[:64] == EXAMPLE_VALUE
+    assert int(EXAMPLE_VALUE[:16], 16) == 7539863114375904522
+
+
+canonical_forms = st.text(min_size=1, max_size=40)
+hmac_kinds = st.sampled_from(sorted(HMAC_KINDS))
+
+
+@settings(max_examples=30, deadline=None)
+@given(kind=hmac_kinds, canonical=canonical_forms)
+def test_blinded_screener_and_key_holder_get_the_same_value(kind: IndicatorKind,
+                                                            canonical: str) -> None:
+    """The three ways to a value (screener blinded, member batch, key holder) agree, and
+    the value has the wire form the hub already accepts for the kind."""
+    pair = generate_key_pair()
+    server, client = VoprfServer(pair.private_key), VoprfClient(pair.public_key)
+    data = indicator_input(kind, canonical)
+    blinded = client.blind(data)
+    evaluated, proof = server.blind_evaluate(blinded.element)
+    value = indicator_value(client.finalize(data, blinded.blind, evaluated, blinded.element,
+                                            proof))
+    assert value == evaluate_indicator(kind, canonical, pair.private_key)
+    check_hashed_value(kind, value)
+    assert value == value.lower() and len(value) == 64
+
+
+@settings(max_examples=20, deadline=None)
+@given(canonical=canonical_forms)
+def test_epochs_and_kinds_give_unrelated_values(canonical: str) -> None:
+    one, two = generate_key_pair(), generate_key_pair()
+    assert (evaluate_indicator("phone", canonical, one.private_key)
+            != evaluate_indicator("phone", canonical, two.private_key))
+    assert (evaluate_indicator("phone", canonical, one.private_key)
+            != evaluate_indicator("email", canonical, one.private_key))
+
+
+def test_indicator_input_refusals() -> None:
+    with pytest.raises(InvalidIndicator):
+        indicator_input("complaint_text", "x")
+    with pytest.raises(InvalidIndicator):
+        indicator_input("passport", "x")
+    with pytest.raises(InvalidIndicator):
+        indicator_input("phone", "")
+    with pytest.raises(InvalidIndicator):
+        indicator_input("device", "x" * MAX_INPUT_BYTES)
+    with pytest.raises(DeserializeError):
+        indicator_value(bytes(32))
