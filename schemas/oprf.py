@@ -221,8 +221,7 @@ def deserialize_element(value: object, what: str = "element") -> bytes:
     """A canonical, non-identity ristretto255 encoding (RFC 9497 §4.1 DeserializeElement).
 
     RFC 9496 §4.3.1 refuses any s >= p, so an encoding with the top bit set; libsodium
-    1.0.18 ignores that bit when decoding (tests/schemas/test_oprf.py shows it), so
-    it is checked here.
+    1.0.18 ignores that bit when decoding, so it is checked here.
     """
     raw = _bytes(value, what, ELEMENT_BYTES)
     if raw == _IDENTITY:
@@ -232,9 +231,14 @@ def deserialize_element(value: object, what: str = "element") -> bytes:
     return raw
 
 
+def _is_zero(scalar: bytes) -> bool:
+    """Constant-time: scalars are often secret (keys, blinds, proof nonces)."""
+    return hmac.compare_digest(scalar, _ZERO)
+
+
 def _nonzero_scalar(value: object, what: str) -> bytes:
     raw = deserialize_scalar(value, what)
-    if raw == _ZERO:
+    if _is_zero(raw):
         raise DeserializeError(f"{what} must not be zero")
     return raw
 
@@ -257,7 +261,7 @@ def _mul(scalar: bytes, element: bytes) -> bytes:
     libsodium refuses to return the identity; in a prime-order group that result
     only comes from a zero scalar or the identity element, so both are answered here.
     """
-    if scalar == _ZERO or element == _IDENTITY:
+    if _is_zero(scalar) or hmac.compare_digest(element, _IDENTITY):
         return _IDENTITY
     return pysodium.crypto_scalarmult_ristretto255(scalar, element)
 
@@ -281,7 +285,7 @@ def _mul_peer(scalar: bytes, element: object, what: str) -> bytes:
 
 
 def _mul_base(scalar: bytes) -> bytes:
-    return _IDENTITY if scalar == _ZERO else pysodium.crypto_scalarmult_ristretto255_base(scalar)
+    return _IDENTITY if _is_zero(scalar) else pysodium.crypto_scalarmult_ristretto255_base(scalar)
 
 
 def _add(a: bytes, b: bytes) -> bytes:
@@ -320,7 +324,7 @@ def derive_key_pair(seed: bytes, info: bytes, mode: Mode) -> KeyPair:
     derive_input = bytes(seed) + _framed(bytes(info))
     for counter in range(256):
         sk = hash_to_scalar(derive_input + _i2osp(counter, 1), mode, _DST_DERIVE[mode])
-        if sk != _ZERO:
+        if not _is_zero(sk):
             return KeyPair(sk, _mul_base(sk))
     raise DeriveKeyPairError("no non-zero scalar in 256 attempts")  # pragma: no cover
 

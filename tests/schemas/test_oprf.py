@@ -231,6 +231,18 @@ def test_attack_tampered_proof(data: bytes, position: int, bit: int) -> None:
         client.finalize(data, blinded.blind, evaluated, blinded.element, bytes(tampered))
 
 
+@pytest.mark.parametrize("forged", [bytes(64), bytes(32) + bytes([1]) + bytes(31),
+                                    bytes([1]) + bytes(63)], ids=["c=s=0", "c=0", "s=0"])
+def test_attack_degenerate_proof_scalars(forged: bytes) -> None:
+    """Zero challenge or response puts the identity into the transcript: still a VerifyError."""
+    pair = generate_key_pair()
+    client = VoprfClient(pair.public_key)
+    blinded = client.blind(b"x")
+    evaluated = OprfServer(generate_key_pair().private_key).blind_evaluate(blinded.element)
+    with pytest.raises(VerifyError):
+        client.finalize(b"x", blinded.blind, evaluated, blinded.element, forged)
+
+
 def test_attack_proof_replayed_from_another_request() -> None:
     pair = generate_key_pair()
     client, server = VoprfClient(pair.public_key), VoprfServer(pair.private_key)
