@@ -1,7 +1,8 @@
 """RFC 9497 OPRF/VOPRF over ristretto255-SHA512: every Appendix A vector, plus the attacks.
 
 The vectors (tests/vectors/rfc9497_ristretto255_sha512.json) are cfrg's own
-`allVectors.json` entries for this suite in modes 0x00 and 0x01, unchanged. The
+`allVectors.json` entries for this suite in modes 0x00 and 0x01, unchanged; the
+expand_message_xmd(SHA-512) vectors of RFC 9380 K.3 check the hashing beneath. The
 property tests are written as what a hostile peer does: a hub that evaluates under
 another key than the one it published (to tag a client), a hub or network that
 swaps elements, and clients that send the identity or malformed bytes.
@@ -41,6 +42,7 @@ from schemas.oprf import (
     context_string,
     derive_key_pair,
     evaluate_indicator,
+    expand_message_xmd,
     generate_key_pair,
     hash_to_group,
     indicator_input,
@@ -62,6 +64,19 @@ def _split(field: str) -> list[bytes]:
 def _cases(mode: Mode) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [(suite, vec) for suite in SUITES if suite["mode"] == mode
             for vec in suite["vectors"]]
+
+
+XMD = json.loads((Path(__file__).resolve().parents[1] / "vectors"
+                  / "rfc9380_expand_message_xmd_sha512.json").read_text())
+
+
+@pytest.mark.parametrize("vec", XMD["tests"],
+                         ids=lambda v: f"len{int(v['len_in_bytes'], 16)}-msg{len(v['msg'])}")
+def test_expand_message_xmd_sha512_vectors(vec: dict[str, Any]) -> None:
+    """RFC 9380 K.3: single-block (32 bytes) and multi-block (128 bytes) outputs."""
+    out = expand_message_xmd(vec["msg"].encode(), XMD["DST"].encode(),
+                             int(vec["len_in_bytes"], 16))
+    assert out.hex() == vec["uniform_bytes"]
 
 
 def test_the_vector_file_holds_every_vector_of_both_modes() -> None:
