@@ -11,6 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: run test lint demo bench fuzz clean translations
 
 $(STAMP): setup.cfg pyproject.toml
+	bash scripts/system-packages.sh runtime
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[postgres,test,bench]'
@@ -25,6 +26,7 @@ run: $(STAMP)
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: $(STAMP)
+	bash scripts/system-packages.sh test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS); rc=$$?; \
