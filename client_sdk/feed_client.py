@@ -178,6 +178,9 @@ class FeedClient:
         self._views: Mapping[str, FeedView] = {}
         self._hash_keys: tuple[tuple[int, bytes], ...] = ()
         self.publication: object = object()
+        self._documents: dict[str, tuple[str, bytes]] = {}
+        self.document_statuses: dict[str, int] = {}
+        """HTTP status of the last keys.json/roots.json fetch (200 or 304), by path."""
         """Replaced by a new object whenever a view or the hashing keys change, so a
         reader (the call screener) can keep what it derived from the last views with
         one identity test instead of asking for every view again."""
@@ -212,14 +215,28 @@ class FeedClient:
         except SyncError:
             return None
 
+    def _signed_document(self, path: str) -> bytes:
+        """keys.json or roots.json, conditionally by ETag: a 304 hands back the bytes
+        of the last 200, which the caller still verifies in full (expiry included),
+        so the cache saves bandwidth, never a check."""
+        cached = self._documents.get(path)
+        answer = self._fetcher.get(path, auth=False, etag=cached[0] if cached else None)
+        self.document_statuses[path] = answer.status
+        if answer.status == 304 and cached is not None:
+            return cached[1]
+        body = answer.body or b""
+        if answer.etag:
+            self._documents[path] = (answer.etag, body)
+        return body
+
     def _refresh_trust(self, now: datetime) -> TrustedKeyset:
-        data = self._fetcher.get("/v1/keys.json", auth=False).body or b""
+        data = self._signed_document("/v1/keys.json")
         try:
             keyset = verify_keyset(self._root, data, now, self._keyset, self.clock_skew_s)
         except SyncError as first:
             if not _maybe_rotated(first):
                 raise
-            roots = self._fetcher.get("/v1/roots.json", auth=False).body or b""
+            roots = self._signed_document("/v1/roots.json")
             new_root = update_root(self._root, roots)
             if new_root.version == self._root.version:
                 raise

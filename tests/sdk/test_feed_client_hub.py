@@ -86,3 +86,20 @@ def test_member_signature_auth_and_no_auth(live_hub: Any, root_key: str, tmp_pat
     assert all(r.ok for r in signed.sync().values())
     anonymous = FeedClient(live_hub.url, root_key, tmp_path / "anon")
     assert {r.error_code for r in anonymous.sync().values()} == {"fetch"}
+
+
+def test_second_sync_gets_keys_json_304(live_hub: Any, root_key: str, tmp_path: Path) -> None:
+    """The hub keeps keys.json byte-stable, so the second sync must not download it again."""
+    a, b = live_hub.new_member(), live_hub.new_member()
+    _report(live_hub, a, NUMBERS)
+    _report(live_hub, b, NUMBERS)
+    _build(live_hub)
+    token = live_hub.member(*a, "POST", "/v1/reader-tokens", json={}).json()["token"]
+
+    client = FeedClient(live_hub.url, root_key, tmp_path / "state", token=token)
+    assert all(r.ok for r in client.sync().values())
+    assert client.document_statuses["/v1/keys.json"] == 200
+    results = client.sync()
+    assert all(r.ok for r in results.values()), results
+    assert client.document_statuses["/v1/keys.json"] == 304
+    assert client.hash_keys() and client.view("phone-block") is not None
