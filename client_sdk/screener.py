@@ -15,12 +15,12 @@ block, warn, quiet hours (silence unknown callers), allow.
 from __future__ import annotations
 
 import threading
-import time as _time_module
 from array import array
 from bisect import bisect_left as _bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from time import time as _now
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -204,14 +204,12 @@ class CallScreener:
         derived = self._derived
         if derived.publication is not publication:
             derived = self._derive(publication)
-        answers = derived.stale if _time_module.time() >= publication.stale_from \
-            else derived.fresh
+        answers = derived.stale if _now() >= publication.stale_from else derived.fresh
         if not keys:
             return answers.no_key_silence if self._in_quiet_hours(at) else answers.no_key_allow
         contact_keys = derived.contact_keys
-        for key in keys:
-            if key in contact_keys:
-                return _CONTACT
+        if contact_keys and not contact_keys.isdisjoint(keys):
+            return _CONTACT
         for sorted_keys, index, shift, verdict in answers.hits:
             for key in keys:
                 bucket = key >> shift
@@ -219,7 +217,9 @@ class CallScreener:
                 i = _bisect_left(sorted_keys, key, index[bucket], end)
                 if i < end and sorted_keys[i] == key:
                     return verdict
-        return answers.silence if self._in_quiet_hours(at) else answers.allow
+        if self._quiet is not None and self._in_quiet_hours(at):
+            return answers.silence
+        return answers.allow
 
     def _derive(self, publication: Publication) -> _Derived:
         """Answers and hashed contacts for a publication this screener has not seen yet."""
