@@ -8,6 +8,13 @@ HMAC object that is only copied), and a binary search in each feed's sorted
 the call through without a verdict, which is worse than a verdict that says
 "unparseable".
 
+Each check reads ``feed_client.publication`` once and answers from that
+immutable `Publication` only (no lock, no waiting for a sync); `check` hashes
+the number with the publication's keys and then takes the very lookup
+`check_hashed` takes. What a screener derives per publication (pre-built
+verdicts, its contacts' hashed keys) is rebuilt when the publication object
+changes, under a lock that only that rebuild and `update_contacts` take.
+
 Order of decisions (DESIGN §6): personal contacts, consortium allowlist,
 block, warn, quiet hours (silence unknown callers), allow.
 """
