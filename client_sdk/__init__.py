@@ -4,7 +4,7 @@
 """
 
 from client_sdk.errors import SyncError
-from client_sdk.feed_client import FeedClient, FeedStatus, FeedView, SyncResult
+from client_sdk.feed_client import FeedClient, FeedStatus, SyncResult
 from client_sdk.hashing import (
     InvalidIndicator,
     hash_indicator,
@@ -15,6 +15,7 @@ from client_sdk.hashing import (
     simhash_distance,
 )
 from client_sdk.member_client import HubError, MemberClient, ReportResult
+from client_sdk.publication import FeedView, Publication
 from client_sdk.screener import CallScreener, Verdict
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "HubError",
     "InvalidIndicator",
     "MemberClient",
+    "Publication",
     "ReportResult",
     "SyncError",
     "SyncResult",

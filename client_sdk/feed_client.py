@@ -9,11 +9,12 @@ It wires the pure trust core (`client_sdk.trust`) between the network
 3. the consortium keys the manifest announces; 4. a plan (deltas, or snapshot
    plus deltas) size-checked before any download; 5. each artifact's size and
    SHA-256; 6. the rebuilt set against `set_digest`; 7. an atomic commit to disk;
-   8. a new immutable `FeedView` published for readers.
+   8. after all feeds, one new immutable `Publication` (client_sdk.publication)
+   swapped in for readers when anything changed.
 
 Any failure leaves the last good data in place and is recorded; a failed delta
-path is retried once from the snapshot. Readers (`view`, `hash_keys`) never wait
-for a sync: they read one reference to an immutable object.
+path is retried once from the snapshot. Readers (`publication`, `view`,
+`hash_keys`) never wait for a sync: they read one reference to an immutable object.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from client_sdk.errors import (
     SyncError,
 )
 from client_sdk.fetcher import Fetcher
+from client_sdk.publication import NEVER_FRESH, FeedView, Publication
 from client_sdk.store import FeedStore, StoredFeed, TrustStore
 from client_sdk.trust import (
     TrustedKeyset,
@@ -75,18 +77,6 @@ DEFAULT_MAX_BACKOFF_S = 3600
 _JOB_ID = "lianfang-feed-sync"
 _EMPTY_KEYS = np.empty(0, dtype=np.uint64)
 _EMPTY_KEYS.setflags(write=False)
-
-
-@dataclass(frozen=True)
-class FeedView:
-    """An immutable, verified version of one feed, as the call screener reads it."""
-
-    feed: str
-    version: int
-    keys: np.ndarray
-    records: tuple
-    stale: bool
-    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -175,20 +165,19 @@ class FeedClient:
             for f, s in self._stored.items()
         }
         self._last_error: dict[str, tuple[str, str] | None] = dict.fromkeys(self.feeds)
-        self._views: Mapping[str, FeedView] = {}
-        self._hash_keys: tuple[tuple[int, bytes], ...] = ()
-        self.publication: object = object()
-        """Replaced by a new object whenever a view or the hashing keys change, so a
-        reader (the call screener) can keep what it derived from the last views with
-        one identity test instead of asking for every view again."""
+        self._documents: dict[str, tuple[str, bytes]] = {}
+        self.document_statuses: dict[str, int] = {}
+        """HTTP status of the last keys.json/roots.json fetch (200 or 304), by path."""
         self._sync_lock = threading.Lock()
-        self._publish_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
         self._failures = 0
         self._interval_s = 300.0
         self._jitter_s = 30.0
-        for feed in self.feeds:
-            self._publish(feed)
+        self._epochs: dict[str, frozenset[int]] = {}
+        self.publication: Publication = self._build_publication(
+            self.feeds, self._last_success, None)
+        """The verified state readers answer from; replaced as a whole (one assignment)
+        after a sync that changed a view, the hashing keys or freshness, never mutated."""
 
     # ------------------------------------------------------------ trust state
     def _load_root(self) -> TrustedRoot:
@@ -212,14 +201,28 @@ class FeedClient:
         except SyncError:
             return None
 
+    def _signed_document(self, path: str) -> bytes:
+        """keys.json or roots.json, conditionally by ETag: a 304 hands back the bytes
+        of the last 200, which the caller still verifies in full (expiry included),
+        so the cache saves bandwidth, never a check."""
+        cached = self._documents.get(path)
+        answer = self._fetcher.get(path, auth=False, etag=cached[0] if cached else None)
+        self.document_statuses[path] = answer.status
+        if answer.status == 304 and cached is not None:
+            return cached[1]
+        body = answer.body or b""
+        if answer.etag:
+            self._documents[path] = (answer.etag, body)
+        return body
+
     def _refresh_trust(self, now: datetime) -> TrustedKeyset:
-        data = self._fetcher.get("/v1/keys.json", auth=False).body or b""
+        data = self._signed_document("/v1/keys.json")
         try:
             keyset = verify_keyset(self._root, data, now, self._keyset, self.clock_skew_s)
         except SyncError as first:
             if not _maybe_rotated(first):
                 raise
-            roots = self._fetcher.get("/v1/roots.json", auth=False).body or b""
+            roots = self._signed_document("/v1/roots.json")
             new_root = update_root(self._root, roots)
             if new_root.version == self._root.version:
                 raise
@@ -279,19 +282,21 @@ class FeedClient:
                 except Exception as exc:  # last resort, as above; last good data stays
                     results[feed] = self._failed(feed, _internal(exc, f"feed {feed}"))
                     continue
-                # publish data first, then the status that announces it
-                self._publish_hash_keys()
-                self._publish(feed)
                 stored = self._stored[feed]
-                self._last_success[feed] = now
-                self._last_error[feed] = None
                 results[feed] = SyncResult(feed, True, stored.version if stored else None, changed)
+            succeeded = [f for f, r in results.items() if r.ok]
+            last_success = {**self._last_success, **dict.fromkeys(succeeded, now)}
+            # publish the data first, then the status that announces it
+            self._publish(succeeded, last_success)
+            self._last_success = last_success
+            for feed in succeeded:
+                self._last_error[feed] = None
             return results
 
     def _failed(self, feed: str, exc: SyncError) -> SyncResult:
         logger.warning("feed %s: sync refused (%s): %s", feed, exc.code, exc)
         self._last_error[feed] = (exc.code, str(exc))
-        view = self._views.get(feed)  # the last good data, which the failure did not touch
+        view = self.publication.views.get(feed)  # the last good data: the failure left it
         version = view.version if view is not None else None
         return SyncResult(feed, False, version, False, exc.code, str(exc))
 
@@ -349,62 +354,66 @@ class FeedClient:
         return apply_key_artifacts(current, current_version, blobs, signed)
 
     # --------------------------------------------------------------- readers
-    def _publish(self, feed: str) -> None:
-        stored = self._stored.get(feed)
-        if stored is None or stored.data is None:
-            return
-        records = stored.data if isinstance(stored.data, tuple) else ()
-        keys = stored.data if isinstance(stored.data, np.ndarray) else _EMPTY_KEYS
-        expires_at = parse_time(stored.manifest["expires_at"])
-        old = self._views.get(feed)
-        if old is not None and old.version == stored.version and old.keys is keys \
-                and old.expires_at == expires_at:
-            return
-        view = FeedView(feed, stored.version, keys, tuple(records), False, expires_at)
-        with self._publish_lock:
-            self._views = {**self._views, feed: view}
-            self.publication = object()
+    def _build_publication(self, feeds: Iterable[str],
+                           last_success: Mapping[str, datetime | None],
+                           previous: Publication | None) -> Publication:
+        """`previous` with `feeds` re-read from what is stored now.
 
-    def _publish_hash_keys(self) -> None:
-        epochs: set[int] = set()
-        for feed in self.feeds:
+        Only feeds whose sync succeeded are re-read (a failed one keeps its last
+        good view and freshness); an unchanged view stays the very same object.
+        """
+        views = dict(previous.views) if previous is not None else {}
+        fresh_until = dict(previous.fresh_until) if previous is not None else {}
+        for feed in feeds:
             stored = self._stored.get(feed)
-            if feed in PHONE_FEED_NAMES and stored is not None:
-                epochs.update(manifest_epochs(stored.manifest))
-        hash_keys = tuple(
-            (e, self._consortium[e]) for e in sorted(epochs, reverse=True) if e in self._consortium
-        )
-        if hash_keys != self._hash_keys:
-            self._hash_keys = hash_keys
-            self.publication = object()
+            if stored is None or stored.data is None:
+                views.pop(feed, None)
+                fresh_until.pop(feed, None)
+                self._epochs.pop(feed, None)
+                continue
+            if feed in PHONE_FEED_NAMES:
+                self._epochs[feed] = frozenset(manifest_epochs(stored.manifest))
+            records = stored.data if isinstance(stored.data, tuple) else ()
+            keys = stored.data if isinstance(stored.data, np.ndarray) else _EMPTY_KEYS
+            expires_at = parse_time(stored.manifest["expires_at"])
+            old = views.get(feed)
+            if old is None or old.version != stored.version or old.keys is not keys \
+                    or old.expires_at != expires_at:
+                views[feed] = FeedView(feed, stored.version, keys, tuple(records), False,
+                                       expires_at)
+            last = last_success.get(feed)
+            fresh_until[feed] = NEVER_FRESH if last is None else min(
+                expires_at, last + timedelta(seconds=self.stale_after_s))
+        epochs = frozenset().union(*self._epochs.values())
+        hash_keys = [(e, self._consortium[e]) for e in sorted(epochs, reverse=True)
+                     if e in self._consortium]
+        return Publication.build(views.values(), hash_keys, fresh_until, previous)
 
-    def _is_stale(self, feed: str, expires_at: datetime, now: datetime) -> bool:
-        last = self._last_success.get(feed)
-        return (
-            now > expires_at
-            or last is None
-            or now - last > timedelta(seconds=self.stale_after_s)
-        )
+    def _publish(self, feeds: Iterable[str], last_success: Mapping[str, datetime | None]) -> None:
+        current = self.publication
+        new = self._build_publication(feeds, last_success, current)
+        if not new.same_content(current):
+            self.publication = new
 
     def view(self, feed: str) -> FeedView | None:
         """The current verified view of `feed`, or None before its first good sync."""
-        view = self._views.get(feed)
+        publication = self.publication
+        view = publication.views.get(feed)
         if view is None:
             return None
-        stale = self._is_stale(feed, view.expires_at, utcnow())
+        stale = publication.is_stale(feed, utcnow())
         return view if view.stale == stale else replace(view, stale=stale)
 
     def hash_keys(self) -> list[tuple[int, bytes]]:
         """(epoch, consortium key) for every epoch the phone feeds contain, newest first."""
-        if not self._hash_keys:
-            self._publish_hash_keys()
-        return list(self._hash_keys)
+        return list(self.publication.hash_keys)
 
     def status(self) -> dict[str, FeedStatus]:
         now = utcnow()
+        publication = self.publication
         out = {}
         for feed in self.feeds:
-            view = self._views.get(feed)
+            view = publication.views.get(feed)
             err = self._last_error.get(feed)
             out[feed] = FeedStatus(
                 feed=feed,
@@ -412,7 +421,7 @@ class FeedClient:
                 last_success=self._last_success.get(feed),
                 last_error=err[1] if err else None,
                 last_error_code=err[0] if err else None,
-                stale=True if view is None else self._is_stale(feed, view.expires_at, now),
+                stale=publication.is_stale(feed, now),
             )
         return out
 

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from client_sdk.feed_client import FeedClient
+from hub.api.feeds import keyset_issue_time
 from hub.feeds.builder import build_feeds
 from schemas.indicators import hash_indicator
 from schemas.keys import b64decode
 from schemas.manifest import phone_key
+from schemas.timefmt import utcnow
 
 NUMBERS = ["13800138000", "+86 139 0013 9000"]
 
@@ -78,3 +80,25 @@ def test_member_signature_auth_and_no_auth(live_hub: Any, root_key: str, tmp_pat
     assert all(r.ok for r in signed.sync().values())
     anonymous = FeedClient(live_hub.url, root_key, tmp_path / "anon")
     assert {r.error_code for r in anonymous.sync().values()} == {"fetch"}
+
+
+def test_second_sync_gets_keys_json_304(live_hub: Any, root_key: str, tmp_path: Path) -> None:
+    """The hub keeps keys.json byte-stable, so the second sync must not download it again."""
+    a, b = live_hub.new_member(), live_hub.new_member()
+    _report(live_hub, a, NUMBERS)
+    _report(live_hub, b, NUMBERS)
+    _build(live_hub)
+    token = live_hub.member(*a, "POST", "/v1/reader-tokens", json={}).json()["token"]
+
+    client = FeedClient(live_hub.url, root_key, tmp_path / "state", token=token)
+    issued = keyset_issue_time(utcnow())
+    assert all(r.ok for r in client.sync().values())
+    assert client.document_statuses["/v1/keys.json"] == 200
+    results = client.sync()
+    if keyset_issue_time(utcnow()) != issued:
+        # the hub re-issues keys.json on the hour; the syncs straddled one, so the
+        # next sync is the one that must find the bytes unchanged
+        results = client.sync()
+    assert all(r.ok for r in results.values()), results
+    assert client.document_statuses["/v1/keys.json"] == 304
+    assert client.hash_keys() and client.view("phone-block") is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from client_sdk.feed_client import FeedView
+from client_sdk.publication import FeedView, Publication
 from client_sdk.screener import CallScreener, Verdict
 from schemas.indicators import InvalidIndicator, hash_indicator
 from schemas.manifest import phone_key
@@ -21,6 +22,7 @@ from schemas.manifest import phone_key
 KEY1 = secrets.token_bytes(32)
 KEY2 = secrets.token_bytes(32)
 EXPIRES = datetime(2030, 1, 1, tzinfo=UTC)
+LONG_AGO = datetime(2001, 1, 1, tzinfo=UTC)
 
 CONTACT = "13800138000"
 ALLOWED = "13900139000"
@@ -41,7 +43,12 @@ def feed_view(feed: str, keys: Iterable[int], version: int = 1, stale: bool = Fa
 
 
 class StaticFeeds:
-    """The reader side of FeedClient over fixed, real hashed data."""
+    """The reader side of FeedClient over fixed, real hashed data.
+
+    Change `views` / `keys`, then `publish()`: like FeedClient after a sync, it
+    swaps in a whole new `Publication` (a view marked stale gets a freshness
+    that has already passed).
+    """
 
     def __init__(
         self,
@@ -50,12 +57,15 @@ class StaticFeeds:
     ) -> None:
         self.views = dict(views)
         self.keys = [(1, KEY1)] if hash_keys is None else hash_keys
+        self.publication = Publication.empty()
+        self.publish()
 
-    def view(self, feed: str) -> FeedView | None:
-        return self.views.get(feed)
-
-    def hash_keys(self) -> list[tuple[int, bytes]]:
-        return list(self.keys)
+    def publish(self) -> Publication:
+        present = [v for v in self.views.values() if v is not None]
+        fresh = {v.feed: LONG_AGO if v.stale else EXPIRES for v in present}
+        self.publication = Publication.build(
+            [replace(v, stale=False) for v in present], self.keys, fresh, self.publication)
+        return self.publication
 
 
 def standard_feeds() -> StaticFeeds:
@@ -191,6 +201,7 @@ def test_daytime_window_and_bad_windows() -> None:
 def test_missing_feed_is_stale_but_other_feeds_still_answer() -> None:
     feeds = standard_feeds()
     feeds.views["phone-warn"] = None
+    feeds.publish()
     s = CallScreener(feeds)
     blocked = s.check(BLOCKED)
     assert blocked.action == "block" and blocked.stale
@@ -206,16 +217,19 @@ def test_stale_feed_marks_the_verdict_and_recovers() -> None:
     s = CallScreener(feeds)
     assert not s.check(UNKNOWN).stale
     feeds.views["phone-block"] = replace(feeds.views["phone-block"], stale=True)
+    feeds.publish()
     verdict = s.check(BLOCKED)
     assert verdict.action == "block" and verdict.stale
     assert verdict.reasons == ("consortium_block", "stale_data")
     feeds.views["phone-block"] = replace(feeds.views["phone-block"], stale=False)
+    feeds.publish()
     assert s.check(BLOCKED).reasons == ("consortium_block",)
 
 
 def test_no_consortium_key_yet_allows_and_says_why() -> None:
     feeds = standard_feeds()
     feeds.keys = []
+    feeds.publish()
     verdict = CallScreener(feeds).check(BLOCKED)
     assert verdict.action == "allow" and verdict.stale
     assert verdict.reasons[:2] == ("no_match", "no_consortium_key")
@@ -240,6 +254,7 @@ def test_every_listed_epoch_is_checked_and_key_rotation_is_picked_up() -> None:
     assert s.check(BLOCKED).action == "block"
     assert s.check(WARNED).action == "warn"
     feeds.keys = [(2, KEY2)]  # epoch 1 retired and gone from the feeds
+    feeds.publish()
     assert s.check(BLOCKED).action == "allow"
     assert s.check(WARNED).action == "warn"
     assert s.check_hashed(key64(CONTACT, KEY2)).reasons == ("contact",)
@@ -251,6 +266,7 @@ def test_new_feed_version_is_used_immediately() -> None:
     s = CallScreener(feeds)
     assert s.check(UNKNOWN).action == "allow"
     feeds.views["phone-block"] = feed_view("phone-block", [key64(UNKNOWN)], version=8)
+    feeds.publish()
     verdict = s.check(UNKNOWN)
     assert verdict.action == "block" and verdict.feed_version["phone-block"] == 8
 
@@ -346,39 +362,49 @@ def test_update_contacts_takes_effect_for_raw_and_hashed_checks(screener: CallSc
     assert screener.check_hashed(key64(CONTACT)).action == "block"
 
 
-def test_verdicts_stay_consistent_while_feeds_swap_under_screening_threads() -> None:
+def test_verdicts_stay_consistent_while_publications_swap_under_screening_threads() -> None:
+    """Every verdict comes from exactly one publication: versions and answer agree."""
     import threading
 
     feeds = standard_feeds()
     s = CallScreener(feeds)
-    in_block = {
-        "phone-block": feed_view("phone-block", [key64(UNKNOWN)], version=10),
-        "phone-warn": feed_view("phone-warn", [], version=10),
-    }
-    in_warn = {
-        "phone-block": feed_view("phone-block", [], version=11),
-        "phone-warn": feed_view("phone-warn", [key64(UNKNOWN)], version=11),
-    }
+    publications = []
+    for version in range(10, 14):
+        listed = [key64(UNKNOWN)]
+        feeds.views = {
+            "phone-allow": feed_view("phone-allow", [], version=version),
+            "phone-block": feed_view("phone-block", listed if version % 2 else [], version),
+            "phone-warn": feed_view("phone-warn", [] if version % 2 else listed, version),
+        }
+        publications.append(feeds.publish())
     bad: list[Verdict] = []
+    seen: set[int] = set()
     stop = threading.Event()
 
     def screen() -> None:
         while not stop.is_set():
-            v = s.check(UNKNOWN)
-            versions = v.feed_version
-            if v.action == "block" and versions["phone-block"] != 10:
-                bad.append(v)
-            if v.action == "warn" and versions["phone-warn"] != 11:
-                bad.append(v)
-            if v.action not in ("block", "warn", "allow"):
-                bad.append(v)
+            for v in (s.check(UNKNOWN), s.check_hashed(key64(UNKNOWN))):
+                versions = set(v.feed_version.values())  # type: ignore[union-attr]
+                if len(versions) != 1:
+                    bad.append(v)
+                    continue
+                (version,) = versions
+                seen.add(version)
+                if v.action != ("block" if version % 2 else "warn"):
+                    bad.append(v)
 
     threads = [threading.Thread(target=screen) for _ in range(3)]
     for t in threads:
         t.start()
-    for i in range(2000):
-        feeds.views.update(in_block if i % 2 else in_warn)
+    deadline = time.monotonic() + 20
+    i = 0
+    while i < 400 or (len(seen) < len(publications) and time.monotonic() < deadline):
+        feeds.publication = publications[i % len(publications)]
+        i += 1
+        if i % 7 == 0:  # 7 is prime to 4: the threads get to run under every publication
+            time.sleep(0.0001)
     stop.set()
     for t in threads:
         t.join()
     assert bad == []
+    assert seen == {10, 11, 12, 13}

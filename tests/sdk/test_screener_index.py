@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from client_sdk.feed_client import FeedView
+from client_sdk.publication import FeedView, Publication
 from client_sdk.screener import CallScreener
 
 MAX = 2**64 - 1
@@ -22,23 +22,18 @@ EXPIRES = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 class Feeds:
-    """A FeedClient-shaped reader (it has `publication`, so checks reuse reads)."""
+    """A publication source with a phone-block feed of `block` (allow/warn empty)."""
 
     def __init__(self, block: list[int]) -> None:
         keys = np.array(sorted(set(block)), dtype=np.uint64)
-        self._views = {
-            "phone-block": FeedView("phone-block", 1, keys, (), False, EXPIRES),
-            "phone-allow": FeedView("phone-allow", 1, np.zeros(0, np.uint64), (), False, EXPIRES),
-            "phone-warn": FeedView("phone-warn", 1, np.zeros(0, np.uint64), (), False, EXPIRES),
-        }
-        self._hash_keys = ((1, b"k" * 32),)
-        self.publication = object()
-
-    def view(self, feed: str) -> FeedView | None:
-        return self._views.get(feed)
-
-    def hash_keys(self) -> list[tuple[int, bytes]]:
-        return list(self._hash_keys)
+        empty = np.zeros(0, np.uint64)
+        self.publication = Publication.build(
+            [FeedView("phone-block", 1, keys, (), False, EXPIRES),
+             FeedView("phone-allow", 1, empty, (), False, EXPIRES),
+             FeedView("phone-warn", 1, empty, (), False, EXPIRES)],
+            [(1, b"k" * 32)],
+            dict.fromkeys(("phone-block", "phone-allow", "phone-warn"), EXPIRES),
+        )
 
 
 edge = st.sampled_from([0, 1, MAX, MAX - 1, 2**63, 2**63 - 1, 2**58, 2**58 - 1, 2**40])
@@ -74,8 +69,10 @@ def test_a_new_view_is_seen_at_once() -> None:
     feeds = Feeds([5])
     screener = CallScreener(feeds)
     assert screener.check_hashed(6).action == "allow"
-    feeds._views = {**feeds._views, "phone-block": FeedView(
-        "phone-block", 2, np.array([6], dtype=np.uint64), (), False, EXPIRES)}
-    feeds.publication = object()  # what FeedClient does on every publish
+    old = feeds.publication
+    block = FeedView("phone-block", 2, np.array([6], dtype=np.uint64), (), False, EXPIRES)
+    feeds.publication = Publication.build(  # what FeedClient does after a sync
+        [block, *(v for f, v in old.views.items() if f != "phone-block")],
+        old.hash_keys, old.fresh_until, old)
     verdict = screener.check_hashed(6)
     assert verdict.action == "block" and verdict.feed_version["phone-block"] == 2
