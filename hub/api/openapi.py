@@ -1,13 +1,20 @@
-"""The OpenAPI 3 description of the hub, built from one declarative table.
+"""The OpenAPI 3 description of the hub: apispec + MarshmallowPlugin over one table.
 
-Why a table rather than flask-smorest: the blueprints stay plain Flask (their
-auth decorators and `load_body` are shared with the console and the tests), and
-everything a client or a test needs to know about an endpoint — its Flask
-endpoint, who may call it, what it loads, what it answers — sits in one row of
-`OPERATIONS`. The request schemas are the very marshmallow schemas the views
-load with, converted by apispec's MarshmallowPlugin, so the description cannot
-drift from the validation. `tests/hub/test_openapi.py` fails when a `/v1` route
-has no row, and `tests/hub/test_authz_matrix.py` derives its matrix from `auth`.
+apispec converts the marshmallow schemas (request bodies and queries are the
+very schemas the views load with, answers are `hub/api/openapi_schemas.py`), so
+the description cannot drift from the validation. What marshmallow does not
+know — the Flask endpoint, who may call it, the success and error statuses —
+sits in one row of `OPERATIONS` per endpoint.
+
+Why apispec directly rather than flask-smorest (which is apispec plus
+decorators): smorest wants every view rewritten around `@arguments` /
+`@response`, which would replace `load_body` (the bounded JSON parser of
+`hub.limits` and the hub's 415/422 answers) and sit beside the auth
+decorators rather than use them; and it serves its own `/openapi.json` and a
+CDN-loaded Swagger UI, where the hub serves a vendored, offline one.
+
+`tests/hub/test_openapi.py` fails when a `/v1` route has no row, and
+`tests/hub/test_authz_matrix.py` derives its matrix from `auth`.
 
 Served at `GET /v1/openapi.json`; `GET /v1/docs` renders it with the vendored
 Swagger UI in `hub/static/apidocs/` (no CDN).
@@ -251,8 +258,8 @@ Lianfang (联防) hub: members submit keyed-hashed indicators; the hub serves si
 **Reader tokens** (`Bearer lfr_…`) only read feeds and the consortium key.
 **Admin tokens** (`Bearer lfa_…`) come from `POST /v1/admin/login`.
 
-Every error answers `{"error": {"code", "message", "fields"}}`; limits and rate
-limits are listed in the README (hardening section).
+Every error answers `{"error": {"code", "message", "fields"}}`; input limits and
+rate limits are listed in docs/API.md.
 """
 
 

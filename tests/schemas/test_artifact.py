@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import artifact
+from schemas import rice
 from schemas.artifact import (
     CODEC_JSON,
     CODEC_RICE,
@@ -27,11 +27,10 @@ from schemas.artifact import (
     encode_key_snapshot,
     encode_record_delta,
     encode_record_snapshot,
-    rice_decode,
-    rice_encode,
 )
 from schemas.canonical import canonical_json
 from schemas.manifest import key_set_digest, record_set_digest
+from schemas.rice import rice_decode, rice_encode
 
 U64 = 2**64 - 1
 
@@ -108,7 +107,7 @@ def test_rice_decoder_accepts_any_parameter_within_the_bound(keys: list[int], k:
     if unary > 10**6:
         return  # too long to build; the bound below refuses such payloads from their length
     payload = reference_rice(keys, k)
-    if len(payload) * 8 > 64 + m * (k + 1 + artifact.MAX_MEAN_QUOTIENT) + 7:
+    if len(payload) * 8 > 64 + m * (k + 1 + rice.MAX_MEAN_QUOTIENT) + 7:
         with pytest.raises(ArtifactError, match="too long"):
             rice_decode(payload, len(keys), k)
     else:
@@ -136,7 +135,7 @@ def _distributions(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("name", ["uniform", "narrow", "dense_plus_sparse", "clustered"])
 def test_rice_large_sets_use_the_lane_decoder(name: str) -> None:
     keys = _distributions(np.random.default_rng(7), 120_000)[name]
-    assert keys.size > artifact._LANE_MIN
+    assert keys.size > rice._LANE_MIN
     k, payload = rice_encode(keys)
     assert np.array_equal(rice_decode(payload, keys.size, k), keys)
 
@@ -148,8 +147,8 @@ def test_rice_lane_decoder_falls_back_when_lanes_do_not_meet(
     still produce the exact chain."""
     keys = _distributions(np.random.default_rng(8), 80_000)["uniform"]
     k, payload = rice_encode(keys)
-    monkeypatch.setattr(artifact, "_LANE_OVERLAP", 1)
-    monkeypatch.setattr(artifact, "_LANE_CODES", 512)
+    monkeypatch.setattr(rice, "_LANE_OVERLAP", 1)
+    monkeypatch.setattr(rice, "_LANE_CODES", 512)
     assert np.array_equal(rice_decode(payload, keys.size, k), keys)
 
 

@@ -17,9 +17,8 @@ from schemas.artifact import (
     decode_artifact,
     encode_key_delta,
     encode_key_snapshot,
-    rice_decode,
-    rice_encode,
 )
+from schemas.rice import rice_decode, rice_encode
 
 U64 = 2**64 - 1
 EDGES = {
