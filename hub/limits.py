@@ -39,10 +39,13 @@ __all__ = [
     "MAX_JSON_NUMBER_CHARS",
     "MAX_PAGE_OFFSET",
     "MAX_PAGE_SIZE",
+    "MAX_PUBLIC_BODY_BYTES",
     "MAX_PATH_INT",
     "MAX_PATH_PARAM_CHARS",
     "MAX_QUERY_STRING_BYTES",
     "MAX_RETRACT_ITEMS",
+    "PUBLIC_BODY_LIMITS",
+    "SCAN_CHUNK_BYTES",
     "ACCEPTED_CONTENT_ENCODINGS",
     "has_escaped_nul",
     "install_request_limits",
@@ -66,44 +69,71 @@ MAX_PATH_INT = 2**31 - 1
 #: a signed body must be hashed exactly as sent. `identity` is the only one accepted.
 ACCEPTED_CONTENT_ENCODINGS = frozenset({"", "identity"})
 
+#: Body limit (bytes) of the endpoints anyone may call without credentials: an
+#: application or a sign-in is a few hundred bytes, so an outsider's body is
+#: refused with 413 long before it costs memory. Members' signed endpoints keep
+#: `LIANFANG_MAX_BODY_BYTES` (batches are large).
+MAX_PUBLIC_BODY_BYTES = 16 * 1024
+#: Flask endpoint → its smaller body limit.
+PUBLIC_BODY_LIMITS = {
+    "applications.apply": MAX_PUBLIC_BODY_BYTES,
+    "admin_auth.admin_login": MAX_PUBLIC_BODY_BYTES,
+    "console.login_submit": MAX_PUBLIC_BODY_BYTES,
+}
+#: The pre-parse scan looks at the body in slices of this many bytes, so the
+#: memory it needs is a constant (a few MiB) whatever the body's size.
+SCAN_CHUNK_BYTES = 64 * 1024
+
 # Opening brackets become +1, closing -1, everything else is deleted.
 _BRACKETS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[{]}")
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[{]}"')
 _QUOTE, _BACKSLASH = 34, 92
-_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+# A run of backslashes (starting where no backslash precedes it) before `u0000`:
+# an odd run means the last backslash starts the escape. `\\+` is a single-
+# character repeat, which `re` backtracks over without a per-step stack.
+_BACKSLASHES_BEFORE_NUL = re.compile(rb"(?<!\\)(\\+)u0000")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _outside_strings(raw: bytes) -> bytes:
-    """The bytes of `raw` that are not inside a JSON string literal.
+def _outside_strings(chunk: bytes, escaped: bool, inside: bool) -> tuple[bytes, bool, bool]:
+    """The bytes of `chunk` outside JSON string literals, given the state carried in.
 
-    Without backslashes every `"` delimits a string, so splitting on it is exact;
-    with them, a quote is real when an even number of backslashes precede it,
-    which numpy works out for the whole body at once.
+    `escaped`: an odd run of backslashes ends the previous chunk; `inside`: the
+    previous chunk ended inside a string. Returns (outside bytes, escaped, inside)
+    for the next chunk. A quote is real when an even number of backslashes
+    precede it, which numpy works out for the whole chunk at once.
     """
-    if b"\\" not in raw:
-        return b"".join(raw.translate(None, _NOT_STRUCTURE).split(b'"')[0::2])
-    chars = np.frombuffer(raw, dtype=np.uint8)
+    chars = np.frombuffer((b"\\" if escaped else b"") + chunk, dtype=np.uint8)
     slashes = chars == _BACKSLASH
-    count = np.cumsum(slashes, dtype=np.int64)
+    count = np.cumsum(slashes, dtype=np.int32)
     run = count - np.maximum.accumulate(np.where(slashes, 0, count))
     preceding = np.concatenate(([0], run[:-1]))
     real_quote = (chars == _QUOTE) & (preceding % 2 == 0)
-    inside = (np.cumsum(real_quote, dtype=np.int64) % 2) == 1
-    return chars[~inside].tobytes()
+    opened = np.cumsum(real_quote, dtype=np.int32) + int(inside)
+    outside = chars[(opened % 2) == 0].tobytes()
+    return outside, bool(run[-1] % 2), bool(opened[-1] % 2)
 
 
-def json_depth(raw: bytes) -> int:
+def json_depth(raw: bytes, chunk_bytes: int = SCAN_CHUNK_BYTES) -> int:
     """The maximum bracket nesting of a JSON text, ignoring brackets inside strings.
 
-    Runs at C speed (a split or a few numpy passes, one translate, one cumsum),
-    so it can guard `json.loads`, whose C parser recurses once per level.
+    Runs at C speed (a few numpy passes, one translate, one cumsum per chunk), so
+    it can guard `json.loads`, whose C parser recurses once per level. Why chunks:
+    whole-body integer arrays cost 8 bytes per body byte several times over, and
+    eight concurrent 8 MiB bodies of backslashes took the hub to 2.5 GiB.
     """
-    steps = _outside_strings(raw).translate(_BRACKETS, _NOT_BRACKETS)
-    if not steps:
-        return 0
-    return int(np.frombuffer(steps, dtype=np.int8).astype(np.int32).cumsum().max())
+    depth = deepest = 0
+    escaped = inside = False
+    for start in range(0, len(raw), chunk_bytes):
+        outside, escaped, inside = _outside_strings(
+            raw[start : start + chunk_bytes], escaped, inside
+        )
+        steps = outside.translate(_BRACKETS, _NOT_BRACKETS)
+        if steps:
+            levels = np.frombuffer(steps, dtype=np.int8).astype(np.int32).cumsum() + depth
+            deepest = max(deepest, int(levels.max()))
+            depth = int(levels[-1])
+    return deepest
 
 
 def _bounded_number(text: str) -> None:
@@ -135,12 +165,13 @@ def _refuse_constant(name: str) -> Any:
 def has_escaped_nul(raw: bytes) -> bool:
     """True when a JSON text holds a `\\u0000` escape (a NUL character in a string).
 
-    A plain substring test finds candidates at C speed; the regex then rules out
-    an escaped backslash followed by the text `u0000`, which is not a NUL.
+    A plain substring test finds candidates at C speed; then each run of
+    backslashes before `u0000` is measured: an even run is escaped backslashes
+    followed by the text `u0000`, which is not a NUL.
     """
     if b"\\u0000" not in raw:
         return False
-    return _ESCAPED_NUL.search(raw) is not None
+    return any(len(m.group(1)) % 2 for m in _BACKSLASHES_BEFORE_NUL.finditer(raw))
 
 
 def parse_json(raw: bytes) -> Any:
@@ -175,6 +206,9 @@ def parse_json(raw: bytes) -> Any:
 
 def _check_request() -> None:
     """`before_request`: refuse compressed bodies and oversized query strings / path parts."""
+    limit = PUBLIC_BODY_LIMITS.get(request.endpoint or "")
+    if limit is not None:
+        request.max_content_length = limit  # also bounds a body sent without a length
     if not request.path.startswith("/v1"):
         return
     encoding = request.headers.get("Content-Encoding", "").strip().lower()

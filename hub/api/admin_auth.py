@@ -9,6 +9,7 @@ from hub import db
 from hub.api.request_io import load_body
 from hub.auth.admin_auth import login, require_admin
 from hub.auth.reader_tokens import bearer_token
+from hub.ratelimit import client_address
 from hub.services.tokens import revoke_admin_token
 from schemas.membership import AdminLoginSchema
 from schemas.timefmt import format_time
@@ -20,7 +21,9 @@ _SCHEMA = AdminLoginSchema()
 @bp.post("/login")
 def admin_login() -> ResponseReturnValue:
     data = load_body(_SCHEMA)
-    token, expires, admin = login(db.session(), data["username"], data["password"])
+    token, expires, admin = login(
+        db.session(), data["username"], data["password"], client_address()
+    )
     return jsonify({"token": token, "expires_at": format_time(expires), "username": admin.username})
 
 

@@ -1,15 +1,17 @@
 """Admin authentication: password login → bearer session token, and `require_admin`.
 
-Failed logins count per account; after `admin_max_failures` the account is
-locked for `admin_lockout_s`. Unknown usernames cost the same scrypt time as
-known ones and get the same answer, so the endpoint does not reveal who exists.
+Failed logins are throttled per (username, client address) with growing delays
+(`hub.auth.login_throttle`), never by a lock an outsider could hold on the
+account. Unknown usernames cost the same scrypt time as known ones, are
+throttled the same way and get the same answers, so the endpoint does not
+reveal who exists.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from flask import g
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import db, get_config
+from hub.auth import login_throttle
 from hub.auth.member_signature import has_signature_headers
 from hub.auth.reader_tokens import bearer_token
 from hub.errors import ApiError
@@ -45,36 +48,45 @@ def create_admin(session: Session, username: str, password: str, actor: str = "c
     return admin
 
 
-def login(session: Session, username: str, password: str) -> tuple[str, datetime, Admin]:
-    """Check credentials; returns (token, expires_at, admin) or raises 401/429."""
+def login(
+    session: Session, username: str, password: str, address: str
+) -> tuple[str, datetime, Admin]:
+    """Check credentials from client `address`; returns (token, expires_at, admin).
+
+    Raises 401 for a wrong password or an unknown user (same body, same scrypt
+    cost) and 429 `login_throttled` while (username, address) is throttled —
+    for unknown usernames exactly as for known ones. The scrypt verification
+    runs with no transaction open, so a slow hash never holds SQLite's write lock.
+    """
     cfg = get_config()
-    admin = session.scalars(
-        select(Admin).where(Admin.username == username).with_for_update()
+    login_throttle.check(username, address)
+    row = session.execute(
+        select(Admin.id, Admin.password_hash).where(Admin.username == username)
     ).first()
-    now = utcnow()
-    if admin is None:
+    session.rollback()  # end the read before hashing: no lock held during scrypt
+    if row is None:
         burn_time(password)
-        raise ApiError(401, "invalid_credentials", "wrong username or password")
-    if admin.locked_until is not None and admin.locked_until > now:
-        raise ApiError(
-            429,
-            "account_locked",
-            "too many failed logins; try again later",
-            headers={"Retry-After": str(int((admin.locked_until - now).total_seconds()) + 1)},
+        ok = False
+    else:
+        ok = verify_password(password, row.password_hash)
+    if not ok:
+        delay = login_throttle.record_failure(
+            username, address, cfg.admin_max_failures, cfg.admin_lockout_s
         )
-    if not verify_password(password, admin.password_hash):
-        admin.failed_logins += 1
-        if admin.failed_logins >= cfg.admin_max_failures:
-            admin.locked_until = now + timedelta(seconds=cfg.admin_lockout_s)
-            admin.failed_logins = 0
+        if delay and row is not None:
             audit.record(
-                session, f"admin:{admin.username}", "admin.locked", f"admin:{admin.username}", {}
+                session, f"admin:{username}", "admin.locked", f"admin:{username}",
+                {"address": address, "seconds": delay},
             )
-        session.commit()
+            session.commit()
+        raise ApiError(401, "invalid_credentials", "wrong username or password")
+    login_throttle.record_success(username, address)
+    admin = session.get(Admin, row.id)
+    if admin is None:  # deleted between the read and now
         raise ApiError(401, "invalid_credentials", "wrong username or password")
     admin.failed_logins = 0
     admin.locked_until = None
-    admin.last_login_at = now
+    admin.last_login_at = utcnow()
     token, expires = issue_admin_token(session, admin, cfg.admin_token_ttl_s)
     audit.record(session, f"admin:{admin.username}", "admin.login", f"admin:{admin.username}", {})
     session.commit()

@@ -1,7 +1,7 @@
 """Verify signed member requests (docs/ARCHITECTURE.md §3, docs/FORMATS.md "Member requests").
 
 Order of checks: headers present → member known → signature valid → timestamp
-inside the window → member approved → nonce unused. The nonce is recorded in its
+inside the window → nonce unused (and burnt) → member approved. The nonce is recorded in its
 own committed transaction, so a replay is refused even when the first request
 failed later on; nonces older than the retention period are purged as we go.
 """
@@ -112,13 +112,15 @@ def authenticate_member() -> Member:
             "stale_timestamp",
             f"timestamp is {skew:+d} s from the hub clock; allowed ±{cfg.clock_window_s} s",
         )
+    # Burnt before the approval check: a request refused as `member_not_approved`
+    # must not replay once the member is reinstated.
+    _remember_nonce(member_id, nonce, now, cfg.nonce_retention_s)
     if state != MemberState.APPROVED:
         raise ApiError(
             403,
             "member_not_approved",
             f"member {member_id} is {state}; only approved members may do this",
         )
-    _remember_nonce(member_id, nonce, now, cfg.nonce_retention_s)
     member = db.session().get(Member, member_id)
     if member is None:  # deleted between the two transactions
         raise ApiError(401, "unknown_member", "no such member")

@@ -17,9 +17,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
+from urllib.parse import unquote
 
 from flask import Response, g, redirect, request, url_for
 
@@ -140,9 +142,31 @@ def require_signin(fn: F) -> F:
 
 
 def safe_next(target: str | None) -> str:
-    """Only console-relative targets after sign-in (no open redirect)."""
-    if not target or "//" in target or "\\" in target:
+    """Only same-site console paths after sign-in; anything else goes to the dashboard.
+
+    Why decode before checking: `%0d%0a` would split the Location header in a
+    less careful server, `%2f%2f` and `%5c` become `//` and `\\` in some
+    browsers (protocol-relative: another site), and `..` segments climb out of
+    `/console`. A target is kept only when neither its raw nor its decoded form
+    contains any of those, so no `next` can make a 500 or an open redirect.
+    """
+    if not target or len(target) > 2000 or not _is_console_path(target):
         return url_for("console.dashboard")
-    if target.startswith(COOKIE_PATH + "/"):
-        return target
-    return url_for("console.dashboard")
+    return target
+
+
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]|//")
+
+
+def _is_console_path(target: str) -> bool:
+    decoded = target
+    for _ in range(3):  # double and triple encoding
+        if _UNSAFE.search(decoded) or not decoded.isascii():
+            return False
+        decoded = unquote(decoded)
+    if _UNSAFE.search(decoded) or not decoded.isascii():
+        return False
+    path = decoded.split("?", 1)[0].split("#", 1)[0]
+    if any(segment in ("..", ".") for segment in path.split("/")):
+        return False
+    return target.startswith(COOKIE_PATH + "/") and decoded.startswith(COOKIE_PATH + "/")

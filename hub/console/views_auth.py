@@ -1,8 +1,9 @@
 """Sign-in and sign-out pages.
 
-Sign-in reuses `hub.auth.admin_auth.login`: the lock-out after repeated
-failures (`LIANFANG_ADMIN_MAX_FAILURES` / `LIANFANG_ADMIN_LOCKOUT_S`), the same
-answer for an unknown user, and the `admin.login` audit entry all come from there.
+Sign-in reuses `hub.auth.admin_auth.login`: the throttle per (username,
+address) after repeated failures (`LIANFANG_ADMIN_MAX_FAILURES` /
+`LIANFANG_ADMIN_LOCKOUT_S`), the same answer for an unknown user, and the
+`admin.login` audit entry all come from there.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hub.console.session import (
     start_session,
 )
 from hub.errors import ApiError
+from hub.ratelimit import client_address
 from hub.services.tokens import revoke_admin_token
 
 MAX_FIELD = 200
@@ -56,7 +58,9 @@ def login_submit() -> ResponseReturnValue:
     if not username or not password or len(username) > MAX_FIELD or len(password) > 1000:
         return _login_page(422, _("Enter your username and password."))
     try:
-        token, _expires, _admin = admin_login(db.session(), username, password)
+        token, _expires, _admin = admin_login(
+            db.session(), username, password, client_address()
+        )
     except ApiError as err:
         if err.status == 429:
             page = _login_page(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -145,3 +146,58 @@ def test_console_sign_in_shares_the_admin_login_address_limit(tmp_path: Any) -> 
         assert refused.mimetype == "text/html" and "Retry-After" in refused.headers
     finally:
         get_db(limited).dispose()
+
+
+HOSTILE_NEXT = [
+    "/console/dashboard\r\nSet-Cookie: lianfang_console=attacker",
+    "/console/x\r\nLocation: https://evil.example/",
+    "/console/%0d%0aSet-Cookie:%20x=1",
+    "/console/%250d%250aX-Evil:%201",
+    "//evil.example/console/",
+    "///evil.example/",
+    "https://evil.example/console/",
+    "HTTPS:evil.example",
+    "/console/\\\\evil.example",
+    "\\/evil.example/console/",
+    "/console/%2f%2fevil.example",
+    "/console/%5c%5cevil.example",
+    "/console/%252f%252fevil.example",
+    "/console/../v1/admin/members",
+    "/console/%2e%2e/v1/admin/members",
+    "/console/\tdashboard",
+    "/console/\x00",
+    "/console/d\u00e9j\u00e0",
+    "javascript:alert(1)",
+    "/console" + "/a" * 2000,
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_hostile_next_after_sign_in_is_a_safe_redirect(live_hub: Any, target: str) -> None:
+    """The attacker mails a sign-in link whose `next` splits headers or leaves the site."""
+    browser = requests.Session()
+    login = browser.get(live_hub.url + "/console/login", params={"next": target}, timeout=30)
+    assert login.status_code == 200
+    token = TOKEN.search(login.text).group(1)
+    done = browser.post(live_hub.url + "/console/login", data={
+        "username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "csrf_token": token,
+        "next": target,
+    }, allow_redirects=False, timeout=30)
+    assert done.status_code == 303, (done.status_code, done.text[:300])
+    assert done.headers["Location"] == "/console/dashboard"
+    assert "X-Evil" not in done.headers
+    assert [c.name for c in browser.cookies if c.value == "attacker"] == []
+    # already signed in: GET /console/login?next=… redirects the same way
+    again = browser.get(live_hub.url + "/console/login", params={"next": target},
+                        allow_redirects=False, timeout=30)
+    assert again.status_code == 302 and again.headers["Location"] == "/console/dashboard"
+
+
+def test_a_genuine_console_next_is_kept(live_hub: Any) -> None:
+    browser = requests.Session()
+    token = TOKEN.search(browser.get(live_hub.url + "/console/login", timeout=30).text).group(1)
+    done = browser.post(live_hub.url + "/console/login", data={
+        "username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "csrf_token": token,
+        "next": "/console/audit?actor=admin%3A",
+    }, allow_redirects=False, timeout=30)
+    assert done.status_code == 303 and done.headers["Location"] == "/console/audit?actor=admin%3A"

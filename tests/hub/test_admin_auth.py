@@ -1,12 +1,16 @@
-"""Admin login, lock-out and token expiry; passwords and tokens stored hashed."""
+"""Admin login, throttling per (username, address), token expiry; secrets stored hashed."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import requests
 import time_machine
+from requests.adapters import HTTPAdapter
 from sqlalchemy import select, text
 
 from hub.db import get_db
@@ -42,14 +46,116 @@ def test_wrong_password_and_unknown_user_look_the_same(live_hub: Any) -> None:
     assert wrong.json()["error"]["code"] == "invalid_credentials"
 
 
-def test_lockout_after_five_failures_then_expires(live_hub: Any) -> None:
+class _FromAddress(HTTPAdapter):
+    """Sends from another loopback address, as a second client would."""
+
+    def __init__(self, address: str) -> None:
+        self._address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self._address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _client(address: str) -> requests.Session:
+    client = requests.Session()
+    client.mount("http://", _FromAddress(address))
+    return client
+
+
+def _login_from(
+    client: requests.Session, hub: Any, password: str, username: str = "admin"
+) -> requests.Response:
+    return client.post(
+        hub.url + "/v1/admin/login", json={"username": username, "password": password}, timeout=30
+    )
+
+
+def test_attacker_guessing_throttles_only_their_own_address(live_hub: Any) -> None:
+    attacker, admin_desk = _client("127.0.0.2"), _client("127.0.0.3")
     for _ in range(5):
-        assert _login(live_hub, "guess").status_code == 401
-    locked = _login(live_hub, PASSWORD)
-    assert locked.status_code == 429 and locked.json()["error"]["code"] == "account_locked"
-    assert int(locked.headers["Retry-After"]) > 0
-    with time_machine.travel(utcnow() + timedelta(minutes=16), tick=True):
-        assert _login(live_hub, PASSWORD).status_code == 200
+        assert _login_from(attacker, live_hub, "guess").status_code == 401
+    throttled = _login_from(attacker, live_hub, PASSWORD)  # even the right password
+    assert throttled.status_code == 429
+    assert throttled.json()["error"]["code"] == "login_throttled"
+    assert int(throttled.headers["Retry-After"]) > 0
+    # the attacker cannot lock the real admin out: another address signs in
+    assert _login_from(admin_desk, live_hub, PASSWORD).status_code == 200
+    with time_machine.travel(utcnow() + timedelta(minutes=1), tick=True):
+        assert _login_from(attacker, live_hub, PASSWORD).status_code == 200
+
+
+def test_throttle_delays_grow_with_each_further_failure(live_hub: Any) -> None:
+    attacker = _client("127.0.0.4")
+    delays = []
+    start = utcnow()
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(5):
+            _login_from(attacker, live_hub, "guess")
+        for _ in range(4):
+            blocked = _login_from(attacker, live_hub, "guess")
+            assert blocked.status_code == 429
+            delays.append(int(blocked.headers["Retry-After"]))
+            clock.shift(delays[-1] + 1)
+            assert _login_from(attacker, live_hub, "guess").status_code == 401
+    assert delays == sorted(delays) and delays[-1] >= 4 * delays[0]
+    cap = live_hub.app.config["LIANFANG"].admin_lockout_s
+    assert max(delays) <= cap + 1
+
+
+def test_unknown_and_known_usernames_answer_identically_when_guessed(live_hub: Any) -> None:
+    known, unknown = _client("127.0.0.5"), _client("127.0.0.6")
+    answers: dict[str, list[tuple[int, Any]]] = {"admin": [], "mallory": []}
+    for name, client in (("admin", known), ("mallory", unknown)):
+        for _ in range(7):
+            response = _login_from(client, live_hub, "guess", username=name)
+            answers[name].append((response.status_code, response.json()))
+    assert answers["admin"] == answers["mallory"]
+    assert [status for status, _ in answers["admin"]] == [401] * 5 + [429] * 2
+
+
+def test_unknown_username_costs_one_scrypt_like_a_known_one(live_hub: Any) -> None:
+    def elapsed(username: str) -> float:
+        client = _client("127.0.0.7")
+        start = time.perf_counter()
+        _login_from(client, live_hub, "guess", username=username)
+        spent = time.perf_counter() - start
+        _login_from(client, live_hub, PASSWORD)  # reset the throttle
+        return spent
+
+    known = sorted(elapsed("admin") for _ in range(3))[1]
+    unknown = sorted(elapsed("nobody-here") for _ in range(3))[1]
+    assert 0.5 < unknown / known < 2.0
+
+
+def test_password_is_not_hashed_while_holding_the_write_lock(live_hub: Any, db_url: str) -> None:
+    """A slow login must not block a concurrent writer (SQLite's single write lock)."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the write-lock question is SQLite's")
+    results: list[float] = []
+    stop = threading.Event()
+
+    def guesses() -> None:
+        client = _client("127.0.0.8")
+        while not stop.is_set():
+            _login_from(client, live_hub, "guess", username=f"u{time.time_ns()}")
+
+    threads = [threading.Thread(target=guesses) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        engine = get_db(live_hub.app).engine
+        for _ in range(5):
+            start = time.perf_counter()
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE admins SET last_login_at = last_login_at"))
+            results.append(time.perf_counter() - start)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert max(results) < 0.05, results
 
 
 def test_admin_token_expires_after_twelve_hours(live_hub: Any) -> None:

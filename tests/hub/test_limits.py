@@ -7,10 +7,13 @@ and artifact names that try to leave the feed directory.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import secrets
+import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -25,6 +28,7 @@ from hub.limits import (
     MAX_JSON_NUMBER_CHARS,
     MAX_PAGE_SIZE,
     MAX_PATH_PARAM_CHARS,
+    MAX_PUBLIC_BODY_BYTES,
     MAX_QUERY_STRING_BYTES,
     has_escaped_nul,
     json_depth,
@@ -57,6 +61,14 @@ def test_json_depth_matches_the_parsed_structure(
     """Brackets and escaped quotes inside strings never fool the pre-scan."""
     raw = json.dumps(value, ensure_ascii=ensure_ascii, indent=indent).encode("utf-8")
     assert json_depth(raw) == true_depth(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=json_values, chunk=st.integers(min_value=1, max_value=9))
+def test_json_depth_is_the_same_whatever_the_scan_slices(value: Any, chunk: int) -> None:
+    """A string, an escape or a backslash run cut across two scan slices keeps its meaning."""
+    raw = json.dumps(value, ensure_ascii=False).encode("utf-8")
+    assert json_depth(raw, chunk) == json_depth(raw) == true_depth(value)
 
 
 def test_parse_json_refuses_deep_nesting_before_parsing() -> None:
@@ -126,7 +138,7 @@ def test_gzip_bodies_are_refused_not_decompressed(live_hub: Any) -> None:
 
 
 def test_deep_json_and_number_bombs_over_http(live_hub: Any) -> None:
-    deep = b'{"name": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    deep = b'{"name": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
     answer = _post_raw(live_hub, "/v1/applications", deep)
     assert (answer.status_code, _error(answer)) == (400, "json_too_deep")
     huge = b'{"name": ' + b"1" * 4000 + b"}"
@@ -280,3 +292,67 @@ def test_integer_path_parameters_out_of_range_are_404(live_hub: Any) -> None:
                             json={"resolution": "uphold", "reason": "in range"})
     assert answer.status_code == 404
     assert answer.json()["error"]["message"] == f"no dispute {2**31 - 1}"
+
+
+EIGHT_MIB = 8 * 1024 * 1024
+WORST_BODIES = {
+    "backslashes": b"\\" * EIGHT_MIB,
+    "quotes": b'"' * EIGHT_MIB,
+    "escaped-nul-lookalikes": (b"\\\\u0000" * (EIGHT_MIB // 7 + 1))[:EIGHT_MIB],
+    "one-long-string": b'"' + b"\\\\" * (EIGHT_MIB // 2 - 1) + b'"',
+    "brackets-in-a-string": b'"' + b"[{" * (EIGHT_MIB // 2 - 1) + b'"',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WORST_BODIES))
+def test_pre_parse_memory_of_eight_concurrent_worst_case_bodies(kind: str) -> None:
+    """Each check needs at most twice the body (it used to be ~40x: int64 arrays)."""
+    body = WORST_BODIES[kind]
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(_parse_quietly, [body] * 8))
+        peak = tracemalloc.get_traced_memory()[1] - baseline
+    finally:
+        tracemalloc.stop()
+    assert peak <= 8 * 2 * len(body), f"{kind}: {peak / 2**20:.0f} MiB"
+
+
+def _parse_quietly(body: bytes) -> None:
+    with contextlib.suppress(ApiError):
+        parse_json(body)
+
+
+def test_eight_concurrent_8mib_backslash_logins_over_http(live_hub: Any) -> None:
+    """The outsider's attack: 8 MiB bodies to the unauthenticated endpoints, 8 at once."""
+    body = WORST_BODIES["backslashes"]
+    targets = ["/v1/admin/login", "/v1/applications"] * 4
+
+    def post(path: str) -> int:
+        return requests.post(live_hub.url + path, data=body, timeout=60,
+                             headers={"Content-Type": "application/json"}).status_code
+
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(post, targets))
+        peak = tracemalloc.get_traced_memory()[1] - baseline
+    finally:
+        tracemalloc.stop()
+    assert statuses == [413] * 8
+    # the hub runs in this process: its share is far below 2x body per request
+    assert peak <= 8 * 2 * len(body), f"{peak / 2**20:.0f} MiB"
+
+
+def test_public_endpoints_take_small_bodies_only(live_hub: Any) -> None:
+    just_over = b'{"username": "' + b"a" * MAX_PUBLIC_BODY_BYTES + b'"}'
+    for path in ("/v1/admin/login", "/v1/applications"):
+        response = requests.post(live_hub.url + path, data=just_over, timeout=30,
+                                 headers={"Content-Type": "application/json"})
+        assert response.status_code == 413, path
+        assert response.json()["error"]["code"] == "body_too_large"
+    form = requests.post(live_hub.url + "/console/login", timeout=30,
+                         data={"username": "a" * MAX_PUBLIC_BODY_BYTES, "password": "x"})
+    assert form.status_code == 413

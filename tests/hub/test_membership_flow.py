@@ -140,6 +140,22 @@ def test_replayed_nonce_is_refused(live_hub: Any) -> None:
     assert again.status_code == 401 and _error(again)["code"] == "nonce_reused"
 
 
+def test_request_refused_while_suspended_does_not_replay_after_reinstatement(
+    live_hub: Any,
+) -> None:
+    """The attacker records a suspended member's refused request and replays it later."""
+    member_id, key = live_hub.new_member()
+    live_hub.admin("POST", f"/v1/admin/members/{member_id}/suspend", json={"reason": "audit"})
+    body = json.dumps({"label": "captured"}).encode()
+    headers = {**signed_headers(key, member_id, "POST", "/v1/reader-tokens", body),
+               "Content-Type": "application/json"}
+    refused = _raw(live_hub, "POST", "/v1/reader-tokens", headers, body)
+    assert refused.status_code == 403 and _error(refused)["code"] == "member_not_approved"
+    live_hub.admin("POST", f"/v1/admin/members/{member_id}/reinstate", json={})
+    replay = _raw(live_hub, "POST", "/v1/reader-tokens", headers, body)
+    assert replay.status_code == 401 and _error(replay)["code"] == "nonce_reused"
+
+
 def test_tampered_body_is_refused(live_hub: Any) -> None:
     member_id, key = live_hub.new_member()
     body = json.dumps({"label": "screener-1"}).encode()
