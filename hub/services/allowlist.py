@@ -31,7 +31,7 @@ from hub.services.consortium_keys import (
     unseal,
     wrapping_key,
 )
-from hub.services.indicators import check_epoch, ensure_indicators, find_indicator
+from hub.services.indicators import check_epoch, find_indicator, require_indicators
 from hub.services.remerge import recompute
 from schemas.enums import Category, IndicatorKind
 from schemas.indicators import InvalidIndicator, hash_normalized, normalize
@@ -60,20 +60,27 @@ def _allow_ids(
     session: Session, values: list[tuple[str, int]], actor: str, note: str, now: datetime
 ) -> tuple[list[int], bool]:
     """Ensure each `(hash, epoch)` phone indicator exists and is admin-allowlisted."""
-    ids = ensure_indicators(session, [(PHONE, value, epoch) for value, epoch in values])
+    ids = require_indicators(
+        session, [(PHONE, value, epoch) for value, epoch in values], "raw_number"
+    )
     created = False
     out = []
-    for value, _ in values:
+    for value, epoch in values:
         indicator_id = ids[(PHONE, value)]
         out.append(indicator_id)
         entry = session.get(AllowlistEntry, indicator_id)
         if entry is None:
             created = True
             session.add(
-                AllowlistEntry(indicator_id=indicator_id, added_by=actor, note=note, created_at=now)
+                AllowlistEntry(
+                    indicator_id=indicator_id, added_by=actor, note=note, key_epoch=epoch,
+                    created_at=now,
+                )
             )
-        elif note:
-            entry.note = note
+        else:
+            entry.key_epoch = epoch  # the hub hashed it under this epoch: the entry's truth
+            if note:
+                entry.note = note
     session.flush()
     return out, created
 
@@ -139,17 +146,19 @@ def add(
         return _add_raw(session, data, actor, now)
     kind, value, epoch = data["kind"], data["value"], data["key_epoch"]
     check_epoch(session, epoch)
-    ids = ensure_indicators(session, [(kind, value, epoch)])
+    ids = require_indicators(session, [(kind, value, epoch)], "value")
     indicator_id = ids[(kind, value)]
     entry = session.get(AllowlistEntry, indicator_id)
     created = entry is None
     if entry is None:
         entry = AllowlistEntry(
-            indicator_id=indicator_id, added_by=actor, note=data.get("note", ""), created_at=now
+            indicator_id=indicator_id, added_by=actor, note=data.get("note", ""),
+            key_epoch=epoch, created_at=now,
         )
         session.add(entry)
     else:
         entry.note = data.get("note", "") or entry.note
+        entry.key_epoch = epoch
     session.flush()
     recompute(session, [indicator_id], now)
     audit.record(
@@ -172,7 +181,8 @@ def remove(
         raise ApiError(404, "not_found", "this indicator is not on the admin allowlist")
     ids = [indicator.id]
     if kind == PHONE:
-        ids = _forget_number(session, indicator.key_epoch, value) or ids
+        epoch = entry.key_epoch if entry.key_epoch is not None else indicator.key_epoch
+        ids = _forget_number(session, epoch, value) or ids
     session.execute(delete(AllowlistEntry).where(AllowlistEntry.indicator_id.in_(ids)))
     session.flush()
     recompute(session, ids, now)
@@ -212,7 +222,7 @@ def entries(session: Session, *, limit: int = 100, offset: int = 0) -> list[dict
         {
             "kind": indicator.kind,
             "value": indicator.value,
-            "key_epoch": indicator.key_epoch,
+            "key_epoch": entry.key_epoch if entry.key_epoch is not None else indicator.key_epoch,
             "note": entry.note,
             "added_by": entry.added_by,
             "created_at": format_time(entry.created_at),
