@@ -294,6 +294,14 @@ class AllowlistAddSchema(Schema):
             check_value(data["kind"], data["value"])
 
 
+class ConflictDecisionSchema(Schema):
+    """An admin's answer to a consensus-allowlist conflict (`keep` the block/warn, or
+    `allow` the number with an admin entry)."""
+
+    decision = fields.String(required=True, validate=validate.OneOf(["keep", "allow"]))
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+
+
 class ListingSchema(Schema):
     """The merged view of one indicator a member may see: never which members reported it."""
 

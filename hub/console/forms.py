@@ -31,6 +31,8 @@ NOTICES: dict[str, str] = {
     "allow_added": "Number added to the allowlist",
     "allow_exists": "That number was already on the allowlist (note updated)",
     "allow_removed": "Allowlist entry removed",
+    "conflict_keep": "Conflict settled: the listing stays as it is",
+    "conflict_allow": "Conflict settled: the number is on the admin allowlist",
     "signed_out": "Signed out",
 }
 

@@ -6,6 +6,11 @@ kept sealed under the master key (`AllowlistNumber`, the consortium-key cipher)
 and hashed under *every* active epoch — current and retiring — and again under
 each new epoch at rotation (`allow_epoch`), so an official number never falls
 off the allowlist when the key rotates. Nothing raw reaches the audit log.
+
+Members' weighted `legit` votes allowlist a number by consensus only where no
+block or warn stands; against one they raise a conflict (`Listing.conflict`)
+that an admin settles here (`decide_conflict`): `allow` is an admin entry,
+`keep` overrules the votes while the conflict lasts. Both are audited.
 """
 
 from __future__ import annotations
@@ -13,19 +18,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.errors import ApiError
-from hub.models.allowlist import AllowlistEntry, AllowlistNumber
+from hub.models.allowlist import AllowlistConflictDecision, AllowlistEntry, AllowlistNumber
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
+from hub.models.report import Report
 from hub.services import audit
 from hub.services.consortium_keys import (
     active_keys,
     current_key,
+    epoch_states,
     keys_config,
     seal,
     unseal,
@@ -33,7 +41,7 @@ from hub.services.consortium_keys import (
 )
 from hub.services.indicators import check_epoch, find_indicator, require_indicators
 from hub.services.remerge import recompute
-from schemas.enums import Category, IndicatorKind
+from schemas.enums import USABLE_EPOCH_STATES, Category, IndicatorKind, ReportState
 from schemas.indicators import InvalidIndicator, hash_normalized, normalize
 from schemas.timefmt import format_time, utcnow
 
@@ -260,3 +268,97 @@ def conflicts(session: Session, *, limit: int = 100, offset: int = 0) -> list[di
             }
         )
     return out
+
+
+class ConflictDecision(StrEnum):
+    """An admin's answer to a consensus-allowlist conflict."""
+
+    KEEP = "keep"  # the block/warn stands; the legit votes stay overruled
+    ALLOW = "allow"  # an admin allowlist entry: beats block and warn
+
+
+def consensus_conflicts(
+    session: Session, *, limit: int = 100, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Open conflicts: members' legit votes would allowlist a number that stands at block or
+    warn, and no admin has decided yet. Counts only, never which members voted."""
+    decided = select(AllowlistConflictDecision.indicator_id)
+    rows = session.execute(
+        select(Indicator, Listing)
+        .join(Listing, Listing.indicator_id == Indicator.id)
+        .where(Listing.conflict.is_(True), Listing.indicator_id.not_in(decided))
+        .order_by(Listing.updated_at, Indicator.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    legit = _legit_votes(session, [indicator.id for indicator, _ in rows])
+    return [
+        {
+            "kind": indicator.kind,
+            "value": indicator.value,
+            "tier": listing.tier,
+            "score": listing.score,
+            "categories": [c for c in listing.categories.split(",") if c],
+            "reporter_count": listing.reporter_count,
+            "legit_votes": legit.get(indicator.id, 0),
+            "since": format_time(listing.updated_at),
+        }
+        for indicator, listing in rows
+    ]
+
+
+def _legit_votes(session: Session, ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Report.indicator_id, func.count(func.distinct(Report.member_id)))
+        .where(
+            Report.indicator_id.in_(ids),
+            Report.category == Category.LEGIT.value,
+            Report.state == ReportState.ACTIVE.value,
+        )
+        .group_by(Report.indicator_id)
+    )
+    return {indicator_id: int(count) for indicator_id, count in rows}
+
+
+def decide_conflict(
+    session: Session, kind: str, value: str, decision: str, note: str, *, actor: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Settle an open conflict (404 if there is none): `allow` adds an admin allowlist entry
+    under the epoch the legit voters hashed with; `keep` records the overruling."""
+    now = now or utcnow()
+    indicator = find_indicator(session, kind, value)
+    listing = session.get(Listing, indicator.id) if indicator is not None else None
+    if indicator is None or listing is None or not listing.conflict or session.get(
+        AllowlistConflictDecision, indicator.id
+    ) is not None:
+        raise ApiError(404, "not_found", "no open allowlist conflict on this indicator")
+    if decision == ConflictDecision.ALLOW:
+        add(session, {"kind": kind, "value": value, "key_epoch": _voters_epoch(session, indicator),
+                      "raw_number": None, "note": note}, actor=actor, now=now)
+    else:
+        session.add(AllowlistConflictDecision(
+            indicator_id=indicator.id, decision=ConflictDecision.KEEP.value, decided_by=actor,
+            note=note, decided_at=now,
+        ))
+        session.flush()
+    audit.record(session, actor, "allowlist.conflict", f"indicator:{indicator.id}",
+                 {"decision": decision})
+    return {"kind": kind, "value": value, "decision": decision}
+
+
+def _voters_epoch(session: Session, indicator: Indicator) -> int:
+    """The newest usable epoch among the active legit reports (the hash's epoch as the
+    voters labelled it), else the indicator's."""
+    states = epoch_states(session)
+    epochs = session.scalars(
+        select(Report.key_epoch).where(
+            Report.indicator_id == indicator.id,
+            Report.category == Category.LEGIT.value,
+            Report.state == ReportState.ACTIVE.value,
+        )
+    )
+    usable = [e for e in epochs if states.get(e) in USABLE_EPOCH_STATES]
+    return max(usable) if usable else indicator.key_epoch

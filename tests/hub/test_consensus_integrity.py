@@ -4,19 +4,24 @@ answering calls. Each test is the attack; its asserts are what must hold instead
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import requests
 import time_machine
+from sqlalchemy import select
 
 from client_sdk import CallScreener, FeedClient, MemberClient
 from hub.db import get_db
 from hub.feeds.builder import build_feeds, keystore_for
+from hub.models.audit import AuditEntry
 from hub.services.key_rotation import rotate
 from schemas.indicators import hash_indicator
 from schemas.timefmt import format_time, utcnow
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 from tests.hub.reports_support import listing, rep, report, signed
 
 VICTIM = "13812345678"
@@ -222,3 +227,103 @@ def test_retiring_an_epoch_removes_exactly_the_reports_made_under_it(live_hub, t
     rotate_key(live_hub)  # epoch 1 retired: its hash leaves, epoch 2's stays
     assert screen.after_build(VICTIM) == "block"
     assert listing(live_hub, raw_member(live_hub), old)["tier"] == "none"
+
+
+# ------------------------------------------------- 3. two legit votes beat any block
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def console(hub: Any) -> tuple[requests.Session, str]:
+    """An admin signed in to the web console over HTTP (form login, CSRF token)."""
+    web = requests.Session()
+    token = TOKEN.search(web.get(hub.url + "/console/login", timeout=30).text).group(1)
+    done = web.post(hub.url + "/console/login", timeout=30, allow_redirects=False, data={
+        "username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "csrf_token": token})
+    assert done.status_code == 303, done.text
+    page = web.get(hub.url + "/console/conflicts", timeout=30)
+    assert page.status_code == 200, page.text
+    return web, TOKEN.search(page.text).group(1)
+
+
+def delisted_three_times(hub: Any) -> tuple[str, Any]:
+    """A member whose reports were overturned three times (weight 0.125)."""
+    member = raw_member(hub)
+    disputer = raw_member(hub)
+    for _ in range(3):
+        value = secrets.token_hex(32)
+        assert report(hub, member, [rep(value, confidence=95)]).status_code == 200
+        opened = signed(hub, disputer, "POST", "/v1/disputes",
+                        {"kind": "phone", "value": value, "reason": REASON})
+        assert opened.status_code == 201, opened.text
+        done = hub.admin("POST", f"/v1/admin/disputes/{opened.json()['id']}/resolve",
+                         {"resolution": "delist", "reason": "not a fraud number"})
+        assert done.status_code == 200, done.text
+    return member
+
+
+def blocked_by_six(hub: Any, tmp_path: Path) -> tuple[Screener, str]:
+    reporters = [bank(hub) for _ in range(6)]
+    for member in reporters:
+        assert member.report("phone", [VICTIM], "fraud", 95).accepted == 1
+    screen = Screener(hub, tmp_path, reporters[0])
+    assert screen.after_build(VICTIM) == "block"
+    return screen, victim_hash(reporters[0])
+
+
+def test_two_legit_votes_against_six_fraud_reports_leave_the_number_blocked(
+    live_hub, tmp_path
+) -> None:
+    screen, value = blocked_by_six(live_hub, tmp_path)
+    for voter in (delisted_three_times(live_hub), raw_member(live_hub)):
+        assert report(live_hub, voter, [rep(value, "legit", 100)]).status_code == 200
+    assert screen.after_build(VICTIM) == "block"
+    view = listing(live_hub, raw_member(live_hub), value)
+    assert view["tier"] == "block" and view["allowlisted"] is False
+    # ... and the admin is shown nothing: the weighted votes (1.125) are not a consensus.
+    listed = live_hub.admin("GET", "/v1/admin/allowlist-conflicts")
+    assert listed.status_code == 200 and listed.json()["items"] == []
+
+
+def test_a_consensus_allowlist_against_a_block_waits_for_an_admin_who_keeps_it(
+    live_hub, tmp_path
+) -> None:
+    screen, value = blocked_by_six(live_hub, tmp_path)
+    for voter in (raw_member(live_hub), raw_member(live_hub)):
+        assert report(live_hub, voter, [rep(value, "legit", 100)]).status_code == 200
+    assert screen.after_build(VICTIM) == "block"
+    [conflict] = live_hub.admin("GET", "/v1/admin/allowlist-conflicts").json()["items"]
+    assert conflict["value"] == value and conflict["tier"] == "block"
+    assert conflict["legit_votes"] == 2
+    web, token = console(live_hub)
+    assert value in web.get(live_hub.url + "/console/conflicts", timeout=30).text
+    kept = web.post(live_hub.url + "/console/conflicts/decide", timeout=30, data={
+        "kind": "phone", "value": value, "decision": "keep", "note": "fraud confirmed",
+        "csrf_token": token})
+    assert kept.status_code == 200 and "stays as it is" in kept.text  # followed the 303
+    assert value not in web.get(live_hub.url + "/console/conflicts", timeout=30).text
+    assert screen.after_build(VICTIM) == "block"
+    assert live_hub.admin("GET", "/v1/admin/allowlist-conflicts").json()["items"] == []
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        decisions = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "allowlist.conflict")).all()
+    assert [e.actor for e in decisions] == [f"admin:{ADMIN_USERNAME}"]
+    assert "keep" in decisions[0].details
+
+
+def test_an_admin_allow_settles_a_conflict_and_wins(live_hub, tmp_path) -> None:
+    screen, value = blocked_by_six(live_hub, tmp_path)
+    for voter in (raw_member(live_hub), raw_member(live_hub)):
+        assert report(live_hub, voter, [rep(value, "legit", 100)]).status_code == 200
+    decided = live_hub.admin("POST", f"/v1/admin/allowlist-conflicts/phone/{value}",
+                             {"decision": "allow", "note": "verified hotline"})
+    assert decided.status_code == 200, decided.text
+    assert screen.after_build(VICTIM) == "allow"
+    view = listing(live_hub, raw_member(live_hub), value)
+    assert view["allowlisted"] is True and view["allow_source"] == "admin"
+    again = live_hub.admin("POST", f"/v1/admin/allowlist-conflicts/phone/{value}",
+                           {"decision": "keep"})
+    assert again.status_code == 404
+    bad = live_hub.admin("POST", f"/v1/admin/allowlist-conflicts/phone/{value}",
+                         {"decision": "burn"})
+    assert bad.status_code == 422 and "decision" in bad.json()["error"]["fields"]
