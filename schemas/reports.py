@@ -255,6 +255,7 @@ class CaseSchema(Schema):
 
 class DisputeSchema(IndicatorRefSchema):
     reason = fields.String(required=True, validate=validate.Length(min=10, max=2000))
+    evidence = fields.String(load_default="", validate=validate.Length(max=4000))
 
 
 class DisputeResolutionSchema(Schema):

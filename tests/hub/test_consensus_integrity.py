@@ -18,6 +18,7 @@ from client_sdk import CallScreener, FeedClient, MemberClient
 from hub.db import get_db
 from hub.feeds.builder import build_feeds, keystore_for
 from hub.models.audit import AuditEntry
+from hub.models.report import MemberStanding
 from hub.services.key_rotation import rotate
 from schemas.indicators import hash_indicator
 from schemas.timefmt import format_time, utcnow
@@ -327,3 +328,80 @@ def test_an_admin_allow_settles_a_conflict_and_wins(live_hub, tmp_path) -> None:
     bad = live_hub.admin("POST", f"/v1/admin/allowlist-conflicts/phone/{value}",
                          {"decision": "burn"})
     assert bad.status_code == 422 and "decision" in bad.json()["error"]["fields"]
+
+
+# ------------------------------------------------------ 4. dispute loops and dodges
+
+
+def dispute(hub: Any, member: Any, value: str, **extra: Any) -> Any:
+    return signed(hub, member, "POST", "/v1/disputes",
+                  {"kind": "phone", "value": value, "reason": REASON, **extra})
+
+
+def standing(hub: Any, member_id: str) -> MemberStanding:
+    with hub.app.app_context(), get_db(hub.app).new_session() as session:
+        row = session.get(MemberStanding, member_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def resolve(hub: Any, dispute_id: int, resolution: str) -> None:
+    done = hub.admin("POST", f"/v1/admin/disputes/{dispute_id}/resolve",
+                     {"resolution": resolution, "reason": "checked the evidence"})
+    assert done.status_code == 200, done.text
+
+
+def test_reopening_after_every_uphold_cannot_hold_a_blocked_number_at_warn(
+    live_hub, tmp_path
+) -> None:
+    first, second = bank(live_hub), bank(live_hub)
+    for member in (first, second):
+        assert member.report("phone", [VICTIM], "fraud", 95).accepted == 1
+    screen = Screener(live_hub, tmp_path, first)
+    value = victim_hash(first)
+    attacker = raw_member(live_hub)
+    opened = dispute(live_hub, attacker, value)
+    assert opened.status_code == 201, opened.text
+    assert screen.after_build(VICTIM) == "warn"  # held while open
+    resolve(live_hub, opened.json()["id"], "uphold")
+    assert screen.after_build(VICTIM) == "block"
+
+    again = dispute(live_hub, attacker, value)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "dispute_cooling_off"
+    assert "evidence" in again.json()["error"]["fields"]
+    # New evidence is heard, but holds nothing until an admin accepts it.
+    pending = dispute(live_hub, attacker, value, evidence="Contract no. 2026-118 attached.")
+    assert pending.status_code == 201 and pending.json()["state"] == "pending"
+    assert screen.after_build(VICTIM) == "block"
+    listed = live_hub.admin("GET", "/v1/admin/disputes?state=pending").json()["items"]
+    [item] = [d for d in listed if d["id"] == pending.json()["id"]]
+    assert item["evidence"].startswith("Contract") and item["opened_by_member"] == attacker[0]
+    assert item["opened_by_institution"]
+    resolve(live_hub, item["id"], "uphold")
+    assert screen.after_build(VICTIM) == "block"
+    dismissed = standing(live_hub, attacker[0])
+    assert (dismissed.dismissed_count, dismissed.dispute_weight) == (2, 0.25)
+    with time_machine.travel(utcnow() + timedelta(days=31), tick=True):
+        late = dispute(live_hub, attacker, value)
+        assert late.status_code == 201 and late.json()["state"] == "open"
+
+
+def test_retracting_during_a_dispute_does_not_escape_the_delisting(live_hub, tmp_path) -> None:
+    honest = bank(live_hub)
+    screen = Screener(live_hub, tmp_path, honest)
+    value = victim_hash(honest)
+    reporter = raw_member(live_hub)
+    assert report(live_hub, reporter, [rep(value, confidence=95)]).status_code == 200
+    assert screen.after_build(VICTIM) == "warn"
+    opened = dispute(live_hub, raw_member(live_hub), value)
+    assert opened.status_code == 201, opened.text
+    retract = signed(live_hub, reporter, "POST", "/v1/reports/retract",
+                     {"items": [{"kind": "phone", "value": value}]})
+    assert retract.status_code == 200 and retract.json()["retracted"] == 1
+    resolve(live_hub, opened.json()["id"], "delist")
+    assert standing(live_hub, reporter[0]).weight == 0.5  # the retracted report counted
+    again = report(live_hub, reporter, [rep(value, confidence=95)])
+    assert again.status_code == 422, again.text
+    assert "overturned" in again.text
+    assert screen.after_build(VICTIM) not in ("warn", "block")

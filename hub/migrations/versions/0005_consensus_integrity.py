@@ -1,5 +1,6 @@
 """Consensus integrity (issue 13): feed keys identify phone indicators, admin allowlist
-entries carry their own epoch, consensus-allowlist conflicts wait for an admin.
+entries carry their own epoch, consensus-allowlist conflicts wait for an admin,
+disputes carry evidence and members a dispute standing.
 
 Existing phone indicators get `feed_key` = the first 16 hex of their value; if a
 database already holds two values sharing a feed key (only possible through the
@@ -40,6 +41,17 @@ def upgrade() -> None:
         "UPDATE admin_allowlist SET key_epoch = (SELECT key_epoch FROM indicators "
         "WHERE indicators.id = admin_allowlist.indicator_id)"
     )
+    op.add_column(
+        "disputes", sa.Column("evidence", sa.Text(), nullable=False, server_default="")
+    )
+    op.add_column(
+        "member_standing",
+        sa.Column("dispute_weight", sa.Float(), nullable=False, server_default="1.0"),
+    )
+    op.add_column(
+        "member_standing",
+        sa.Column("dismissed_count", sa.Integer(), nullable=False, server_default="0"),
+    )
     op.create_table(
         "allowlist_conflict_decisions",
         sa.Column("indicator_id", sa.Integer(), nullable=False),
@@ -57,6 +69,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("allowlist_conflict_decisions")
+    with op.batch_alter_table("member_standing") as batch:
+        batch.drop_column("dismissed_count")
+        batch.drop_column("dispute_weight")
+    with op.batch_alter_table("disputes") as batch:
+        batch.drop_column("evidence")
     with op.batch_alter_table("admin_allowlist") as batch:
         batch.drop_column("key_epoch")
     with op.batch_alter_table("listings") as batch:
