@@ -8,9 +8,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint demo bench fuzz clean
+.PHONY: run test lint demo bench fuzz clean translations
 
 $(STAMP): setup.cfg pyproject.toml
+	bash scripts/system-packages.sh runtime
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[postgres,test,bench]'
@@ -25,6 +26,7 @@ run: $(STAMP)
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: $(STAMP)
+	bash scripts/system-packages.sh test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS); rc=$$?; \
@@ -50,3 +52,14 @@ lint: $(STAMP)
 
 clean:
 	rm -rf var build dist *.egg-info .pytest_cache
+
+# Console translations (hub/translations): re-extract the English source strings, merge
+# them into the Chinese catalog (translate the new ones in the .po), and compile the .mo.
+# tests/console/test_translations.py fails while a string is untranslated or the .mo is stale.
+translations: $(STAMP)
+	mkdir -p var
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --no-location --sort-output \
+	  --project Lianfang --version 0.1.0 -o var/messages.pot .
+	$(VENV)/bin/pybabel update -i var/messages.pot -d hub/translations \
+	  --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d hub/translations --statistics

@@ -128,7 +128,7 @@ def bench_builder(n: int) -> Figure:
     from hub.db import get_db
     from hub.feeds.builder import build_feeds
     from hub.models.feed_change import FeedChange
-    from tests.conftest import make_hub_app  # the same initialised app the tests use
+    from tests.helpers.hub import make_hub_app  # the same initialised app the tests use
 
     data_dir = Path(tempfile.mkdtemp(prefix="lf-bench-hub-"))
     app = make_hub_app(f"sqlite:///{data_dir / 'hub.sqlite3'}", data_dir / "data")

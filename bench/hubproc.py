@@ -6,7 +6,7 @@ the client's interpreter sharing its GIL — so this starts
 `gunicorn -w N 'hub:create_app()'` on a loopback port with `LIANFANG_*`
 environment, on SQLite (a temp file) or a fresh PostgreSQL database that is
 dropped afterwards. Members are created over the real API (apply + admin
-approve), exactly as in tests/conftest.py's `LiveHub`, which is reused.
+approve), exactly as in tests/helpers/hub.py's `LiveHub`, which is reused.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from common import ROOT
 
-from tests.conftest import (  # noqa: E402 - the tests' initialised app and HTTP helpers
+from tests.helpers.hub import (  # noqa: E402 - the tests' initialised app and HTTP helpers
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
     LiveHub,

@@ -44,6 +44,7 @@ MODULES: dict[str, list[str]] = {
     "sdk": ["bench_sdk.py"],
     "ingest": ["bench_ingest.py"],
     "serving": ["bench_serving.py"],
+    "oprf": ["bench_oprf.py"],
 }
 """Module name → script and default arguments; `--scale` is appended."""
 
@@ -53,6 +54,7 @@ HEADINGS = {
     "sdk": "SDK: call screening, memory, load, delta sync",
     "ingest": "Ingest through the signed HTTP batch API",
     "serving": "Serving: conditional manifest polls",
+    "oprf": "Oblivious hashing: RFC 9497 OPRF/VOPRF, ristretto255-SHA512 (issue 20)",
 }
 
 
@@ -203,6 +205,13 @@ EXPLAINED = {
 
 
 SECTION_NOTES = {
+    "oprf": (
+        "The cryptography alone (`schemas/oprf.py` on libsodium through pysodium), one "
+        "thread, no HTTP or database: the hub endpoint adds those. Per-core rates come from "
+        "thread CPU time per call, so other work on the shared machine does not count; the "
+        "notes give the wall-clock rates. VOPRF costs about two scalar multiplications per "
+        "element (the evaluation and its weight in the composite) against one for OPRF; a "
+        "single-element VOPRF evaluation pays the proof's fixed cost on its own."),
     "serving": (
         "No target in the issue. In process, one conditional poll costs ~4 ms of CPU, two "
         "thirds of "

@@ -1,4 +1,4 @@
-"""One exception class per check the SDK refuses (DESIGN §6).
+"""One exception class per check the SDK refuses (docs/ARCHITECTURE.md §6).
 
 Each class carries a short machine `code` so a sync result, a log line or a
 monitoring system can tell *which* defence fired without parsing messages.

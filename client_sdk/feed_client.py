@@ -132,7 +132,7 @@ def next_delay(
 
 
 class FeedClient:
-    """Verified, scheduled sync of the hub's feeds into `state_dir` (DESIGN §6)."""
+    """Verified, scheduled sync of the hub's feeds into `state_dir` (docs/ARCHITECTURE.md §6)."""
 
     def __init__(
         self,

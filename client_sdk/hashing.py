@@ -1,4 +1,4 @@
-"""Member-side normalisation and keyed hashing (DESIGN §2).
+"""Member-side normalisation and keyed hashing (docs/ARCHITECTURE.md §2).
 
 The implementation lives in `schemas.indicators` because the hub checks the
 same forms; the SDK re-exports it so that a bank hashes exactly as the hub expects.

@@ -1,4 +1,4 @@
-"""A member institution's client for the hub (DESIGN §3, §4, §6).
+"""A member institution's client for the hub (docs/ARCHITECTURE.md §3, §4, §6).
 
 Raw identifiers never leave this process: `report`, `report_case`, `retract`
 and `dispute` normalise and keyed-hash locally with the consortium key and

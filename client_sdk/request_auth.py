@@ -1,4 +1,4 @@
-"""Sign member requests (DESIGN §3, docs/FORMATS.md "Member requests").
+"""Sign member requests (docs/ARCHITECTURE.md §3, docs/FORMATS.md "Member requests").
 
 `signed_headers` returns the four `X-Lianfang-*` headers for one request. Sign the
 path exactly as it goes on the wire — with `requests`, the prepared request's
@@ -8,7 +8,7 @@ path exactly as it goes on the wire — with `requests`, the prepared request's
 every SDK signer (MemberClient, the feed Fetcher) calls it with the *final*
 prepared URL, so a hub URL with a path prefix (`https://host/lianfang`) is
 signed as `/lianfang/v1/...` by both -- the request target the hub receives
-unless a reverse proxy rewrites it (README.md, "Hub URL with a path prefix").
+unless a reverse proxy rewrites it (docs/SDK.md, "Hub URL with a path prefix").
 """
 
 from __future__ import annotations

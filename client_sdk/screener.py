@@ -1,4 +1,4 @@
-"""Call screening on synced feeds (DESIGN §6).
+"""Call screening on synced feeds (docs/ARCHITECTURE.md §6).
 
 A call screener runs on the hot path of an incoming call, so it does the
 least work that gives the right answer: one phone normalisation (mainland
@@ -8,7 +8,7 @@ HMAC object that is only copied), and a binary search in each feed's sorted
 the call through without a verdict, which is worse than a verdict that says
 "unparseable".
 
-Order of decisions (DESIGN §6): personal contacts, consortium allowlist,
+Order of decisions (docs/ARCHITECTURE.md §6): personal contacts, consortium allowlist,
 block, warn, quiet hours (silence unknown callers), allow.
 """
 

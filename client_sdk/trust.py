@@ -7,7 +7,7 @@ never have changed anything -- a function either returns a new value or raises
 a specific `client_sdk.errors.SyncError` subclass, and the caller keeps what it
 had.
 
-Order of checks (DESIGN §6): root-signed keyset, manifest signature by a
+Order of checks (docs/ARCHITECTURE.md §6): root-signed keyset, manifest signature by a
 current feed key, feed name, rollback, freeze, hash chain, size limits before
 download, artifact SHA-256, and the set digest after applying.
 """

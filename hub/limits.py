@@ -1,6 +1,6 @@
 """Every input limit of the `/v1` API in one place, and the checks that run at the edge.
 
-Why one module: an operator (and the README table in README.md, "Hardening")
+Why one module: an operator (and the table in docs/API.md, "Input limits")
 needs a single answer to "what is the largest thing the hub accepts?", and a
 limit that lives only in a validator somewhere is a limit nobody can find.
 Limits that the SDK must agree on (batch sizes, string lengths) stay defined in

@@ -35,7 +35,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from hub.errors import ApiError
 
-#: Scope → default limit. The README table (README.md, "Hardening") mirrors this.
+#: Scope → default limit. docs/API.md, "Rate limits", names these scopes.
 DEFAULT_LIMITS: Mapping[str, str] = {
     # per client address, before any work
     "applications": "10/hour",

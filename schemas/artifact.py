@@ -86,7 +86,7 @@ class RecordArtifact:
 #
 # Bit position p counts from the most significant bit of the payload's first byte.
 # Both directions work on 64-bit big-endian words so that numpy does the per-key
-# work; see the README (Feed artifact files) for the measured figures.
+# work; bench/RESULTS.md has the measured figures.
 
 _M64 = (1 << 64) - 1
 _ALL = np.uint64(_M64)

@@ -1,4 +1,4 @@
-"""Closed vocabularies of the protocol (DESIGN §2-§5)."""
+"""Closed vocabularies of the protocol (docs/ARCHITECTURE.md §2-§5)."""
 
 from __future__ import annotations
 

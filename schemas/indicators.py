@@ -1,4 +1,4 @@
-"""Indicator normalisation, keyed hashing and complaint-text fingerprints (DESIGN §2).
+"""Indicator normalisation, keyed hashing and complaint-text fingerprints (docs/ARCHITECTURE.md §2).
 
 Two members only match on an indicator when they hash the *same* canonical
 string, so every kind has one documented normal form, and input that has none

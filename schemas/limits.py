@@ -1,7 +1,7 @@
 """Limits the hub and the SDK must agree on that are not tied to one wire schema.
 
-`hub/limits.py` re-exports these with every other hub limit (one table for the
-README); they live here because `schemas` may not import `hub`.
+`hub/limits.py` re-exports these with every other hub limit (one table for
+docs/API.md); they live here because `schemas` may not import `hub`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Membership wire schemas (DESIGN §3): applications, admin actions, reader tokens.
+"""Membership wire schemas (docs/ARCHITECTURE.md §3): applications, admin actions, reader tokens.
 
 Strings are bounded to their database columns and control characters are
 refused, so odd input is a 422 naming the field and never a database error.

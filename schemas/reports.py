@@ -1,8 +1,8 @@
-"""Wire schemas for reports, retractions, cases, disputes and listings (DESIGN §4).
+"""Wire schemas for reports, retractions, cases, disputes and listings (docs/ARCHITECTURE.md §4).
 
 Shared by the hub (validation) and the SDK (building requests), so both agree
 on limits. Values are only ever *hashed* indicators: a raw-looking value is
-refused with a message telling the member to hash it (DESIGN §2). Whether a
+refused with a message telling the member to hash it (docs/ARCHITECTURE.md §2). Whether a
 `key_epoch` is current is a database question the hub answers after loading.
 
 Batch endpoints validate each item on its own (`ReportSchema().load(item)`), so
@@ -90,7 +90,7 @@ class IndicatorRefSchema(Schema):
 
 
 class ReportSchema(IndicatorRefSchema):
-    """One report (DESIGN §4). Loads to a dict with datetimes and defaults filled in."""
+    """One report (docs/ARCHITECTURE.md §4). Loads to a dict with datetimes and defaults filled."""
 
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     confidence = fields.Integer(required=True, strict=True, validate=validate.Range(1, 100))
@@ -227,7 +227,7 @@ class RetractSchema(Schema):
 
 
 class CaseSchema(Schema):
-    """Indicators seen together in one complaint episode (DESIGN §4, cases)."""
+    """Indicators seen together in one complaint episode (docs/ARCHITECTURE.md §4, cases)."""
 
     case_ref = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=MAX_CASE_REF)

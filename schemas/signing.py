@@ -1,4 +1,4 @@
-"""What a member signs on every request (DESIGN §3).
+"""What a member signs on every request (docs/ARCHITECTURE.md §3).
 
 The hub and the SDK must build the same bytes, so the builder lives here. The
 body is bound through its SHA-256, so a proxy that rewrites the body breaks the

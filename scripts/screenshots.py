@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate the console screenshots in docs/screenshots/ (README material).
+"""Regenerate the console screenshots in docs/screenshots/ (docs/OPERATIONS.md, admin console).
 
 Runs the browser tests that seed a live hub with sample data and photograph
 each console page (desktop 1280 px wide, plus the dashboard at 390 px), then

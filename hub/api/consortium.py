@@ -15,7 +15,7 @@ bp = Blueprint("consortium", __name__, url_prefix="/v1")
 @bp.get("/consortium-key")
 @require_reader_or_member
 def consortium_key() -> ResponseReturnValue:
-    """Hand out the epoch keys, and record who received which (DESIGN §2, issue 2).
+    """Hand out the epoch keys, and record who received which (docs/ARCHITECTURE.md §2, issue 2).
 
     The audit row is written in a short transaction of its own, so this read
     never holds a write lock while it answers.

@@ -1,4 +1,4 @@
-"""Verify signed member requests (DESIGN §3, docs/FORMATS.md "Member requests").
+"""Verify signed member requests (docs/ARCHITECTURE.md §3, docs/FORMATS.md "Member requests").
 
 Order of checks: headers present → member known → signature valid → timestamp
 inside the window → member approved → nonce unused. The nonce is recorded in its

@@ -10,30 +10,33 @@ from __future__ import annotations
 from typing import Any
 
 from flask import redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError
 from werkzeug.wrappers import Response
 
+from hub.console.labels import label
 from hub.errors import ApiError
 
 PER_PAGE = 50
 MAX_PAGE = 100_000
 
 # Notices shown after a redirect: a fixed vocabulary, so a link cannot inject text.
-NOTICES: dict[str, str] = {
-    "approve": "Application approved",
-    "reject": "Application rejected",
-    "suspend": "Member suspended",
-    "reinstate": "Member reinstated",
-    "revoke": "Member revoked",
-    "token_revoked": "Reader token revoked",
-    "uphold": "Dispute resolved: listing upheld",
-    "delist": "Dispute resolved: listing delisted",
-    "allow_added": "Number added to the allowlist",
-    "allow_exists": "That number was already on the allowlist (note updated)",
-    "allow_removed": "Allowlist entry removed",
-    "conflict_keep": "Conflict settled: the listing stays as it is",
-    "conflict_allow": "Conflict settled: the number is on the admin allowlist",
-    "signed_out": "Signed out",
+NOTICES: dict[str, Any] = {
+    "approve": _l("Application approved"),
+    "reject": _l("Application rejected"),
+    "suspend": _l("Member suspended"),
+    "reinstate": _l("Member reinstated"),
+    "revoke": _l("Member revoked"),
+    "token_revoked": _l("Reader token revoked"),
+    "uphold": _l("Dispute resolved: listing upheld"),
+    "delist": _l("Dispute resolved: listing delisted"),
+    "allow_added": _l("Number added to the allowlist"),
+    "allow_exists": _l("That number was already on the allowlist (note updated)"),
+    "allow_removed": _l("Allowlist entry removed"),
+    "conflict_keep": _l("Conflict settled: the listing stays as it is"),
+    "conflict_allow": _l("Conflict settled: the number is on the admin allowlist"),
+    "signed_out": _l("Signed out"),
 }
 
 
@@ -62,7 +65,8 @@ def require_confirmation(action: str) -> None:
         raise ApiError(
             422,
             "confirmation_required",
-            f"Tick the confirmation box to {action} this member.",
+            _("Tick the confirmation box to confirm: %(action)s this member.",
+              action=label(action, "member_action")),
             fields={"confirm": ["required"]},
         )
 
@@ -73,9 +77,10 @@ def back_with(endpoint: str, notice: str, **values: Any) -> Response:
 
 
 def notice_text() -> str | None:
-    return NOTICES.get(request.args.get("notice", ""))
+    notice = NOTICES.get(request.args.get("notice", ""))
+    return str(notice) if notice is not None else None
 
 
 def invalid(exc: ValidationError) -> ApiError:
     fields = exc.messages if isinstance(exc.messages, dict) else {"form": exc.messages}
-    return ApiError(422, "validation_error", "Some fields were not accepted.", fields=fields)
+    return ApiError(422, "validation_error", _("Some fields were not accepted."), fields=fields)

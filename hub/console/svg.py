@@ -3,7 +3,8 @@
 Why not a JS library: the console must work offline with a strict CSP and no
 scripts. Charts scale with their container (`viewBox`, width 100%); colours
 are SVG presentation attributes (allowed by a CSP without inline styles);
-every label is escaped. Output is `markupsafe.Markup` for Jinja.
+every label is escaped. Output is `markupsafe.Markup` for Jinja. Series keys are
+codes (colours are keyed by them); `names` gives what the reader sees.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 WIDTH = 720
@@ -100,6 +102,7 @@ def stacked_bars(
     *,
     title: str,
     label_every: int = 5,
+    names: dict[str, str] | None = None,
 ) -> Markup:
     """One bar per label, stacked by series (e.g. reports per day by category)."""
     totals = [sum(values[i] for values in stacks.values()) for i in range(len(labels))]
@@ -120,8 +123,8 @@ def stacked_bars(
             base -= h
             parts.append(
                 f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                f'fill="{escape(colors[name])}"><title>{escape(label)} {escape(name)}: '
-                f"{value}</title></rect>"
+                f'fill="{escape(colors[name])}"><title>{escape(label)} '
+                f"{escape((names or {}).get(name, name))}: {value}</title></rect>"
             )
         if i % label_every == 0 or i == len(labels) - 1:
             parts.append(_x_label(x + bar_w / 2, label))
@@ -150,9 +153,10 @@ def line_chart(
     y_max = nice_max(max(ys, default=0), integer=integer)
     parts = _frame(title, y_max, y_format, width)
     if not xs:
+        empty = escape(_("no data yet"))
         parts.append(
             f'<text x="{width / 2}" y="{HEIGHT / 2}" text-anchor="middle" font-size="13" '
-            f'fill="#6b7280">no data yet</text></svg>'
+            f'fill="#6b7280">{empty}</text></svg>'
         )
         return Markup("".join(parts))  # noqa: S704 - every text piece is escaped
     x_min, x_max = min(xs), max(xs)
@@ -190,11 +194,11 @@ def _no_label(_x: float) -> str:
     return ""
 
 
-def legend(colors: dict[str, str]) -> Markup:
+def legend(colors: dict[str, str], names: dict[str, str] | None = None) -> Markup:
     """An HTML legend with SVG swatches (no inline style needed)."""
     items = "".join(
         f'<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" '
-        f'fill="{escape(color)}"/></svg> {escape(name)}</li>'
+        f'fill="{escape(color)}"/></svg> {escape((names or {}).get(name, name))}</li>'
         for name, color in colors.items()
     )
     return Markup(f'<ul class="legend">{items}</ul>')  # noqa: S704 - names escaped

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import render_template
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from hub import db
 from hub.console import bp
@@ -20,7 +21,7 @@ def key_fingerprint(public_key_b64: str) -> str:
     try:
         return fingerprint(b64decode(public_key_b64, length=32))
     except ValueError:
-        return "(unreadable key)"
+        return _("(unreadable key)")
 
 
 @bp.get("/applications")

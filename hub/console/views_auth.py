@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Response, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from hub import db
 from hub.auth.admin_auth import login as admin_login
@@ -53,18 +54,18 @@ def login_submit() -> ResponseReturnValue:
     username = form_text("username")
     password = request.form.get("password", "")
     if not username or not password or len(username) > MAX_FIELD or len(password) > 1000:
-        return _login_page(422, "Enter your username and password.")
+        return _login_page(422, _("Enter your username and password."))
     try:
         token, _expires, _admin = admin_login(db.session(), username, password)
     except ApiError as err:
         if err.status == 429:
             page = _login_page(
-                429, "Too many failed sign-ins: this account is locked for a while. "
-                "Try again later."
+                429, _("Too many failed sign-ins: this account is locked for a while. "
+                       "Try again later."),
             )
             page.headers.update(err.headers)  # Retry-After
             return page
-        return _login_page(401, "Wrong username or password.")
+        return _login_page(401, _("Wrong username or password."))
     response = redirect(safe_next(request.form.get("next")), code=303)
     return start_session(response, token)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import render_template
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from hub import db
 from hub.console import bp
@@ -53,5 +54,5 @@ def group_detail(group_id: str) -> ResponseReturnValue:
         groups.group_record(db.session(), group_id) if len(group_id) <= GROUP_LABEL_MAX else None
     )
     if record is None:
-        raise ApiError(404, "not_found", f"no listed complaint group {group_id}")
+        raise ApiError(404, "not_found", _("No listed complaint group %(group)s.", group=group_id))
     return render_template("console/group.html", record=record, kinds=by_kind(record))

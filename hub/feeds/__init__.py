@@ -1,1 +1,1 @@
-"""Signed, versioned feeds: keys, artifacts + manifests, builder, schedule (DESIGN §5)."""
+"""Signed versioned feeds: keys, artifacts, manifests, build, schedule (docs/ARCHITECTURE.md §5)."""

@@ -34,8 +34,8 @@ class FeedOp(StrEnum):
 
 
 def phone_feed(kind: str, tier: str, allowlisted: bool, held: bool) -> Feed | None:
-    """Which phone feed an indicator belongs to (docs INTERFACES), or None: a function of
-    the listing only (epochs act through the reports the listing counts, not here)."""
+    """Which phone feed an indicator belongs to, or None (docs/ARCHITECTURE.md §4, §5):
+    a function of the listing only (epochs act through the reports it counts)."""
     if kind != IndicatorKind.PHONE.value:
         return None
     if allowlisted:

@@ -1,4 +1,4 @@
-"""Root and feed signing keys on disk, and the documents they sign (DESIGN §5).
+"""Root and feed signing keys on disk, and the documents they sign (docs/ARCHITECTURE.md §5).
 
 Why two levels: screeners pin only the root public key, so the root key can
 stay cold while feed keys (online, used on every build) rotate freely. A new

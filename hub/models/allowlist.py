@@ -1,4 +1,4 @@
-"""Admin-verified allowlist entries (DESIGN §4: allowlist beats block)."""
+"""Admin-verified allowlist entries (docs/ARCHITECTURE.md §4: allowlist beats block)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Disputes of a listing (DESIGN §4): while open, the indicator is held out of block."""
+"""Disputes of a listing (docs/ARCHITECTURE.md §4): while open, the indicator stays out of block."""
 
 from __future__ import annotations
 

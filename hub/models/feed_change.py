@@ -1,4 +1,4 @@
-"""The feed journal: one row per change of feed membership (docs INTERFACES).
+"""The feed journal: one row per change of feed membership (docs/OPERATIONS.md, "The merge policy").
 
 Written in the same transaction as the listing or group change that causes it,
 so the feed builder (reading rows with id > its last change id) never misses or

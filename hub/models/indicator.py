@@ -1,4 +1,4 @@
-"""A hashed indicator the hub has heard of (DESIGN §2): never the raw identifier."""
+"""A hashed indicator the hub has heard of (docs/ARCHITECTURE.md §2): never the raw identifier."""
 
 from __future__ import annotations
 

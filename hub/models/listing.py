@@ -1,4 +1,4 @@
-"""The merged state of one indicator (docs INTERFACES): what the feeds are built from."""
+"""The merged state of one indicator, what the feeds are built from (docs/OPERATIONS.md, merge)."""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ class Report(Base):
 
 
 class MemberStanding(Base):
-    """A member's merge weight (DESIGN §4: from its dispute record); absent row = 1.0.
+    """A member's merge weight (docs/ARCHITECTURE.md §4: from its dispute record); absent row = 1.0.
 
     Kept beside `members` rather than in it so the reports part owns its policy state.
     """

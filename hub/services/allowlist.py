@@ -1,4 +1,4 @@
-"""The admin allowlist (DESIGN §4): verified legitimate numbers that beat block and warn.
+"""The admin allowlist (docs/ARCHITECTURE.md §4): verified legitimate numbers beat block and warn.
 
 An admin adds either a hashed indicator or a raw number. A hash is tied to one
 consortium epoch, so a raw (official, public) number is normalised to E.164 and
@@ -240,7 +240,7 @@ def entries(session: Session, *, limit: int = 100, offset: int = 0) -> list[dict
 
 
 def conflicts(session: Session, *, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    """Allowlisted indicators that members still report as bad (DESIGN §4: shown to admins)."""
+    """Allowlisted indicators members still report as bad: shown to admins (ARCHITECTURE.md §4)."""
     # `categories` is the sorted comma list: "" and "legit" are the only values with no
     # bad category, so the filter and the page are both done by the database.
     rows = session.execute(

@@ -1,4 +1,4 @@
-"""The consortium-key keystore: HMAC keys per epoch (DESIGN §2), encrypted at rest.
+"""The consortium-key keystore: HMAC keys per epoch (docs/ARCHITECTURE.md §2), encrypted at rest.
 
 The bottom of `hub.services`: sealing and unsealing, the epochs' states, the
 current and active keys. Rotation and retirement, which also touch the

@@ -1,4 +1,4 @@
-"""Disputes (DESIGN §4): challenge a listing; the admin upholds or delists it.
+"""Disputes (docs/ARCHITECTURE.md §4): challenge a listing; the admin upholds or delists it.
 
 While a dispute is open the indicator is `held` (kept out of block). Delisting
 marks the indicator's active non-legit reports overturned and halves the weight

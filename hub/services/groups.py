@@ -1,4 +1,4 @@
-"""Complaint groups (DESIGN §4, cases): connected components of co-occurring indicators.
+"""Complaint groups (docs/ARCHITECTURE.md §4, cases): connected components of linked indicators.
 
 A case links its indicators. Components are kept incrementally as a persisted
 union-find: every indicator carries its component in `Indicator.group_id`;

@@ -1,4 +1,4 @@
-"""The member lifecycle (DESIGN §3): apply, approve/reject, suspend/reinstate, revoke.
+"""The member lifecycle (docs/ARCHITECTURE.md §3): apply, approve/reject, suspend/reinstate, revoke.
 
 Allowed transitions are one table; anything else is a 409 naming the current
 state. Leaving or re-entering `approved` changes the member's merge weight, so

@@ -1,4 +1,4 @@
-"""The consensus merge policy (DESIGN §4): reports in, one listing out.
+"""The consensus merge policy (docs/ARCHITECTURE.md §4): reports in, one listing out.
 
 Pure and I/O free on purpose: the policy is what members and admins argue
 about, so it must be testable on its own (see tests/hub/test_merge_properties.py)
@@ -23,7 +23,7 @@ _DAY_S = 86400.0
 
 @dataclass(frozen=True)
 class MergePolicy:
-    """Policy numbers; configuration, not code (defaults are DESIGN §4's)."""
+    """Policy numbers; configuration, not code (defaults are docs/ARCHITECTURE.md §4's)."""
 
     block_score: float = 0.8
     block_min_members: int = 2

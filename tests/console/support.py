@@ -2,18 +2,55 @@
 
 from __future__ import annotations
 
+import gettext
+import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
+from flask.testing import FlaskClient
 
+from hub.console.i18n import TRANSLATIONS
 from hub.feeds.builder import build_feeds
 from schemas.indicators import hash_indicator
 from schemas.keys import b64decode
 from schemas.timefmt import format_time, utcnow
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.helpers.hub import ADMIN_PASSWORD, ADMIN_USERNAME
 
 Member = tuple[str, Ed25519PrivateKey]
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def signed_in(app: Flask, base_url: str = "http://localhost") -> tuple[FlaskClient, str]:
+    """A test client signed in to the console, and its CSRF token."""
+    client = app.test_client()
+    page = client.get("/console/login", base_url=base_url)
+    token = TOKEN.search(page.text).group(1)
+    done = client.post(
+        "/console/login",
+        data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "csrf_token": token},
+        base_url=base_url,
+    )
+    assert done.status_code == 303, done.text
+    token = TOKEN.search(client.get("/console/dashboard", base_url=base_url).text).group(1)
+    return client, token
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """`t(msgid, **values)`: the console's text in `lang` (`zh-CN`/`en-US`), from the
+    compiled catalog the hub itself serves (so a test reads what a user reads)."""
+    if lang.startswith("en"):
+        catalog: gettext.NullTranslations = gettext.NullTranslations()
+    else:
+        catalog = gettext.translation("messages", TRANSLATIONS, languages=["zh_Hans_CN"])
+
+    def t(msgid: str, **values: Any) -> str:
+        text = catalog.gettext(msgid)
+        return text % values if values else text
+
+    return t
 
 
 def sign_in(page: Any, hub: Any, password: str = ADMIN_PASSWORD) -> Any:
@@ -22,7 +59,7 @@ def sign_in(page: Any, hub: Any, password: str = ADMIN_PASSWORD) -> Any:
     page.fill("input[name=username]", ADMIN_USERNAME)
     page.fill("input[name=password]", password)
     with page.expect_navigation() as nav:
-        page.click("button[type=submit]:has-text('Sign in')")
+        page.click("button[name=sign_in]")
     return nav.value
 
 
@@ -91,14 +128,14 @@ def seed(hub: Any) -> dict[str, Any]:
     disputed = hash_indicator("phone", fraud[0], consortium(hub, a)[1])
     opened = hub.member(*c, "POST", "/v1/disputes", json={
         "kind": "phone", "value": disputed,
-        "reason": "This is our own outbound customer-care line; verified by our call logs.",
+        "reason": "这是本机构的外呼客服专线，已通过通话记录核实。",
     })
     assert opened.status_code == 201, opened.text
     allowed = hub.admin("POST", "/v1/admin/allowlist",
-                        json={"raw_number": "400 820 8888", "note": "bank service line, verified"})
+                        json={"raw_number": "400 820 8888", "note": "银行客服热线，已函证核实"})
     assert allowed.status_code in (200, 201), allowed.text
     conflict = hub.admin("POST", "/v1/admin/allowlist",
-                         json={"raw_number": fraud[1], "note": "verified by letter"})
+                         json={"raw_number": fraud[1], "note": "已函证核实"})
     assert conflict.status_code in (200, 201), conflict.text
     shared = {"kind": "phone", "value": secrets.token_hex(32)}
     submit_case(hub, a, [shared, {"kind": "id_number", "value": secrets.token_hex(32)},

@@ -3,7 +3,6 @@ or the /v1 JSON), cookies are Secure over TLS, headers forbid scripts and framin
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,33 +10,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from hub.auth.admin_auth import create_admin
 from hub.db import get_db
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
-
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture
-def app(hub_app: Flask) -> Flask:
-    with hub_app.app_context(), get_db(hub_app).new_session() as session:
-        create_admin(session, ADMIN_USERNAME, ADMIN_PASSWORD, actor="test")
-        session.commit()
-    return hub_app
-
-
-def signed_in(app: Flask, base_url: str = "http://localhost") -> tuple[FlaskClient, str]:
-    client = app.test_client()
-    page = client.get("/console/login", base_url=base_url)
-    token = TOKEN.search(page.text).group(1)
-    done = client.post(
-        "/console/login",
-        data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "csrf_token": token},
-        base_url=base_url,
-    )
-    assert done.status_code == 303, done.text
-    token = TOKEN.search(client.get("/console/dashboard", base_url=base_url).text).group(1)
-    return client, token
+from tests.console.support import TOKEN, signed_in
+from tests.helpers.hub import ADMIN_PASSWORD, ADMIN_USERNAME
 
 
 @pytest.fixture
@@ -138,7 +113,7 @@ def test_sign_in_never_redirects_off_the_console(app: Flask, target: str) -> Non
 
 
 def test_cookies_are_secure_behind_a_tls_proxy(tmp_path: Any) -> None:
-    from tests.conftest import make_hub_app
+    from tests.helpers.hub import make_hub_app
 
     proxied = make_hub_app(
         f"sqlite:///{tmp_path / 'proxied.sqlite3'}", tmp_path / "proxied",
@@ -154,7 +129,7 @@ def test_cookies_are_secure_behind_a_tls_proxy(tmp_path: Any) -> None:
 
 
 def test_console_sign_in_shares_the_admin_login_address_limit(tmp_path: Any) -> None:
-    from tests.conftest import make_hub_app
+    from tests.helpers.hub import make_hub_app
 
     limited = make_hub_app(
         f"sqlite:///{tmp_path / 'limited.sqlite3'}", tmp_path / "limited",

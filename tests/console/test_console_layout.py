@@ -16,8 +16,8 @@ import pytest
 
 from schemas.indicators import hash_indicator
 from schemas.timefmt import format_time, utcnow
-from tests.console.conftest import DESKTOP
 from tests.console.support import build, consortium, report_numbers, seed, sign_in
+from tests.helpers.browser import DESKTOP
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +43,7 @@ def _case(hub: Any, member: Any, ref: str, indicators: list[dict[str, str]]) -> 
 
 def test_no_page_scrolls_sideways_on_a_desktop(live_hub: Any, browser: Any) -> None:
     data = seed(live_hub)  # members, reports, a dispute, allowlist, a 2-member group, builds
-    context = browser.new_context(viewport=DESKTOP, device_scale_factor=1)
+    context = browser.new_context(viewport=DESKTOP, device_scale_factor=1, locale="zh-CN")
     try:
         tab = context.new_page()
         sign_in(tab, live_hub)
@@ -60,7 +60,7 @@ def test_no_page_scrolls_sideways_on_a_desktop(live_hub: Any, browser: Any) -> N
 
 
 def test_dashboard_shows_todays_counts_feed_versions_and_chain_status(
-    live_hub: Any, page: Any
+    live_hub: Any, page: Any, t: Any
 ) -> None:
     a, b = live_hub.new_member(), live_hub.new_member()
     fraud = [f"1380013{n:04d}" for n in range(3)]
@@ -77,10 +77,10 @@ def test_dashboard_shows_todays_counts_feed_versions_and_chain_status(
     page.goto(live_hub.url + "/console/dashboard")
     if utcnow().strftime("%m-%d") != today:  # the reports straddled UTC midnight
         pytest.skip("UTC day changed during the test; the per-day bars moved")
-    section = page.locator("section.card:has(h2:has-text('Reports per day'))")
+    section = page.locator("#reports-per-day")
     titles = section.locator("svg rect > title").all_text_contents()
-    assert sorted(titles) == [f"{today} fraud: 5", f"{today} harassment: 3"]
-    assert section.locator("h2 .count").inner_text() == "8 in 30 days"
+    assert sorted(titles) == sorted([f"{today} {t('Fraud')}: 5", f"{today} {t('Harassment')}: 3"])
+    assert section.locator("h2 .count").inner_text() == t("%(n)s in 30 days", n=8)
 
     published = live_hub.member(*a, "GET", "/v1/feeds")
     assert published.status_code == 200, published.text
@@ -89,7 +89,7 @@ def test_dashboard_shows_todays_counts_feed_versions_and_chain_status(
     for feed in feeds:
         cells = page.locator(f"tr[data-feed='{feed['feed']}'] td").all_inner_texts()
         if feed["version"] == 0:
-            assert cells[1] == "not published yet", (feed, cells)
+            assert cells[1] == t("not published yet"), (feed, cells)
             continue
         assert (int(cells[1]), int(cells[2])) == (feed["version"], feed["entry_count"]), (
             feed, cells,
@@ -98,12 +98,12 @@ def test_dashboard_shows_todays_counts_feed_versions_and_chain_status(
     assert block["entry_count"] >= 2  # numbers reported by both members are listed
 
     status = page.locator("#chain-status")
-    assert "audit chain intact" in status.inner_text()
+    assert t("audit chain intact") in status.inner_text()
     assert "ok" in (status.get_attribute("class") or "").split()
 
 
 def test_complaint_groups_page_lists_the_group_by_kind_without_raw_numbers(
-    live_hub: Any, page: Any
+    live_hub: Any, page: Any, t: Any
 ) -> None:
     a, b = live_hub.new_member(), live_hub.new_member()
     raw = "13812345678"
@@ -129,8 +129,9 @@ def test_complaint_groups_page_lists_the_group_by_kind_without_raw_numbers(
     cells = row.locator("td").all_inner_texts()
     assert cells[1] == "3"  # every indicator linked to the group
     assert cells[2] == "2"  # institutions
-    assert cells[3] == "malicious_complaint"
-    assert cells[6] == "email 1, phone 1"  # corroborated indicators, by kind
+    assert cells[3] == t("Malicious complaint")
+    # corroborated indicators, by kind
+    assert cells[6] == f"{t('Email')} 1{t(', ')}{t('Phone number')} 1"
     html = page.content()
     assert phone not in html  # the list shows counts, not values
     for spelling in (raw, "+86" + raw, "138 1234 5678"):
@@ -139,12 +140,13 @@ def test_complaint_groups_page_lists_the_group_by_kind_without_raw_numbers(
     page.click(f"a:has(code:text-is('{group_id}'))")
     page.wait_for_url(f"**/console/groups/{group_id}")
     facts = page.locator("dl.facts").inner_text()
-    assert page.locator("dl.facts dt:text-is('Institutions') + dd").inner_text() == "2"
-    assert "malicious_complaint" in facts
-    kinds = {
-        s.locator("h2").inner_text().split()[0]: s.locator("code.hash").all_inner_texts()
-        for s in page.locator("section.card:has(ul.hashes)").all()
-    }
+    assert page.locator(f"dl.facts dt:text-is('{t('Institutions')}') + dd").inner_text() == "2"
+    assert t("Malicious complaint") in facts and "malicious_complaint" not in facts
+    sections = page.locator("section.card:has(ul.hashes)").all()
+    kinds = {s.get_attribute("data-kind"): s.locator("code.hash").all_inner_texts()
+             for s in sections}
+    assert [s.locator("h2").inner_text().rsplit(" ", 1)[0] for s in sections] == [
+        t("Email"), t("Phone number")]
     assert kinds == {"email": [email], "phone": [phone]}
     html = page.content()
     assert id_number not in html

@@ -36,7 +36,10 @@ class HubProcess:
         self._log = log.open("ab")
         self.proc = subprocess.Popen(
             cli_args(data_dir, db_url, "serve", "--port", str(self.port)),
-            env=hub_env(**env), stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
+            env=hub_env(**env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
         )
         self._wait_ready()
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from client_sdk.request_auth import signed_headers
+from tests.helpers.signed import signed_request
 
 
 def value_of(run: str, group: int, index: int) -> str:
@@ -56,20 +56,28 @@ def run_client(job: ClientJob) -> dict[str, int]:
     for start in range(0, len(values), job.batch_size):
         chunk = values[start : start + job.batch_size]
         body = json.dumps(
-            {"reports": [
-                {"kind": "phone", "value": v, "category": "fraud", "confidence": 95,
-                 "key_epoch": 1}
-                for v in chunk
-            ]}
+            {
+                "reports": [
+                    {
+                        "kind": "phone",
+                        "value": v,
+                        "category": "fraud",
+                        "confidence": 95,
+                        "key_epoch": 1,
+                    }
+                    for v in chunk
+                ]
+            }
         ).encode()
         idem = f"{job.run}-{job.member_id}-{start}"
         for attempt in range(60):
-            prepared = requests.Request(
-                "POST", job.hub_url + "/v1/reports", data=body,
+            prepared = signed_request(
+                job.member_id,
+                key,
+                "POST",
+                job.hub_url + "/v1/reports",
+                body,
                 headers={"Content-Type": "application/json", "Idempotency-Key": idem},
-            ).prepare()
-            prepared.headers.update(
-                signed_headers(key, job.member_id, "POST", prepared.path_url, body)
             )
             try:
                 response = http.send(prepared, timeout=300)

@@ -1,6 +1,6 @@
 """Helpers for the hardening tests: signed calls as each kind of caller.
 
-A live hub with chosen settings is `tests.conftest.serve_hub` (what `live_hub`
+A live hub with chosen settings is `tests.helpers.hub.serve_hub` (what `live_hub`
 uses with the test defaults).
 """
 
@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from client_sdk.request_auth import signed_headers
 from schemas.signing import HEADER_MEMBER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
-from tests.conftest import LiveHub
+from tests.helpers.hub import LiveHub
 
 SIGNATURE_HEADERS = (HEADER_MEMBER, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)
 

@@ -10,9 +10,9 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from client_sdk.request_auth import signed_headers
 from hub.db import get_db
 from hub.models.feed_change import FeedChange
+from tests.helpers.signed import signed_request
 
 Member = tuple[str, Ed25519PrivateKey]
 
@@ -46,13 +46,14 @@ def signed(
     """A member-signed request with optional extra headers (e.g. Idempotency-Key)."""
     member_id, key = member
     body = raw if raw is not None else (b"" if json is None else jsonlib.dumps(json).encode())
-    prepared = requests.Request(
+    prepared = signed_request(
+        member_id,
+        key,
         method,
         hub.url + path,
-        data=body,
+        body,
         headers={"Content-Type": "application/json", **(headers or {})},
-    ).prepare()
-    prepared.headers.update(signed_headers(key, member_id, method, prepared.path_url, body))
+    )
     return hub.http.send(prepared, timeout=60)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from hub.api.openapi import OPERATIONS, Auth, Operation, build_spec
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.helpers.hub import ADMIN_PASSWORD, ADMIN_USERNAME
 from tests.hub.hardening_support import Anonymous, Bearer, MemberSignature, mint_reader_token
 
 ALLOWED = "allowed"

@@ -30,7 +30,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from client_sdk import trust
-from client_sdk.request_auth import signed_headers
 from hub import get_config
 from hub.db import get_db
 from hub.feeds import publisher as pub
@@ -40,6 +39,7 @@ from hub.models.report import Report, ReportBatch
 from schemas.manifest import phone_key
 from schemas.timefmt import utcnow
 from tests.helpers.hubproc import HubProcess, cli_args, hub_env
+from tests.helpers.signed import signed_request
 from tests.hub.reports_support import hv, rep, report
 
 FULL = os.environ.get("LIANFANG_TEST_FULL_LOAD") == "1"
@@ -54,11 +54,10 @@ def _post_batch(url: str, member: tuple[str, Ed25519PrivateKey], values: list[st
                 idem: str) -> requests.Response:
     member_id, key = member
     body = json.dumps({"reports": [rep(v) for v in values]}).encode()
-    prepared = requests.Request(
-        "POST", url + "/v1/reports", data=body,
+    prepared = signed_request(
+        member_id, key, "POST", url + "/v1/reports", body,
         headers={"Content-Type": "application/json", "Idempotency-Key": idem},
-    ).prepare()
-    prepared.headers.update(signed_headers(key, member_id, "POST", prepared.path_url, body))
+    )
     with requests.Session() as http:
         return http.send(prepared, timeout=300)
 

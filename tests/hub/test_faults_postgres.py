@@ -26,12 +26,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from client_sdk.request_auth import signed_headers
 from hub.db import get_db
 from hub.models.report import Report, ReportBatch
 from schemas.envelope import public_key_raw
 from schemas.keys import b64encode
 from tests.helpers.pgcluster import PgCluster, find_bin_dir
+from tests.helpers.signed import signed_request
 from tests.hub.reports_support import hv, rep
 
 pytestmark = pytest.mark.postgres
@@ -97,11 +97,10 @@ def served_hub(private_pg: PgCluster, tmp_path: Path) -> Iterator[Served]:
 def _post(hub: Served, values: list[str], idem: str) -> requests.Response:
     member_id, key = hub.member
     body = json.dumps({"reports": [rep(v) for v in values]}).encode()
-    prepared = requests.Request(
-        "POST", hub.url + "/v1/reports", data=body,
+    prepared = signed_request(
+        member_id, key, "POST", hub.url + "/v1/reports", body,
         headers={"Content-Type": "application/json", "Idempotency-Key": idem},
-    ).prepare()
-    prepared.headers.update(signed_headers(key, member_id, "POST", prepared.path_url, body))
+    )
     with requests.Session() as http:
         return http.send(prepared, timeout=60)
 

@@ -8,7 +8,7 @@ status code and content type, and must match the documented answer schema.
 
 The quick run (deterministic, a few hundred cases) is part of the normal
 suite; `make fuzz` runs the same code with `LIANFANG_FUZZ_EXAMPLES=200`
-(over 5,000 cases) and prints the figures recorded in README.md, "Hardening".
+(over 5,000 cases) and prints the figures recorded in docs/API.md, "Contract fuzzing".
 Both databases: PostgreSQL refuses things SQLite stores (NUL characters), so
 a 5xx can be specific to one of them.
 """
@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from hub.api.openapi import OPERATIONS, Auth, build_spec
-from tests.conftest import serve_hub
+from tests.helpers.hub import serve_hub
 from tests.hub.hardening_support import Bearer, MemberSignature, mint_reader_token
 
 CHECKS = [
@@ -142,7 +142,7 @@ def test_contract_fuzz_quick(db_url: str, tmp_path: Path) -> None:
     "LIANFANG_FUZZ_EXAMPLES" not in os.environ, reason="make fuzz sets LIANFANG_FUZZ_EXAMPLES"
 )
 def test_contract_fuzz_long(db_url: str, tmp_path: Path) -> None:
-    """`make fuzz`: thousands of cases per database; prints the figures for the README."""
+    """`make fuzz`: thousands of cases per database; prints the figures for docs/API.md."""
     examples = int(os.environ["LIANFANG_FUZZ_EXAMPLES"])
     report = run_fuzz(db_url, tmp_path / "data", examples)
     print(f"\nFUZZ [{db_url.split(':', 1)[0]}] " + report.summary())

@@ -20,7 +20,7 @@ from hub.services.retention import RetentionSettings, purge_database
 from schemas.indicators import hash_indicator
 from schemas.manifest import phone_key
 from schemas.timefmt import parse_time, utcnow
-from tests.conftest import serve_hub
+from tests.helpers.hub import serve_hub
 from tests.hub.reports_support import hv, listing, rep, report, signed
 
 OBSERVED = "2026-01-05T10:00:00Z"

@@ -1,4 +1,4 @@
-"""Membership and signed requests over real HTTP (DESIGN §3), on SQLite and PostgreSQL."""
+"""Membership and signed requests over HTTP (docs/ARCHITECTURE.md §3), SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

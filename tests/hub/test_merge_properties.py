@@ -1,4 +1,4 @@
-"""Invariants of the consensus merge (DESIGN §4), checked with Hypothesis."""
+"""Invariants of the consensus merge (docs/ARCHITECTURE.md §4), checked with Hypothesis."""
 
 from __future__ import annotations
 

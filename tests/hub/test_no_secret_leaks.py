@@ -1,5 +1,5 @@
 """An attacker's reading of the logs and the database: after a busy session, no raw
-phone number, password, token or key appears in either (DESIGN §2, issue 2).
+phone number, password, token or key appears in either (docs/ARCHITECTURE.md §2, issue 2).
 
 Everything runs through the real HTTP API with the hub's loggers at DEBUG, so any
 code path that logs a request body, a header or an exception message is caught.
@@ -16,7 +16,7 @@ from sqlalchemy import MetaData, select
 from client_sdk import hash_indicator
 from hub.db import get_db
 from schemas.keys import b64decode
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.helpers.hub import ADMIN_PASSWORD, ADMIN_USERNAME
 
 RAW_PHONE = "13812345678"
 RAW_E164 = "+8613812345678"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from hub.api.openapi import OPERATIONS
-from tests.conftest import serve_hub
-from tests.console.conftest import CHROMIUM_ARGS, ensure_chromium
+from tests.helpers.browser import CHROMIUM_ARGS, ensure_chromium
+from tests.helpers.hub import serve_hub
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub import create_app
 from hub.ratelimit import DEFAULT_LIMITS, build_limiter
 from schemas.signing import HEADER_MEMBER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
-from tests.conftest import make_hub_app, serve_hub
+from tests.helpers.hub import make_hub_app, serve_hub
 from tests.hub.hardening_support import mint_reader_token
 
 
@@ -48,7 +48,7 @@ def assert_limited(answer: requests.Response, max_retry_s: int) -> None:
 
 
 def _login(hub: Any) -> requests.Response:
-    from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+    from tests.helpers.hub import ADMIN_PASSWORD, ADMIN_USERNAME
 
     return hub.http.post(hub.url + "/v1/admin/login", timeout=30,
                          json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})

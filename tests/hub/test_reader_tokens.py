@@ -1,4 +1,4 @@
-"""Reader tokens (DESIGN §3): minted once, stored hashed, die with the member's approval."""
+"""Reader tokens (docs/ARCHITECTURE.md §3): minted once, stored hashed, void without approval."""
 
 from __future__ import annotations
 

@@ -94,7 +94,7 @@ def test_recomputing_unchanged_reports_journals_nothing(live_hub) -> None:
 def test_policy_numbers_come_from_configuration(db_url, tmp_path) -> None:
     from hub.services.merge import MergePolicy
     from hub.services.remerge import current_policy
-    from tests.conftest import make_hub_app
+    from tests.helpers.hub import make_hub_app
 
     app = make_hub_app(db_url, tmp_path / "data", policy_block_min_members="3",
                        policy_half_life_days=7)

@@ -1,4 +1,4 @@
-"""Indicator normalisation, keyed hashing, SimHash and hashed-form checks (DESIGN §2)."""
+"""Indicator normalisation, keyed hashing, SimHash, hashed-form checks (docs/ARCHITECTURE.md §2)."""
 
 from __future__ import annotations
 

@@ -41,13 +41,6 @@ THIRD = "13712340000"
 FOURTH = "13698761234"
 
 
-@pytest.fixture
-def root_key(live_hub: Any) -> str:
-    """What an operator hands screeners once (`lianfang-hub root-key`)."""
-    with live_hub.app.app_context():
-        return keystore_for(live_hub.app).root_public_b64()
-
-
 def _banks(live_hub: Any, url: str) -> tuple[MemberClient, MemberClient]:
     clients = []
     for _ in range(2):

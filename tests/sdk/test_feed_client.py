@@ -19,7 +19,7 @@ import time_machine
 
 from client_sdk.feed_client import FeedClient, FeedView, next_delay
 from client_sdk.store import FeedStore
-from tests.sdk.conftest import StaticHub
+from tests.helpers.static_hub import StaticHub
 
 PHONE = ("phone-block", "phone-warn", "phone-allow")
 ALL = (*PHONE, "complaint-groups")

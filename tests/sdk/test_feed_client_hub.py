@@ -10,10 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from client_sdk.feed_client import FeedClient
-from hub.feeds.builder import build_feeds, keystore_for
+from hub.feeds.builder import build_feeds
 from schemas.indicators import hash_indicator
 from schemas.keys import b64decode
 from schemas.manifest import phone_key
@@ -42,12 +40,6 @@ def _report(hub: Any, member: tuple[str, Any], numbers: list[str]) -> None:
 def _build(hub: Any) -> None:
     # in-process like tests/hub/test_feeds_api.py (the scheduler job's entry point)
     build_feeds(hub.app)
-
-
-@pytest.fixture
-def root_key(live_hub: Any) -> str:
-    with live_hub.app.app_context():
-        return keystore_for(live_hub.app).root_public_b64()
 
 
 def test_screener_syncs_real_hub_feeds(live_hub: Any, root_key: str, tmp_path: Path) -> None:

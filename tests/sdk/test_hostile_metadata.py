@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from client_sdk import errors
 from client_sdk.feed_client import FeedClient
 from client_sdk.trust import load_root_key, update_root, verify_keyset, verify_manifest
-from tests.sdk.conftest import StaticHub
+from tests.helpers.static_hub import StaticHub
 from tests.sdk.feedfactory import FeedFactory
 
 DEEP = 5000

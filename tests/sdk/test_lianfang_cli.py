@@ -6,24 +6,17 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner, Result
 
 from client_sdk.cli import cli, load_private_key
 from client_sdk.member_client import MemberClient
-from hub.feeds.builder import build_feeds, keystore_for
+from hub.feeds.builder import build_feeds
 
 BLOCKED = ["13800138000", "+86 139 0013 9000"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-
-@pytest.fixture
-def root_key(live_hub: Any) -> str:
-    with live_hub.app.app_context():
-        return keystore_for(live_hub.app).root_public_b64()
 
 
 def new_member_via_cli(live_hub: Any, tmp_path: Path, name: str) -> tuple[str, Path]:

@@ -1,4 +1,4 @@
-"""MemberClient against the real hub over HTTP (DESIGN §3, §4, §6)."""
+"""MemberClient against the real hub over HTTP (docs/ARCHITECTURE.md §3, §4, §6)."""
 
 from __future__ import annotations
 
@@ -515,7 +515,7 @@ def test_prefix_stripping_proxy_is_refused_as_bad_signature(live_hub, member,
 
     The signature binds the request target; accepting a different one would let
     a signed request be replayed against another path. Documented in
-    README.md, "Hub URL with a path prefix": forward the original path, or configure the SDK
+    docs/SDK.md, "Hub URL with a path prefix": forward the original path, or configure the SDK
     with the hub's internal URL.
     """
     proxy = PrefixProxy(live_hub.url, strip=True)

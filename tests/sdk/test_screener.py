@@ -1,4 +1,4 @@
-"""CallScreener over real hashed feed data (DESIGN §6 screening order)."""
+"""CallScreener over real hashed feed data (docs/ARCHITECTURE.md §6 screening order)."""
 
 from __future__ import annotations
 

@@ -6,25 +6,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import time_machine
 
 from client_sdk.feed_client import FeedClient
 from client_sdk.member_client import MemberClient
 from client_sdk.screener import CallScreener
-from hub.feeds.builder import build_feeds, keystore_for
+from hub.feeds.builder import build_feeds
 from schemas.timefmt import utcnow
 
 FRAUD = ["13812345678", "+86 139 8765 4321"]
 SINGLE = "13711112222"
 OFFICIAL = "+86 10 9558 8000"
 CONTACT = "13655556666"
-
-
-@pytest.fixture
-def root_key(live_hub: Any) -> str:
-    with live_hub.app.app_context():
-        return keystore_for(live_hub.app).root_public_b64()
 
 
 def member(live_hub: Any) -> MemberClient:

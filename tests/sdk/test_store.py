@@ -152,7 +152,7 @@ def test_trust_store(tmp_path: Path) -> None:
 @given(st.lists(st.sets(st.integers(0, 2**64 - 1), max_size=200), min_size=1, max_size=4))
 def test_store_always_loads_what_was_committed_last(tmp_path_factory: pytest.TempPathFactory,
                                                     sets: list[set[int]]) -> None:
-    from tests.sdk.conftest import NOW
+    from tests.helpers.static_hub import NOW
 
     factory = FeedFactory(NOW)
     directory = tmp_path_factory.mktemp("store")

@@ -22,7 +22,7 @@ import pytest
 
 from client_sdk.store import FeedStore
 from schemas.timefmt import utcnow
-from tests.sdk.conftest import StaticHub
+from tests.helpers.static_hub import StaticHub
 from tests.sdk.feedfactory import FeedFactory
 
 FEED = "phone-block"

@@ -189,7 +189,7 @@ def test_any_history_rebuilds_exact_set_from_any_start(
     sets: list[set[int]], every: int, data: st.DataObject
 ) -> None:
     """Invariant: whatever version a client holds, the plan rebuilds exactly the latest set."""
-    from tests.sdk.conftest import NOW
+    from tests.helpers.static_hub import NOW
 
     factory = FeedFactory(NOW)
     factory.snapshot_every = every
