@@ -22,7 +22,7 @@ from hub.models.report import MemberStanding
 from hub.services.key_rotation import rotate
 from schemas.indicators import hash_indicator
 from schemas.timefmt import format_time, utcnow
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.helpers.hub import ADMIN_PASSWORD, ADMIN_USERNAME
 from tests.hub.reports_support import listing, rep, report, signed
 
 VICTIM = "13812345678"
