@@ -83,5 +83,6 @@ class DisputeState(StrEnum):
     """A dispute: `open` holds its indicator out of `block` until an admin decides."""
 
     OPEN = "open"
+    PENDING = "pending"  # reopened in a cool-off with new evidence: holds nothing until accepted
     UPHELD = "upheld"
     DELISTED = "delisted"

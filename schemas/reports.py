@@ -255,6 +255,7 @@ class CaseSchema(Schema):
 
 class DisputeSchema(IndicatorRefSchema):
     reason = fields.String(required=True, validate=validate.Length(min=10, max=2000))
+    evidence = fields.String(load_default="", validate=validate.Length(max=4000))
 
 
 class DisputeResolutionSchema(Schema):
@@ -292,6 +293,14 @@ class AllowlistAddSchema(Schema):
             if errors:
                 raise ValidationError(errors)
             check_value(data["kind"], data["value"])
+
+
+class ConflictDecisionSchema(Schema):
+    """An admin's answer to a consensus-allowlist conflict (`keep` the block/warn, or
+    `allow` the number with an admin entry)."""
+
+    decision = fields.String(required=True, validate=validate.OneOf(["keep", "allow"]))
+    note = fields.String(load_default="", validate=validate.Length(max=500))
 
 
 class ListingSchema(Schema):

@@ -11,12 +11,18 @@ from hub.api.request_io import load_body, load_query
 from hub.auth.admin_auth import require_admin
 from hub.errors import validation_error
 from hub.services import allowlist, groups
-from schemas.reports import AllowlistAddSchema, IndicatorRefSchema, PageQuerySchema
+from schemas.reports import (
+    AllowlistAddSchema,
+    ConflictDecisionSchema,
+    IndicatorRefSchema,
+    PageQuerySchema,
+)
 
 bp = Blueprint("admin_lists", __name__, url_prefix="/v1/admin")
 _ADD = AllowlistAddSchema()
 _REF = IndicatorRefSchema()
 _PAGE = PageQuerySchema()
+_DECIDE = ConflictDecisionSchema()
 
 
 def _page(items: list, query: dict) -> ResponseReturnValue:
@@ -62,6 +68,32 @@ def list_conflicts() -> ResponseReturnValue:
     return _page(
         allowlist.conflicts(db.session(), limit=query["limit"], offset=query["offset"]), query
     )
+
+
+@bp.get("/allowlist-conflicts")
+@require_admin
+def list_allowlist_conflicts() -> ResponseReturnValue:
+    query = load_query(_PAGE)
+    return _page(
+        allowlist.consensus_conflicts(db.session(), limit=query["limit"], offset=query["offset"]),
+        query,
+    )
+
+
+@bp.post("/allowlist-conflicts/<kind>/<value>")
+@require_admin
+def decide_allowlist_conflict(kind: str, value: str) -> ResponseReturnValue:
+    try:
+        ref = _REF.load({"kind": kind, "value": value})
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    data = load_body(_DECIDE)
+    session = db.session()
+    answer = allowlist.decide_conflict(
+        session, ref["kind"], ref["value"], data["decision"], data["note"], actor=g.actor
+    )
+    session.commit()
+    return jsonify(answer)
 
 
 @bp.get("/groups")

@@ -24,7 +24,8 @@ def open_dispute() -> ResponseReturnValue:
     data = load_body(_DISPUTE)
     session = db.session()
     answer = disputes.open_dispute(
-        session, data["kind"], data["value"], data["reason"], member_id=g.member.id
+        session, data["kind"], data["value"], data["reason"], member_id=g.member.id,
+        evidence=data["evidence"],
     )
     session.commit()
     return jsonify(answer), 201

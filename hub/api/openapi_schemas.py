@@ -108,6 +108,7 @@ class DisputeViewSchema(Schema):
     value = fields.String(required=True)
     state = fields.String(required=True)
     reason = fields.String(required=True)
+    evidence = fields.String(required=True)
     opened_by = fields.String(required=True)
     resolution_reason = fields.String(required=True, allow_none=True)
     resolved_by = fields.String(required=True, allow_none=True)

@@ -125,6 +125,7 @@ from hub.console import (  # noqa: E402,F401
     views_applications,
     views_audit,
     views_auth,
+    views_conflicts,
     views_dashboard,
     views_disputes,
     views_groups,

@@ -34,6 +34,8 @@ NOTICES: dict[str, Any] = {
     "allow_added": _l("Number added to the allowlist"),
     "allow_exists": _l("That number was already on the allowlist (note updated)"),
     "allow_removed": _l("Allowlist entry removed"),
+    "conflict_keep": _l("Conflict settled: the listing stays as it is"),
+    "conflict_allow": _l("Conflict settled: the number is on the admin allowlist"),
     "signed_out": _l("Signed out"),
 }
 

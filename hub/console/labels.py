@@ -48,6 +48,7 @@ LABELS: dict[str, dict[str, LazyString]] = {
     },
     "dispute_state": {
         "open": _l("Open"),
+        "pending": _l("Pending evidence review"),
         "upheld": _l("Upheld"),
         "delisted": _l("Delisted"),
         "all": _l("All"),

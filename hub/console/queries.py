@@ -19,6 +19,7 @@ from hub.models.dispute import Dispute
 from hub.models.feed import FeedVersion
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
+from hub.models.member import Member
 from hub.models.report import MemberStanding, Report, ReportBatch
 from hub.services.disputes import dispute_view
 from schemas.enums import DisputeState, Feed
@@ -72,8 +73,14 @@ def disputes_with_listing(
         count = count.where(Dispute.state == state)
     rows = session.execute(stmt.order_by(Dispute.id).limit(limit).offset(offset)).all()
     items = []
+    openers = dict(session.execute(
+        select(Member.id, Member.name).where(
+            Member.id.in_(sorted({d.opened_by_member for d, _, _ in rows if d.opened_by_member}))
+        )
+    ).all())
     for dispute, indicator, listing in rows:
         view = dispute_view(dispute, indicator)
+        view["opened_by_institution"] = openers.get(dispute.opened_by_member or "")
         reporters = session.scalar(
             select(func.count(func.distinct(Report.member_id))).where(
                 Report.indicator_id == indicator.id

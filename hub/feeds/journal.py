@@ -22,7 +22,7 @@ from hub.bulk_sql import bulk_write
 from hub.db import Database
 from hub.models.feed import FeedState
 from hub.models.feed_change import FeedChange
-from schemas.enums import EpochState, Feed, IndicatorKind, Tier
+from schemas.enums import Feed, IndicatorKind, Tier
 
 
 class FeedOp(StrEnum):
@@ -33,11 +33,10 @@ class FeedOp(StrEnum):
     UPSERT = "upsert"  # a complaint group is new or its record changed
 
 
-def phone_feed(
-    kind: str, tier: str, allowlisted: bool, held: bool, epoch_state: str | None
-) -> Feed | None:
-    """Which phone feed an indicator belongs to, or None (docs/ARCHITECTURE.md §4, §5)."""
-    if kind != IndicatorKind.PHONE.value or epoch_state in (None, EpochState.RETIRED):
+def phone_feed(kind: str, tier: str, allowlisted: bool, held: bool) -> Feed | None:
+    """Which phone feed an indicator belongs to, or None (docs/ARCHITECTURE.md §4, §5):
+    a function of the listing only (epochs act through the reports it counts)."""
+    if kind != IndicatorKind.PHONE.value:
         return None
     if allowlisted:
         return Feed.PHONE_ALLOW

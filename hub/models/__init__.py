@@ -4,7 +4,7 @@ Add your module to the import list when you add a model.
 """
 
 from hub.models.admin import Admin
-from hub.models.allowlist import AllowlistEntry, AllowlistNumber
+from hub.models.allowlist import AllowlistConflictDecision, AllowlistEntry, AllowlistNumber
 from hub.models.audit import AuditEntry, AuditHead
 from hub.models.base import Base, UTCDateTime
 from hub.models.case import Case, CaseIndicator, ComplaintGroup
@@ -20,6 +20,7 @@ from hub.models.report import MemberStanding, Report, ReportBatch
 from hub.models.tokens import AdminToken, ReaderToken
 
 __all__ = [
+    "AllowlistConflictDecision",
     "AllowlistEntry",
     "AllowlistNumber",
     "Case",

@@ -11,6 +11,9 @@ from hub.models.base import Base, UTCDateTime
 
 
 class AllowlistEntry(Base):
+    """`key_epoch` is the epoch the admin's hash was made under (the entry's own, not
+    the indicator's first reporter's label): the entry stops counting when it retires."""
+
     __tablename__ = "admin_allowlist"
 
     indicator_id: Mapped[int] = mapped_column(
@@ -18,7 +21,24 @@ class AllowlistEntry(Base):
     )
     added_by: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(String(500), default="")
+    key_epoch: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AllowlistConflictDecision(Base):
+    """An admin's `keep` on a consensus-allowlist conflict: members' legit votes stay
+    overruled (the block/warn stands) and the conflict leaves the open list.
+    (`allow` is an admin allowlist entry instead, so it needs no row here.)"""
+
+    __tablename__ = "allowlist_conflict_decisions"
+
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True
+    )
+    decision: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AllowlistNumber(Base):

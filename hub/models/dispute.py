@@ -21,6 +21,7 @@ class Dispute(Base):
     opened_by_member: Mapped[str | None] = mapped_column(ForeignKey("members.id"), default=None)
     opened_by_admin: Mapped[str | None] = mapped_column(String(64), default=None)
     reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(16), default=DisputeState.OPEN.value)
     resolution_reason: Mapped[str | None] = mapped_column(Text, default=None)
     resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -15,6 +15,9 @@ class Listing(Base):
 
     `categories` is comma-separated and sorted; `next_review_at` is when decay or
     an expiry may change the listing (`hub.services.remerge.remerge_due`).
+    `conflict` = members' legit votes reach the allowlist threshold while the bad
+    reports say block or warn: an admin decides (`AllowlistConflictDecision`), and
+    meanwhile the listing keeps its block/warn tier.
     """
 
     __tablename__ = "listings"
@@ -26,6 +29,7 @@ class Listing(Base):
     allowlisted: Mapped[bool] = mapped_column(Boolean, default=False)
     allow_source: Mapped[str | None] = mapped_column(String(16), default=None)
     held: Mapped[bool] = mapped_column(Boolean, default=False)
+    conflict: Mapped[bool] = mapped_column(Boolean, default=False)
     score: Mapped[float] = mapped_column(Float, default=0.0)
     categories: Mapped[str] = mapped_column(String(200), default="")
     reporter_count: Mapped[int] = mapped_column(Integer, default=0)

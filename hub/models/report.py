@@ -87,4 +87,8 @@ class MemberStanding(Base):
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     delisted_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Dispute standing: halved by each dismissed (upheld) dispute the member opened, the
+    # way delistings halve `weight`; it scales the member's open-dispute cap.
+    dispute_weight: Mapped[float] = mapped_column(Float, default=1.0)
+    dismissed_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -6,6 +6,11 @@ kept sealed under the master key (`AllowlistNumber`, the consortium-key cipher)
 and hashed under *every* active epoch — current and retiring — and again under
 each new epoch at rotation (`allow_epoch`), so an official number never falls
 off the allowlist when the key rotates. Nothing raw reaches the audit log.
+
+Members' weighted `legit` votes allowlist a number by consensus only where no
+block or warn stands; against one they raise a conflict (`Listing.conflict`)
+that an admin settles here (`decide_conflict`): `allow` is an admin entry,
+`keep` overrules the votes while the conflict lasts. Both are audited.
 """
 
 from __future__ import annotations
@@ -13,27 +18,30 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.errors import ApiError
-from hub.models.allowlist import AllowlistEntry, AllowlistNumber
+from hub.models.allowlist import AllowlistConflictDecision, AllowlistEntry, AllowlistNumber
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
+from hub.models.report import Report
 from hub.services import audit
 from hub.services.consortium_keys import (
     active_keys,
     current_key,
+    epoch_states,
     keys_config,
     seal,
     unseal,
     wrapping_key,
 )
-from hub.services.indicators import check_epoch, ensure_indicators, find_indicator
+from hub.services.indicators import check_epoch, find_indicator, require_indicators
 from hub.services.remerge import recompute
-from schemas.enums import Category, IndicatorKind
+from schemas.enums import USABLE_EPOCH_STATES, Category, IndicatorKind, ReportState
 from schemas.indicators import InvalidIndicator, hash_normalized, normalize
 from schemas.timefmt import format_time, utcnow
 
@@ -60,20 +68,27 @@ def _allow_ids(
     session: Session, values: list[tuple[str, int]], actor: str, note: str, now: datetime
 ) -> tuple[list[int], bool]:
     """Ensure each `(hash, epoch)` phone indicator exists and is admin-allowlisted."""
-    ids = ensure_indicators(session, [(PHONE, value, epoch) for value, epoch in values])
+    ids = require_indicators(
+        session, [(PHONE, value, epoch) for value, epoch in values], "raw_number"
+    )
     created = False
     out = []
-    for value, _ in values:
+    for value, epoch in values:
         indicator_id = ids[(PHONE, value)]
         out.append(indicator_id)
         entry = session.get(AllowlistEntry, indicator_id)
         if entry is None:
             created = True
             session.add(
-                AllowlistEntry(indicator_id=indicator_id, added_by=actor, note=note, created_at=now)
+                AllowlistEntry(
+                    indicator_id=indicator_id, added_by=actor, note=note, key_epoch=epoch,
+                    created_at=now,
+                )
             )
-        elif note:
-            entry.note = note
+        else:
+            entry.key_epoch = epoch  # the hub hashed it under this epoch: the entry's truth
+            if note:
+                entry.note = note
     session.flush()
     return out, created
 
@@ -139,17 +154,19 @@ def add(
         return _add_raw(session, data, actor, now)
     kind, value, epoch = data["kind"], data["value"], data["key_epoch"]
     check_epoch(session, epoch)
-    ids = ensure_indicators(session, [(kind, value, epoch)])
+    ids = require_indicators(session, [(kind, value, epoch)], "value")
     indicator_id = ids[(kind, value)]
     entry = session.get(AllowlistEntry, indicator_id)
     created = entry is None
     if entry is None:
         entry = AllowlistEntry(
-            indicator_id=indicator_id, added_by=actor, note=data.get("note", ""), created_at=now
+            indicator_id=indicator_id, added_by=actor, note=data.get("note", ""),
+            key_epoch=epoch, created_at=now,
         )
         session.add(entry)
     else:
         entry.note = data.get("note", "") or entry.note
+        entry.key_epoch = epoch
     session.flush()
     recompute(session, [indicator_id], now)
     audit.record(
@@ -172,7 +189,8 @@ def remove(
         raise ApiError(404, "not_found", "this indicator is not on the admin allowlist")
     ids = [indicator.id]
     if kind == PHONE:
-        ids = _forget_number(session, indicator.key_epoch, value) or ids
+        epoch = entry.key_epoch if entry.key_epoch is not None else indicator.key_epoch
+        ids = _forget_number(session, epoch, value) or ids
     session.execute(delete(AllowlistEntry).where(AllowlistEntry.indicator_id.in_(ids)))
     session.flush()
     recompute(session, ids, now)
@@ -212,7 +230,7 @@ def entries(session: Session, *, limit: int = 100, offset: int = 0) -> list[dict
         {
             "kind": indicator.kind,
             "value": indicator.value,
-            "key_epoch": indicator.key_epoch,
+            "key_epoch": entry.key_epoch if entry.key_epoch is not None else indicator.key_epoch,
             "note": entry.note,
             "added_by": entry.added_by,
             "created_at": format_time(entry.created_at),
@@ -250,3 +268,97 @@ def conflicts(session: Session, *, limit: int = 100, offset: int = 0) -> list[di
             }
         )
     return out
+
+
+class ConflictDecision(StrEnum):
+    """An admin's answer to a consensus-allowlist conflict."""
+
+    KEEP = "keep"  # the block/warn stands; the legit votes stay overruled
+    ALLOW = "allow"  # an admin allowlist entry: beats block and warn
+
+
+def consensus_conflicts(
+    session: Session, *, limit: int = 100, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Open conflicts: members' legit votes would allowlist a number that stands at block or
+    warn, and no admin has decided yet. Counts only, never which members voted."""
+    decided = select(AllowlistConflictDecision.indicator_id)
+    rows = session.execute(
+        select(Indicator, Listing)
+        .join(Listing, Listing.indicator_id == Indicator.id)
+        .where(Listing.conflict.is_(True), Listing.indicator_id.not_in(decided))
+        .order_by(Listing.updated_at, Indicator.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    legit = _legit_votes(session, [indicator.id for indicator, _ in rows])
+    return [
+        {
+            "kind": indicator.kind,
+            "value": indicator.value,
+            "tier": listing.tier,
+            "score": listing.score,
+            "categories": [c for c in listing.categories.split(",") if c],
+            "reporter_count": listing.reporter_count,
+            "legit_votes": legit.get(indicator.id, 0),
+            "since": format_time(listing.updated_at),
+        }
+        for indicator, listing in rows
+    ]
+
+
+def _legit_votes(session: Session, ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Report.indicator_id, func.count(func.distinct(Report.member_id)))
+        .where(
+            Report.indicator_id.in_(ids),
+            Report.category == Category.LEGIT.value,
+            Report.state == ReportState.ACTIVE.value,
+        )
+        .group_by(Report.indicator_id)
+    )
+    return {indicator_id: int(count) for indicator_id, count in rows}
+
+
+def decide_conflict(
+    session: Session, kind: str, value: str, decision: str, note: str, *, actor: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Settle an open conflict (404 if there is none): `allow` adds an admin allowlist entry
+    under the epoch the legit voters hashed with; `keep` records the overruling."""
+    now = now or utcnow()
+    indicator = find_indicator(session, kind, value)
+    listing = session.get(Listing, indicator.id) if indicator is not None else None
+    if indicator is None or listing is None or not listing.conflict or session.get(
+        AllowlistConflictDecision, indicator.id
+    ) is not None:
+        raise ApiError(404, "not_found", "no open allowlist conflict on this indicator")
+    if decision == ConflictDecision.ALLOW:
+        add(session, {"kind": kind, "value": value, "key_epoch": _voters_epoch(session, indicator),
+                      "raw_number": None, "note": note}, actor=actor, now=now)
+    else:
+        session.add(AllowlistConflictDecision(
+            indicator_id=indicator.id, decision=ConflictDecision.KEEP.value, decided_by=actor,
+            note=note, decided_at=now,
+        ))
+        session.flush()
+    audit.record(session, actor, "allowlist.conflict", f"indicator:{indicator.id}",
+                 {"decision": decision})
+    return {"kind": kind, "value": value, "decision": decision}
+
+
+def _voters_epoch(session: Session, indicator: Indicator) -> int:
+    """The newest usable epoch among the active legit reports (the hash's epoch as the
+    voters labelled it), else the indicator's."""
+    states = epoch_states(session)
+    epochs = session.scalars(
+        select(Report.key_epoch).where(
+            Report.indicator_id == indicator.id,
+            Report.category == Category.LEGIT.value,
+            Report.state == ReportState.ACTIVE.value,
+        )
+    )
+    usable = [e for e in epochs if states.get(e) in USABLE_EPOCH_STATES]
+    return max(usable) if usable else indicator.key_epoch

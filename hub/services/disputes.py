@@ -11,15 +11,17 @@ next feed build, so one resolution never re-merges millions of rows.
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.errors import ApiError
 from hub.models.dispute import Dispute
 from hub.models.indicator import Indicator
+from hub.models.member import Member
 from hub.models.report import MemberStanding, Report
 from hub.services import audit
 from hub.services.indicators import find_indicator
@@ -39,18 +41,38 @@ def open_dispute(
     *,
     member_id: str | None = None,
     admin: str | None = None,
+    evidence: str = "",
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Open a dispute on a known indicator; 404 if unknown, 409 if one is already open."""
+    """Open a dispute on a known indicator; 404 if unknown, 409 if one is already open.
+
+    A member whose dispute on this indicator an admin upheld within the cool-off
+    (`dispute_cooloff_days`) gets 409 `dispute_cooling_off`, unless it brings new
+    `evidence`: then the dispute is `pending` — it holds nothing until an admin
+    accepts it (delists) — so reopening after every uphold cannot keep a number at warn.
+    """
     now = now or utcnow()
     indicator = find_indicator(session, kind, value)
     if indicator is None:
         raise ApiError(404, "not_found", "the hub has no listing for this indicator")
+    state = DisputeState.OPEN.value
     if member_id is not None:
         _check_open_cap(session, member_id)
+        cooling_until = _cooling_off_until(session, member_id, indicator.id, now)
+        if cooling_until is not None:
+            if not evidence.strip():
+                raise ApiError(
+                    409, "dispute_cooling_off",
+                    "an admin upheld your dispute on this listing; you may dispute it again "
+                    f"after {format_time(cooling_until)}, or now with new evidence "
+                    "for an admin to accept",
+                    fields={"evidence": ["required during the cool-off"]},
+                )
+            state = DisputeState.PENDING.value
     existing = session.scalars(
         select(Dispute).where(
-            Dispute.indicator_id == indicator.id, Dispute.state == DisputeState.OPEN.value
+            Dispute.indicator_id == indicator.id,
+            Dispute.state.in_([DisputeState.OPEN.value, DisputeState.PENDING.value]),
         )
     ).first()
     if existing is not None:
@@ -62,7 +84,8 @@ def open_dispute(
         opened_by_member=member_id,
         opened_by_admin=admin,
         reason=reason,
-        state=DisputeState.OPEN.value,
+        evidence=evidence,
+        state=state,
         created_at=now,
     )
     session.add(dispute)
@@ -77,6 +100,36 @@ def open_dispute(
 
 
 DEFAULT_MAX_OPEN_PER_MEMBER = 100
+DEFAULT_COOLOFF_DAYS = 30.0
+DISMISS_WEIGHT_FACTOR = 0.5
+
+
+def cooloff() -> timedelta:
+    """`LIANFANG_DISPUTE_COOLOFF_DAYS` (default 30): after an uphold, how long the same
+    member needs new evidence to dispute the same listing again."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return timedelta(days=DEFAULT_COOLOFF_DAYS)
+    from hub import get_config
+
+    raw = get_config().get("dispute_cooloff_days", DEFAULT_COOLOFF_DAYS)
+    return timedelta(days=max(float(raw), 0.0))
+
+
+def _cooling_off_until(
+    session: Session, member_id: str, indicator_id: int, now: datetime
+) -> datetime | None:
+    last = session.scalar(
+        select(func.max(Dispute.resolved_at)).where(
+            Dispute.indicator_id == indicator_id,
+            Dispute.opened_by_member == member_id,
+            Dispute.state == DisputeState.UPHELD.value,
+        )
+    )
+    if last is None or last + cooloff() <= now:
+        return None
+    return last + cooloff()
 
 
 def max_open_per_member() -> int:
@@ -95,11 +148,16 @@ def _check_open_cap(session: Session, member_id: str) -> None:
     """409 `too_many_open_disputes` at the cap: every open dispute holds an indicator out
     of `block`, so one member opening thousands would unblock them wholesale (and
     flood the admin queue). 409, not 429: waiting does not help, a resolution does."""
-    cap = max_open_per_member()
+    standing = session.get(MemberStanding, member_id)
+    standing_weight = standing.dispute_weight if standing is not None else 1.0
+    cap = max(1, math.floor(max_open_per_member() * standing_weight))
     count = session.scalar(
         select(func.count())
         .select_from(Dispute)
-        .where(Dispute.opened_by_member == member_id, Dispute.state == DisputeState.OPEN.value)
+        .where(
+            Dispute.opened_by_member == member_id,
+            Dispute.state.in_([DisputeState.OPEN.value, DisputeState.PENDING.value]),
+        )
     )
     if int(count or 0) >= cap:
         raise ApiError(
@@ -117,6 +175,7 @@ def dispute_view(dispute: Dispute, indicator: Indicator) -> dict[str, Any]:
         "value": indicator.value,
         "state": dispute.state,
         "reason": dispute.reason,
+        "evidence": dispute.evidence or "",
         "opened_by": "member" if dispute.opened_by_member else "admin",
         "resolution_reason": dispute.resolution_reason,
         "resolved_by": dispute.resolved_by,
@@ -132,7 +191,23 @@ def list_disputes(
     if state:
         stmt = stmt.where(Dispute.state == state)
     rows = session.execute(stmt.order_by(Dispute.id).limit(limit).offset(offset)).all()
-    return [dispute_view(dispute, indicator) for dispute, indicator in rows]
+    openers = _opener_names(session, {d.opened_by_member for d, _ in rows} - {None})
+    return [
+        {
+            **dispute_view(dispute, indicator),
+            "opened_by_member": dispute.opened_by_member,
+            "opened_by_institution": openers.get(dispute.opened_by_member or ""),
+        }
+        for dispute, indicator in rows
+    ]
+
+
+def _opener_names(session: Session, member_ids: set[str | None]) -> dict[str, str]:
+    """Institution names for the admin view: admins must see who disputes what."""
+    ids = sorted(m for m in member_ids if m)
+    if not ids:
+        return {}
+    return dict(session.execute(select(Member.id, Member.name).where(Member.id.in_(ids))).all())
 
 
 def resolve(
@@ -149,8 +224,9 @@ def resolve(
     dispute = session.get(Dispute, dispute_id)
     if dispute is None:
         raise ApiError(404, "not_found", f"no dispute {dispute_id}")
-    if dispute.state != DisputeState.OPEN.value:
+    if dispute.state not in (DisputeState.OPEN.value, DisputeState.PENDING.value):
         raise ApiError(409, "dispute_closed", f"dispute {dispute_id} is already {dispute.state}")
+    opened_at = dispute.created_at
     dispute.state = (
         DisputeState.UPHELD.value if resolution == "uphold" else DisputeState.DELISTED.value
     )
@@ -160,10 +236,12 @@ def resolve(
     session.flush()
     penalised: list[str] = []
     if dispute.state == DisputeState.DELISTED.value:
-        penalised = _overturn(session, dispute.indicator_id, now)
+        penalised = _overturn(session, dispute.indicator_id, opened_at, now)
         for member_id in penalised:
             # Lower weight everywhere: re-merged by the next `remerge_due`, not inline.
             mark_member_listings(session, member_id, now)
+    elif dispute.opened_by_member is not None:
+        _lower_dispute_standing(session, dispute.opened_by_member, now)
     changed = recompute(session, [dispute.indicator_id], now)
     audit.record(
         session,
@@ -177,13 +255,35 @@ def resolve(
     return dispute_view(dispute, indicator)
 
 
-def _overturn(session: Session, indicator_id: int, now: datetime) -> list[str]:
-    """Overturn the indicator's active bad reports; lower their members' weight."""
+def _lower_dispute_standing(session: Session, member_id: str, now: datetime) -> None:
+    """A dismissed dispute halves the opener's dispute standing (its open-dispute cap)."""
+    standing = session.get(MemberStanding, member_id)
+    if standing is None:
+        standing = MemberStanding(
+            member_id=member_id, weight=1.0, delisted_count=0, dispute_weight=1.0,
+            dismissed_count=0, updated_at=now,
+        )
+        session.add(standing)
+    standing.dispute_weight = round(standing.dispute_weight * DISMISS_WEIGHT_FACTOR, 6)
+    standing.dismissed_count += 1
+    standing.updated_at = now
+    session.flush()
+
+
+def _overturn(
+    session: Session, indicator_id: int, opened_at: datetime, now: datetime
+) -> list[str]:
+    """Overturn the indicator's bad reports — active ones, and ones retracted while the
+    dispute was open (a retraction does not dodge the outcome) — and lower their
+    members' weight."""
     rows = session.execute(
         select(Report.id, Report.member_id).where(
             Report.indicator_id == indicator_id,
-            Report.state == ReportState.ACTIVE.value,
             Report.category != Category.LEGIT.value,
+            or_(
+                Report.state == ReportState.ACTIVE.value,
+                (Report.state == ReportState.RETRACTED.value) & (Report.updated_at >= opened_at),
+            ),
         )
     ).all()
     if not rows:

@@ -26,7 +26,7 @@ from hub.feeds.journal import FeedOp
 from hub.models.case import Case, CaseIndicator, ComplaintGroup
 from hub.models.indicator import Indicator
 from hub.services import audit
-from hub.services.indicators import check_epoch, ensure_indicators
+from hub.services.indicators import check_epoch, require_indicators
 from schemas.enums import Feed
 from schemas.timefmt import format_time, utcnow
 
@@ -229,8 +229,9 @@ def submit_case(
         session.flush()
     else:
         case.observed_at = max(case.observed_at, data["observed_at"])
-    ids = ensure_indicators(
-        session, ((i["kind"], i["value"], data["key_epoch"]) for i in data["indicators"])
+    ids = require_indicators(
+        session, ((i["kind"], i["value"], data["key_epoch"]) for i in data["indicators"]),
+        "indicators",
     )
     indicator_ids = sorted(set(ids.values()))
     if len(indicator_ids) < 2:

@@ -2,8 +2,9 @@
 
 Every path that names an indicator (reports, the allowlist, complaint groups)
 goes through here: `check_epoch` refuses a retired or unknown key epoch,
-`ensure_indicators` inserts missing rows in bulk (race-safe), `find_indicator`
-looks one up. Sits just above the consortium-key keystore.
+`ensure_indicators` inserts missing rows in bulk (race-safe) and refuses a phone
+value whose feed key another value holds, `find_indicator` looks one up.
+Sits just above the consortium-key keystore.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from hub.bulk_sql import chunked
 from hub.errors import ApiError
 from hub.models.indicator import Indicator
 from hub.services.consortium_keys import epoch_states
-from schemas.enums import USABLE_EPOCH_STATES
+from schemas.enums import USABLE_EPOCH_STATES, IndicatorKind
 
 
 def epoch_error(states: Mapping[int, str], epoch: int) -> str | None:
@@ -39,13 +40,27 @@ def check_epoch(session: Session, epoch: int) -> None:
         )
 
 
+FEED_KEY_COLLISION = (
+    "Another phone value with the same first 16 hex digits (the feed key) is already "
+    "known; an honest HMAC collides with odds of about 5e-13, so this value is refused."
+)
+
+
+def feed_key_of(kind: str, value: str) -> str | None:
+    """The phone feeds' 64-bit key of a phone value (its first 16 hex), else None."""
+    return value[:16] if kind == IndicatorKind.PHONE.value else None
+
+
 def ensure_indicators(
     session: Session, items: Iterable[tuple[str, str, int]]
 ) -> dict[tuple[str, str], int]:
     """Ids of the (kind, value) indicators, inserting missing ones; `(kind, value, epoch)` in.
 
-    `ON CONFLICT DO NOTHING` makes concurrent batches that see the same new
-    indicator both succeed (SQLite and PostgreSQL both support it).
+    A phone value whose feed key already belongs to a different value is *absent*
+    from the answer (the callers refuse it, `FEED_KEY_COLLISION`): the feed key is
+    the phone indicator's identity, so no value can ride on another's feed entry.
+    `ON CONFLICT DO NOTHING` (on either unique key) makes concurrent batches that
+    see the same new indicator both succeed, and a concurrent collider lose.
     """
     wanted: dict[tuple[str, str], int] = {}
     for kind, value, epoch in items:
@@ -53,8 +68,12 @@ def ensure_indicators(
     keys = list(wanted)
     found = load_indicator_ids(session, keys)
     missing = [k for k in keys if k not in found]
+    missing = _without_collisions(session, missing)
     if missing:
-        rows = [{"kind": k, "value": v, "key_epoch": wanted[(k, v)]} for k, v in missing]
+        rows = [
+            {"kind": k, "value": v, "key_epoch": wanted[(k, v)], "feed_key": feed_key_of(k, v)}
+            for k, v in missing
+        ]
         dialect = session.get_bind().dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
@@ -63,7 +82,7 @@ def ensure_indicators(
         table = Indicator.__table__
         stmt = (
             dialect_insert(table)
-            .on_conflict_do_nothing(index_elements=["kind", "value"])
+            .on_conflict_do_nothing()
             .returning(table.c.kind, table.c.value, table.c.id)
         )
         connection = session.connection()
@@ -71,10 +90,49 @@ def ensure_indicators(
             found.update(
                 {(kind, value): ident for kind, value, ident in connection.execute(stmt, chunk)}
             )
-        # A row another batch inserted first returns nothing here: look those up.
+        # A row another batch inserted first returns nothing here: look those up
+        # (still absent afterwards = a concurrent value took the feed key).
         raced = [k for k in missing if k not in found]
         if raced:
             found.update(load_indicator_ids(session, raced))
+    return found
+
+
+def _without_collisions(
+    session: Session, missing: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """`missing` minus phone values whose feed key is taken (stored, or earlier in `missing`)."""
+    phone = IndicatorKind.PHONE.value
+    prefixes = sorted({v[:16] for k, v in missing if k == phone})
+    taken: set[str] = set()
+    table = Indicator.__table__
+    connection = session.connection()
+    for chunk in chunked(prefixes):
+        taken.update(
+            connection.scalars(select(table.c.feed_key).where(table.c.feed_key.in_(list(chunk))))
+        )
+    kept = []
+    for kind, value in missing:
+        key = feed_key_of(kind, value)
+        if key is not None:
+            if key in taken:
+                continue
+            taken.add(key)
+        kept.append((kind, value))
+    return kept
+
+
+def require_indicators(
+    session: Session, items: Iterable[tuple[str, str, int]], field: str
+) -> dict[tuple[str, str], int]:
+    """`ensure_indicators` for calls that name one or a few values: a feed-key collision
+    is a 422 on `field` (batches of reports refuse per item instead)."""
+    items = list(items)
+    found = ensure_indicators(session, items)
+    if any((kind, value) not in found for kind, value, _ in items):
+        raise ApiError(
+            422, "validation_error", f"invalid input: {field}", {field: [FEED_KEY_COLLISION]}
+        )
     return found
 
 

@@ -28,7 +28,12 @@ from hub.errors import ApiError
 from hub.models.report import Report, ReportBatch
 from hub.services import audit
 from hub.services.consortium_keys import epoch_states
-from hub.services.indicators import ensure_indicators, epoch_error, load_indicator_ids
+from hub.services.indicators import (
+    FEED_KEY_COLLISION,
+    ensure_indicators,
+    epoch_error,
+    load_indicator_ids,
+)
 from hub.services.remerge import recompute
 from schemas.enums import ReportState
 from schemas.reports import ReportSchema, fast_load_report
@@ -225,8 +230,14 @@ def _upsert(
         return 0, [], set()
     ids = ensure_indicators(session, ((d["kind"], d["value"], d["key_epoch"]) for _, d in valid))
     latest: dict[tuple[int, str], tuple[int, dict[str, Any]]] = {}
+    collided: list[dict[str, Any]] = []
     for index, data in valid:
-        latest[(ids[(data["kind"], data["value"])], data["category"])] = (index, data)
+        ident = ids.get((data["kind"], data["value"]))
+        if ident is None:
+            collided.append({"index": index, "fields": {"value": [FEED_KEY_COLLISION]}})
+            continue
+        latest[(ident, data["category"])] = (index, data)
+    valid = [(i, d) for i, d in valid if (d["kind"], d["value"]) in ids]
 
     existing: dict[tuple[int, str], Any] = {}
     indicator_ids = sorted({key[0] for key in latest})
@@ -247,7 +258,7 @@ def _upsert(
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = collided
     overturned_keys: set[tuple[int, str]] = set()
     # A delisting binds the member on the indicator, not on one category: else it
     # could relist the value under another category (fraud overturned → harassment).
@@ -288,6 +299,7 @@ def _upsert(
                 }
             )
         else:
+            values["key_epoch"] = data["key_epoch"]  # the member's own label, its own report
             values["first_seen"] = min(old.first_seen, data["first_seen"])
             values["last_seen"] = max(old.last_seen, data["last_seen"])
             updates.append({"report_id": old.id, **{"b_" + k: v for k, v in values.items()}})

@@ -2,8 +2,9 @@
 
 A new epoch or a retired one is not only a keystore change: in the same
 transaction every official allowlisted number is hashed under the new key
-(`allowlist.allow_epoch`) and a retired epoch's hashes leave the phone feeds
-(`retire_epoch`, journal removals). Orchestrating it here keeps the keystore,
+(`allowlist.allow_epoch`) and a retired epoch's reports and entries stop counting
+(`retire_epoch`, a re-merge of the indicators they touched).
+Orchestrating it here keeps the keystore,
 the allowlist and the listings free of imports pointing upward.
 """
 
@@ -16,11 +17,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.feeds import journal
-from hub.feeds.journal import FeedOp
+from hub.models.allowlist import AllowlistEntry
 from hub.models.consortium import ConsortiumKey
-from hub.models.indicator import Indicator
-from hub.models.listing import Listing
+from hub.models.report import Report
 from hub.services import audit
 from hub.services.allowlist import allow_epoch
 from hub.services.consortium_keys import (
@@ -30,7 +29,8 @@ from hub.services.consortium_keys import (
     seal,
     wrapping_key,
 )
-from schemas.enums import EpochState, IndicatorKind
+from hub.services.remerge import recompute
+from schemas.enums import EpochState
 from schemas.timefmt import utcnow
 
 
@@ -66,9 +66,9 @@ def create_epoch(
 
 
 def _epochs_changed(session: Session, retired: list[int], now: datetime) -> None:
-    """What must follow retiring epochs, in the same transaction: their hashes leave
-    the phone feeds (`retire_epoch`, run after the state is stored, since
-    later recomputes rely on `phone_feed` seeing the epoch as retired)."""
+    """What must follow retiring epochs, in the same transaction: their contributions
+    stop counting (`retire_epoch`, run after the state is stored, since the re-merge
+    reads the epoch states from the database)."""
     for epoch in retired:
         retire_epoch(session, epoch)
 
@@ -120,24 +120,17 @@ def rotate(session: Session, actor: str = "cli") -> int:
 
 
 def retire_epoch(session: Session, epoch: int) -> int:
-    """Journal removals for every listed phone indicator of `epoch`; returns how many.
+    """Re-merge every indicator with a report or admin allowlist entry made under `epoch`;
+    returns how many listings changed.
 
-    Called when the epoch becomes retired: its hashes leave the phone feeds. The
-    listings stay (members can still look them up); `phone_feed` treats a
-    retired epoch as in no feed, so later recomputes journal nothing for them.
+    Called when the epoch becomes retired: those contributions stop counting
+    (`remerge` skips a retired epoch's reports and entries), so an indicator
+    leaves its phone feed exactly when nothing made under a live epoch keeps it
+    there. The epoch is each report's own label, never the indicator's: a member
+    that mislabels new-epoch hashes as the old epoch loses only its own reports.
     """
     now = utcnow()
-    rows = session.execute(
-        select(Indicator.value, Listing.tier, Listing.allowlisted, Listing.held)
-        .join(Listing, Listing.indicator_id == Indicator.id)
-        .where(Indicator.key_epoch == epoch, Indicator.kind == IndicatorKind.PHONE.value)
-    )
-    changes = []
-    for value, tier, allowlisted, held in rows:
-        feed = journal.phone_feed(
-            IndicatorKind.PHONE.value, tier, allowlisted, held, EpochState.RETIRING.value
-        )
-        if feed is not None:
-            changes.append(journal.change(feed.value, value, FeedOp.REMOVE, now))
-    journal.write(session, changes)
-    return len(changes)
+    reported = select(Report.indicator_id).where(Report.key_epoch == epoch)
+    allowed = select(AllowlistEntry.indicator_id).where(AllowlistEntry.key_epoch == epoch)
+    ids = set(session.scalars(reported.distinct())) | set(session.scalars(allowed))
+    return recompute(session, ids, now)

@@ -74,6 +74,9 @@ class MergeResult:
     `tier` is the effective tier (`block`, `warn` or `none`): an allowlisted
     indicator is always `none` here, because the allowlist beats block and warn.
     `score` is still the members' consensus, so admins can see the conflict.
+    `conflict`: members' weighted legit votes reach the allowlist threshold while
+    the bad reports say block or warn; the consensus allowlist is then *not*
+    applied (the tier stands) until an admin decides (admin allowlist or keep).
     """
 
     score: float
@@ -85,6 +88,7 @@ class MergeResult:
     first_seen: datetime | None
     last_seen: datetime | None
     next_review_at: datetime | None
+    conflict: bool = False
 
 
 def is_active(report: ReportLike, now: datetime) -> bool:
@@ -220,15 +224,20 @@ def merge(
     strongest = _strongest(bad, policy, now)  # shared by the score and the crossing
     score = _score_at(bad, weight_of, policy, now, strongest)
     single_strong = any(r.confidence >= policy.warn_single_confidence for r in bad)
-    consensus_allow = len(legit_members) >= policy.allow_min_members
-    allowlisted = admin_allowlisted or consensus_allow
-    allow_source = "admin" if admin_allowlisted else ("consensus" if consensus_allow else None)
+    # Each legit voter counts with its weight: two delisted members are not two votes.
+    legit_weight = sum(weight_of[m] for m in legit_members)
+    consensus_allow = legit_weight >= policy.allow_min_members - 1e-9
 
     consensus_tier = "none"
     if score >= policy.block_score and len(bad_members) >= policy.block_min_members:
         consensus_tier = "warn" if held else "block"
     elif score >= policy.warn_score or single_strong:
         consensus_tier = "warn"
+    # Members voting a block or warn away is an admin's call, not automatic.
+    conflict = consensus_allow and consensus_tier != "none" and not admin_allowlisted
+    consensus_allow = consensus_allow and not conflict
+    allowlisted = admin_allowlisted or consensus_allow
+    allow_source = "admin" if admin_allowlisted else ("consensus" if consensus_allow else None)
     tier = "none" if allowlisted else consensus_tier
 
     expiries = [r.expires_at for r in active]
@@ -258,4 +267,5 @@ def merge(
         first_seen=min(firsts) if firsts else None,
         last_seen=max(lasts) if lasts else None,
         next_review_at=next_review,
+        conflict=conflict,
     )

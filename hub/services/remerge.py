@@ -1,5 +1,11 @@
 """Re-merge: the one way a listing changes.
 
+A listing is a function of the indicator's reports made under a usable (current
+or retiring) epoch — each report's own `key_epoch`, the member's label — and its
+admin allowlist entry under a usable epoch; a phone feed is a function of the
+listing alone (`journal.phone_feed`). So a member's wrong label reaches only its
+own report, and retiring an epoch removes exactly the contributions made under it.
+
 Every path that can change a listing (ingest, retraction, dispute, allowlist,
 decay/expiry, epoch retirement) ends in `recompute`, which re-merges exactly the
 indicators it is given, stores what changed and writes feed journal rows in the
@@ -19,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from hub.bulk_sql import CHUNK, bulk_write, chunked, lock_indicators
 from hub.feeds import journal
-from hub.models.allowlist import AllowlistEntry
+from hub.models.allowlist import AllowlistConflictDecision, AllowlistEntry
 from hub.models.dispute import Dispute
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
@@ -27,7 +33,7 @@ from hub.models.member import Member
 from hub.models.report import MemberStanding, Report
 from hub.services.consortium_keys import epoch_states
 from hub.services.merge import MergePolicy, MergeResult, merge
-from schemas.enums import DisputeState, MemberState
+from schemas.enums import USABLE_EPOCH_STATES, DisputeState, IndicatorKind, MemberState
 from schemas.timefmt import utcnow
 
 _POLICY_FIELDS = {
@@ -63,6 +69,7 @@ _LISTING_COLUMNS = (
     "allowlisted",
     "allow_source",
     "held",
+    "conflict",
     "score",
     "categories",
     "reporter_count",
@@ -78,6 +85,7 @@ def _listing_values(result: MergeResult, held: bool) -> dict[str, Any]:
         "allowlisted": result.allowlisted,
         "allow_source": result.allow_source,
         "held": held,
+        "conflict": result.conflict,
         "score": result.score,
         "categories": ",".join(result.categories),
         "reporter_count": result.reporter_count,
@@ -156,36 +164,43 @@ def _recompute_chunk(
     wanted = bindparam("ids", expanding=True)
     indicators_t = Indicator.__table__
     indicators = {
-        ident: (kind, value, epoch)
-        for ident, kind, value, epoch in connection.execute(
+        ident: (kind, value, epoch, feed_key)
+        for ident, kind, value, epoch, feed_key in connection.execute(
             select(
                 indicators_t.c.id, indicators_t.c.kind, indicators_t.c.value,
-                indicators_t.c.key_epoch,
+                indicators_t.c.key_epoch, indicators_t.c.feed_key,
             ).where(indicators_t.c.id.in_(wanted)),
             {"ids": ids},
         ).all()
     }
     reports_t = Report.__table__
     views: dict[int, list[_StoredReport]] = defaultdict(list)
-    for indicator_id, *fields in connection.execute(
+    for indicator_id, epoch, *fields in connection.execute(
         select(
-            reports_t.c.indicator_id, reports_t.c.member_id, reports_t.c.category,
-            reports_t.c.confidence, reports_t.c.first_seen, reports_t.c.last_seen,
-            reports_t.c.expires_at, reports_t.c.state,
+            reports_t.c.indicator_id, reports_t.c.key_epoch, reports_t.c.member_id,
+            reports_t.c.category, reports_t.c.confidence, reports_t.c.first_seen,
+            reports_t.c.last_seen, reports_t.c.expires_at, reports_t.c.state,
         ).where(reports_t.c.indicator_id.in_(wanted)),
         {"ids": ids},
     ).all():
-        views[indicator_id].append(_StoredReport(*fields))
+        if states.get(epoch) in USABLE_EPOCH_STATES:  # a retired epoch's reports stop counting
+            views[indicator_id].append(_StoredReport(*fields))
     weights = load_weights(session, (v.member_id for vs in views.values() for v in vs))
     allow_t, dispute_t, listing_t = (
         AllowlistEntry.__table__, Dispute.__table__, Listing.__table__,
     )
-    admin_allowed = set(
-        connection.scalars(
-            select(allow_t.c.indicator_id).where(allow_t.c.indicator_id.in_(wanted)),
+    admin_allowed = {
+        indicator_id
+        for indicator_id, entry_epoch in connection.execute(
+            select(allow_t.c.indicator_id, allow_t.c.key_epoch).where(
+                allow_t.c.indicator_id.in_(wanted)
+            ),
             {"ids": ids},
         )
-    )
+        if states.get(
+            entry_epoch if entry_epoch is not None else indicators.get(indicator_id, (0, 0, 0))[2]
+        ) in USABLE_EPOCH_STATES
+    }
     held_ids = set(
         connection.scalars(
             select(dispute_t.c.indicator_id).where(
@@ -208,11 +223,14 @@ def _recompute_chunk(
     updates: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     no_reports: list[_StoredReport] = []
+    settled: list[int] = []  # conflicts that ended: an admin's `keep` on them lapses
     for indicator_id in ids:
         indicator = indicators.get(indicator_id)
         if indicator is None:
             continue
-        kind, value, epoch = indicator
+        kind, value, _, feed_key = indicator
+        # A phone value without a feed key (a collider stored before 0005) is never published.
+        publishable = kind != IndicatorKind.PHONE.value or feed_key is not None
         held = indicator_id in held_ids
         result = merge(
             views.get(indicator_id, no_reports),
@@ -223,18 +241,20 @@ def _recompute_chunk(
             held=held,
         )
         values = _listing_values(result, held)
-        state = states.get(epoch)
-        new_feed = journal.phone_feed(kind, result.tier, result.allowlisted, held, state)
+        new_feed = journal.phone_feed(kind, result.tier, result.allowlisted, held)
+        new_feed = new_feed if publishable else None
         old = existing.get(indicator_id)
         if old is None:
             old_feed = None
             inserts.append({"indicator_id": indicator_id, "updated_at": now, **values})
         else:
             # old = (indicator_id, tier, allowlisted, allow_source, held, ...): _LISTING_COLUMNS
-            old_feed = journal.phone_feed(kind, old[1], old[2], old[4], state)
+            old_feed = journal.phone_feed(kind, old[1], old[2], old[4]) if publishable else None
             if tuple(values.values()) != old[1:]:
                 row = {"b_" + k: v for k, v in values.items()}
                 updates.append({"listing_id": indicator_id, "b_updated_at": now, **row})
+            if old[5] and not result.conflict:
+                settled.append(indicator_id)
         if old_feed != new_feed:
             changes.extend(journal.membership_changes(value, old_feed, new_feed, now))
     bulk_write(session, listing_t.insert(), inserts)
@@ -246,6 +266,11 @@ def _recompute_chunk(
         )
         bulk_write(session, stmt, updates)
     journal.write(session, changes)
+    if settled:
+        decisions_t = AllowlistConflictDecision.__table__
+        connection.execute(
+            decisions_t.delete().where(decisions_t.c.indicator_id.in_(wanted)), {"ids": settled}
+        )
     return len(inserts) + len(updates)
 
 

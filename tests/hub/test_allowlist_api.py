@@ -44,16 +44,25 @@ def test_admin_allowlist_wins_and_conflict_is_shown(live_hub) -> None:
     assert live_hub.admin("DELETE", f"/v1/admin/allowlist/phone/{value}").status_code == 404
 
 
-def test_legit_from_two_members_allowlists(live_hub) -> None:
-    a, b, c = live_hub.new_member(), live_hub.new_member(), live_hub.new_member()
+def test_legit_from_two_members_allowlists_an_unlisted_number(live_hub) -> None:
+    a, b = live_hub.new_member(), live_hub.new_member()
     value = hv()
-    report(live_hub, c, [rep(value, confidence=95)])
     report(live_hub, a, [rep(value, "legit", 90)])
-    assert listing(live_hub, a, value)["tier"] == "warn"
+    assert listing(live_hub, a, value)["allowlisted"] is False
     report(live_hub, b, [rep(value, "legit", 90)])
     view = listing(live_hub, a, value)
     assert view["allowlisted"] is True and view["allow_source"] == "consensus"
     assert view["tier"] == "none"
+
+
+def test_legit_votes_against_a_warn_leave_it_at_warn(live_hub) -> None:
+    a, b, c = live_hub.new_member(), live_hub.new_member(), live_hub.new_member()
+    value = hv()
+    report(live_hub, c, [rep(value, confidence=95)])
+    report(live_hub, a, [rep(value, "legit", 90)])
+    report(live_hub, b, [rep(value, "legit", 90)])
+    view = listing(live_hub, a, value)
+    assert view["allowlisted"] is False and view["tier"] == "warn"
 
 
 def test_raw_number_is_hashed_with_the_current_key_and_dropped(live_hub) -> None:
