@@ -19,6 +19,8 @@ from __future__ import annotations
 import hmac
 import os
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 from flask import Flask, Response, abort, g, request
 from prometheus_client import (
@@ -28,6 +30,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 REQUESTS = Counter(
@@ -54,12 +57,61 @@ def _endpoint() -> str:
     return rule.rule if rule is not None else "<unmatched>"
 
 
-def _registry() -> CollectorRegistry | None:
+class FeedCollector:
+    """Per-feed gauges read from the published manifests at scrape time.
+
+    Read from disk rather than counted in a worker, so every worker (and a
+    scrape after a restart) reports the same published state.
+    """
+
+    def __init__(self, feeds_dir: Path) -> None:
+        self.feeds_dir = feeds_dir
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from hub.feeds.publisher import feed_paths, read_manifest
+        from hub.feeds.settings import ALL_FEEDS
+        from schemas.timefmt import parse_time
+
+        families = {
+            "version": GaugeMetricFamily(
+                "lianfang_feed_version", "Version of the live manifest", labels=["feed"]),
+            "entries": GaugeMetricFamily(
+                "lianfang_feed_entries", "Entries in the live version", labels=["feed"]),
+            "bytes": GaugeMetricFamily(
+                "lianfang_feed_snapshot_bytes", "Size of the live snapshot artifact",
+                labels=["feed"]),
+            "issued": GaugeMetricFamily(
+                "lianfang_feed_issued_timestamp_seconds",
+                "When the live manifest was signed (age = time() - this)", labels=["feed"]),
+            "expires": GaugeMetricFamily(
+                "lianfang_feed_manifest_expires_timestamp_seconds",
+                "When screeners stop trusting the live manifest", labels=["feed"]),
+        }
+        for feed in ALL_FEEDS:
+            try:
+                envelope = read_manifest(feed_paths(self.feeds_dir, feed))
+            except (OSError, ValueError):
+                continue
+            if envelope is None:
+                continue
+            signed = envelope["signed"]
+            families["version"].add_metric([feed], float(signed["version"]))
+            families["entries"].add_metric([feed], float(signed["entry_count"]))
+            families["bytes"].add_metric([feed], float(signed["snapshot"]["size"]))
+            families["issued"].add_metric([feed], parse_time(signed["issued_at"]).timestamp())
+            families["expires"].add_metric([feed], parse_time(signed["expires_at"]).timestamp())
+        yield from families.values()
+
+
+def _registry(feeds_dir: Path) -> CollectorRegistry:
+    registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
         MultiProcessCollector(registry)
-        return registry
-    return None
+    else:
+        for collector in (REQUESTS, LATENCY, REPORTS, RATE_LIMITED, DATABASE_ERRORS):
+            registry.register(collector)
+    registry.register(FeedCollector(feeds_dir))  # type: ignore[arg-type]
+    return registry
 
 
 def _allowed(app: Flask) -> bool:
@@ -108,6 +160,5 @@ def install_metrics(app: Flask) -> None:
     def metrics() -> Response:
         if not _allowed(app):
             abort(404)
-        registry = _registry()
-        body = generate_latest(registry) if registry is not None else generate_latest()
+        body = generate_latest(_registry(get_config(app).feeds_dir))
         return Response(body, mimetype=CONTENT_TYPE_LATEST)

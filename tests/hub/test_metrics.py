@@ -21,6 +21,8 @@ def _gunicorn(tmp_path: Path, db_url: str, **env: str) -> Iterator[str]:
     data_dir = tmp_path / "var"
     subprocess.run(cli_args(data_dir, db_url, "init"), env=hub_env(), check=True,
                    capture_output=True, timeout=120)
+    subprocess.run(cli_args(data_dir, db_url, "build-feeds"), env=hub_env(), check=True,
+                   capture_output=True, timeout=120)
     prom_dir = tmp_path / "prom"
     prom_dir.mkdir()
     port = free_port()
@@ -75,6 +77,9 @@ def test_counters_from_both_workers_and_no_identifiers_as_labels(
                            endpoint="/healthz", status="200") >= 30
             assert _sample(text, "lianfang_http_request_duration_seconds_count",
                            endpoint="/healthz") >= 30
+        feeds = set(re.findall(r'lianfang_feed_version\{feed="([^"]+)"\} 1\.0', text))
+        assert feeds, "every published feed reports its version"
+        assert _sample(text, "lianfang_feed_issued_timestamp_seconds") > 1.7e9
         assert "m_secret" not in text, "a raw path (with an id) became a label"
         labels = set(re.findall(r'endpoint="([^"]*)"', text))
         assert all("m_secret" not in label for label in labels)
