@@ -73,7 +73,19 @@ def pass_app(fn: F) -> F:
     return cast(F, wrapper)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lianfang")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 @click.group(cls=_OneLineErrors)
+@click.version_option(
+    _version(), "--version", prog_name="lianfang-hub", message="%(prog)s %(version)s"
+)
 @click.option("--data-dir", envvar="LIANFANG_DATA_DIR", help="Data directory (default ./var).")
 @click.option("--database-url", envvar="LIANFANG_DATABASE_URL", help="SQLAlchemy database URL.")
 @click.pass_context
@@ -106,17 +118,44 @@ def _require_initialised(app: Flask) -> None:
         raise click.ClickException("the database is not initialised; run `lianfang-hub init`")
 
 
+def _require_current_schema(app: Flask) -> None:
+    """Refuse to serve a database at another revision: one line saying what to run."""
+    from hub.schema_state import SchemaState, expected_revision
+
+    state = SchemaState(_revision(app), expected_revision())
+    if not state.ok:
+        raise click.ClickException(state.problem or "")
+
+
 @main.command()
-@click.option("--if-needed", is_flag=True, help="Do nothing (exit 0) when already initialised.")
+@click.option(
+    "--if-needed",
+    is_flag=True,
+    help="Do nothing (exit 0) when already initialised; exit 1 asking for `migrate` "
+    "when the schema is behind.",
+)
+@click.option("--host", default=None, help="Where `serve` will listen (for the printed URL).")
+@click.option("--port", default=None, type=int, help="Port `serve` will use (for the URL).")
 @pass_app
-def init(app: Flask, if_needed: bool) -> None:
-    """Migrate the database, create keys, consortium epoch 1 and the first admin."""
+def init(app: Flask, if_needed: bool, host: str | None, port: int | None) -> None:
+    """Migrate the database, create keys, consortium epoch 1 and the first admin.
+
+    Without --if-needed, running it again migrates to the latest schema and
+    creates whatever is missing (keys, epoch); it never replaces a key.
+    """
     from hub import get_config
     from hub.bootstrap import initialize
+    from hub.schema_state import SchemaState, expected_revision
 
     cfg = get_config(app)
-    already = _revision(app) is not None
-    if already and not if_needed:
+    current = _revision(app)
+    if if_needed and current is not None:
+        state = SchemaState(current, expected_revision())
+        if not state.ok:
+            raise click.ClickException(state.problem or "")
+        click.echo("already initialised; nothing to do")
+        return
+    if current is not None:
         click.echo("database already initialised; migrating to the latest schema")
     result = initialize(app)
     if result.admin_password:
@@ -128,9 +167,24 @@ def init(app: Flask, if_needed: bool) -> None:
         click.echo(f"created master key {cfg.keys_dir / 'master.key'}")
     if result.epoch_created:
         click.echo("created consortium key epoch 1")
+    url = hub_url(app, host, port)
     click.echo(f"data dir:  {cfg.data_dir.resolve()}")
-    click.echo(f"hub URL:   {cfg.public_url}  (health: {cfg.public_url}/healthz)")
-    click.echo(f"admin API: {cfg.public_url}/v1/admin/login")
+    click.echo(f"hub URL:   {url}  (health: {url}/healthz, ready: {url}/readyz)")
+    click.echo(f"admin API: {url}/v1/admin/login")
+
+
+def hub_url(app: Flask, host: str | None, port: int | None) -> str:
+    """The URL to print: the configured LIANFANG_PUBLIC_URL, else http://host:port.
+
+    An explicit --host/--port wins: the operator is telling us where `serve` will run.
+    """
+    from hub import get_config
+    from hub.config import HubConfig
+
+    configured = get_config(app).public_url.rstrip("/")
+    if host is None and port is None and configured != HubConfig().public_url:
+        return configured
+    return f"http://{host or '127.0.0.1'}:{port or 8000}"
 
 
 @main.command()
@@ -148,7 +202,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     assert state is not None
     state.overrides.pop("scheduler", None)
     app = state.app()
-    _require_initialised(app)
+    _require_current_schema(app)
     click.echo(f"Lianfang hub on http://{host}:{port}  (Ctrl-C to stop)")
     run_simple(host, port, app, threaded=True, use_reloader=False)
 

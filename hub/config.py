@@ -62,6 +62,9 @@ class HubConfig:
     consortium_retire_after_s: int = 30 * 24 * 3600
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
+    metrics_access: str = "off"
+    metrics_token: str | None = None
+    metrics_allowed: str = "127.0.0.1,::1"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -154,6 +157,9 @@ _ENV: dict[str, tuple[str, Any]] = {
     ),
     "public_url": ("LIANFANG_PUBLIC_URL", _str),
     "log_level": ("LIANFANG_LOG_LEVEL", _str),
+    "metrics_access": ("LIANFANG_METRICS_ACCESS", _str),
+    "metrics_token": ("LIANFANG_METRICS_TOKEN", _str),
+    "metrics_allowed": ("LIANFANG_METRICS_ALLOWED", _str),
 }
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(HubConfig))

@@ -163,6 +163,12 @@ class Keystore:
     def _current_feed(self, meta: dict[str, Any]) -> dict[str, Any]:
         return meta["feed_keys"][-1]
 
+    def load_current_keys(self) -> None:
+        """Decrypt the current root and feed keys (readiness: a wrong passphrase shows here)."""
+        meta = self._load_meta()
+        self._read_key(self._current_root(meta)["file"])
+        self._read_key(self._current_feed(meta)["file"])
+
     def root_public_b64(self) -> str:
         """What screeners pin (`lianfang-hub root-key`): the current root's public key."""
         return self._current_root(self._load_meta())["public_key"]

@@ -1,0 +1,15 @@
+"""gunicorn settings for the hub: `gunicorn -c python:hub.gunicorn_conf 'hub:create_app()'`.
+
+Only what the metrics need: a dead worker's live gauges are marked in the
+Prometheus multiprocess directory so scrapes stop counting it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,164 @@
+"""`GET /metrics`: Prometheus text format, correct under several gunicorn workers.
+
+Each gunicorn worker is a separate process with its own counters, so a scrape
+answered by one worker would show only its share. When
+`PROMETHEUS_MULTIPROC_DIR` is set (required with more than one worker) every
+process writes its samples there and a scrape aggregates them with
+`MultiProcessCollector`; `hub/gunicorn_conf.py`'s `child_exit` hook marks a
+dead worker's gauges. Labels are bounded sets only — the Flask url rule (never
+the raw path, which would carry ids), the method and the status code — so no
+identifier, hash or member id can become a label.
+
+Access (`LIANFANG_METRICS_ACCESS`): `off` (404, the default), `token` (bearer
+`LIANFANG_METRICS_TOKEN`, compared in constant time) or `addresses` (client
+address in the comma-separated `LIANFANG_METRICS_ALLOWED`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from flask import Flask, Response, abort, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+REQUESTS = Counter(
+    "lianfang_http_requests_total", "HTTP requests answered", ["endpoint", "method", "status"]
+)
+LATENCY = Histogram(
+    "lianfang_http_request_duration_seconds", "Time to answer a request", ["endpoint", "method"]
+)
+REPORTS = Counter(
+    "lianfang_report_requests_total",
+    "Report submissions by outcome (accepted: 2xx; rejected: 4xx)",
+    ["outcome"],
+)
+RATE_LIMITED = Counter("lianfang_rate_limit_refusals_total", "Requests refused with 429")
+DATABASE_ERRORS = Counter(
+    "lianfang_database_errors_total", "Requests answered 503 because the database failed"
+)
+
+ACCESS_MODES = ("off", "token", "addresses")
+
+
+def _endpoint() -> str:
+    rule = request.url_rule
+    return rule.rule if rule is not None else "<unmatched>"
+
+
+class FeedCollector:
+    """Per-feed gauges read from the published manifests at scrape time.
+
+    Read from disk rather than counted in a worker, so every worker (and a
+    scrape after a restart) reports the same published state.
+    """
+
+    def __init__(self, feeds_dir: Path) -> None:
+        self.feeds_dir = feeds_dir
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from hub.feeds.publisher import feed_paths, read_manifest
+        from hub.feeds.settings import ALL_FEEDS
+        from schemas.timefmt import parse_time
+
+        families = {
+            "version": GaugeMetricFamily(
+                "lianfang_feed_version", "Version of the live manifest", labels=["feed"]),
+            "entries": GaugeMetricFamily(
+                "lianfang_feed_entries", "Entries in the live version", labels=["feed"]),
+            "bytes": GaugeMetricFamily(
+                "lianfang_feed_snapshot_bytes", "Size of the live snapshot artifact",
+                labels=["feed"]),
+            "issued": GaugeMetricFamily(
+                "lianfang_feed_issued_timestamp_seconds",
+                "When the live manifest was signed (age = time() - this)", labels=["feed"]),
+            "expires": GaugeMetricFamily(
+                "lianfang_feed_manifest_expires_timestamp_seconds",
+                "When screeners stop trusting the live manifest", labels=["feed"]),
+        }
+        for feed in ALL_FEEDS:
+            try:
+                envelope = read_manifest(feed_paths(self.feeds_dir, feed))
+            except (OSError, ValueError):
+                continue
+            if envelope is None:
+                continue
+            signed = envelope["signed"]
+            families["version"].add_metric([feed], float(signed["version"]))
+            families["entries"].add_metric([feed], float(signed["entry_count"]))
+            families["bytes"].add_metric([feed], float(signed["snapshot"]["size"]))
+            families["issued"].add_metric([feed], parse_time(signed["issued_at"]).timestamp())
+            families["expires"].add_metric([feed], parse_time(signed["expires_at"]).timestamp())
+        yield from families.values()
+
+
+def _registry(feeds_dir: Path) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        for collector in (REQUESTS, LATENCY, REPORTS, RATE_LIMITED, DATABASE_ERRORS):
+            registry.register(collector)
+    registry.register(FeedCollector(feeds_dir))  # type: ignore[arg-type]
+    return registry
+
+
+def _allowed(app: Flask) -> bool:
+    from hub import get_config
+
+    cfg = get_config(app)
+    if cfg.metrics_access == "token":
+        given = request.headers.get("Authorization", "")
+        expected = f"Bearer {cfg.metrics_token or ''}"
+        return bool(cfg.metrics_token) and hmac.compare_digest(given.encode(), expected.encode())
+    if cfg.metrics_access == "addresses":
+        allowed = {a.strip() for a in cfg.metrics_allowed.split(",") if a.strip()}
+        return request.remote_addr in allowed
+    return False
+
+
+def install_metrics(app: Flask) -> None:
+    """Count every request and serve `/metrics` according to the access setting."""
+    from hub import get_config
+
+    mode = get_config(app).metrics_access
+    if mode not in ACCESS_MODES:
+        raise ValueError(f"LIANFANG_METRICS_ACCESS must be one of {', '.join(ACCESS_MODES)}")
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.metrics_start = time.perf_counter()
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        endpoint = _endpoint()
+        status = response.status_code
+        REQUESTS.labels(endpoint, request.method, str(status)).inc()
+        started = g.get("metrics_start")
+        if started is not None:
+            LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - started)
+        if request.endpoint == "reports.submit" and status < 500:
+            REPORTS.labels("accepted" if status < 400 else "rejected").inc()
+        if status == 429:
+            RATE_LIMITED.inc()
+        elif status == 503 and request.path != "/readyz":
+            DATABASE_ERRORS.inc()
+        return response
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        if not _allowed(app):
+            abort(404)
+        body = generate_latest(_registry(get_config(app).feeds_dir))
+        return Response(body, mimetype=CONTENT_TYPE_LATEST)
