@@ -31,6 +31,8 @@ from client_sdk.errors import (
     ArtifactHashError,
     ArtifactTooLargeError,
     ConsortiumKeyError,
+    DocumentTooLargeError,
+    DuplicateSignatureError,
     FreezeError,
     HashChainError,
     KeysetExpiredError,
@@ -41,13 +43,22 @@ from client_sdk.errors import (
     RollbackError,
     RootChainError,
     SetDigestError,
+    TooManySignaturesError,
     WrongFeedError,
 )
 from schemas import artifact as codec
+from schemas import envelope as env
 from schemas.envelope import EnvelopeError, public_key_raw, verified_signers
 from schemas.keys import ED25519_PUBLIC_KEY_LEN, b64decode, key_id
 from schemas.manifest import MANIFEST_FORMAT, chain_digest, key_set_digest, record_set_digest
 from schemas.timefmt import parse_time
+
+MAX_DOCUMENT_BYTES = 1024 * 1024
+"""Largest roots.json, keys.json or manifest the trust core parses.
+
+Real documents are a few KiB (a manifest lists at most a few hundred deltas);
+a hostile mirror's padded document is refused on its length alone.
+"""
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/-]+$")
@@ -95,6 +106,8 @@ def _load_json(data: bytes, error: type[Exception]) -> Any:
     over-long integers; the C decoder raises RecursionError for absurd nesting.
     NaN/Infinity parse to floats here and are refused later by the envelope.
     """
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLargeError(f"{len(data)} bytes, limit {MAX_DOCUMENT_BYTES}")
     try:
         return json.loads(data)
     except (ValueError, TypeError, RecursionError) as exc:
@@ -125,8 +138,13 @@ def _int(value: Any, field: str, error: type[Exception], minimum: int = 0) -> in
 
 def _signers(envelope: Any, trusted: Mapping[str, Ed25519PublicKey], error: type[Exception]
              ) -> set[str]:
+    """Verified signer ids; padding and duplicates get their own codes, the rest `error`."""
     try:
         return verified_signers(envelope, trusted)
+    except env.TooManySignaturesError as exc:
+        raise TooManySignaturesError(str(exc)) from exc
+    except env.DuplicateSignatureError as exc:
+        raise DuplicateSignatureError(str(exc)) from exc
     except EnvelopeError as exc:
         raise error(str(exc)) from exc
 
