@@ -60,6 +60,12 @@ class DuplicateSignatureError(SyncError):
     code = "duplicate_signature"
 
 
+class RootExpiredError(SyncError):
+    """The newest trusted root is past its `expires_at` (beyond the clock-skew slack)."""
+
+    code = "root_expired"
+
+
 class ManifestSignatureError(SyncError):
     """No current, non-expired feed key signed the manifest."""
 
