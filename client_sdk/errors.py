@@ -39,6 +39,33 @@ class RootChainError(SyncError):
     code = "root_chain"
 
 
+class DocumentTooLargeError(SyncError):
+    """A metadata document (roots.json, keys.json, a manifest) is over the size limit.
+
+    Refused before it is parsed, so its size bounds the work a hostile mirror can cause.
+    """
+
+    code = "document_too_large"
+
+
+class TooManySignaturesError(SyncError):
+    """A signed document carries more signatures than the SDK looks at."""
+
+    code = "too_many_signatures"
+
+
+class DuplicateSignatureError(SyncError):
+    """A signed document carries two signatures under the same key id."""
+
+    code = "duplicate_signature"
+
+
+class RootExpiredError(SyncError):
+    """The newest trusted root is past its `expires_at` (beyond the clock-skew slack)."""
+
+    code = "root_expired"
+
+
 class ManifestSignatureError(SyncError):
     """No current, non-expired feed key signed the manifest."""
 

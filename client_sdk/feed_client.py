@@ -3,8 +3,8 @@
 It wires the pure trust core (`client_sdk.trust`) between the network
 (`client_sdk.fetcher`) and the disk (`client_sdk.store`). One sync, per feed:
 
-1. keys.json verified against the trusted root (walking roots.json first if the
-   root rotated); 2. the manifest, conditionally by ETag, verified: signature by
+1. roots.json walked to the newest unexpired root, then keys.json verified
+   against it; 2. the manifest, conditionally by ETag, verified: signature by
    a current feed key, feed name, rollback/replay, freeze, hash chain;
 3. the consortium keys the manifest announces; 4. a plan (deltas, or snapshot
    plus deltas) size-checked before any download; 5. each artifact's size and
@@ -40,7 +40,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from client_sdk.errors import (
     ConsortiumKeyError,
     FetchError,
-    KeysetSignatureError,
     StoreError,
     SyncError,
 )
@@ -54,6 +53,7 @@ from client_sdk.trust import (
     apply_record_artifacts,
     check_artifact,
     check_consortium_keys,
+    check_root_fresh,
     load_root_key,
     manifest_epochs,
     plan_update,
@@ -216,21 +216,19 @@ class FeedClient:
         return body
 
     def _refresh_trust(self, now: datetime) -> TrustedKeyset:
+        """TUF order: roots.json first (walked to the newest root, which must not be
+        expired), then keys.json against that root -- so after a rotation nothing
+        signed only by the old root is trusted, whoever serves it."""
+        roots = self._signed_document("/v1/roots.json")
+        new_root = update_root(self._root, roots)
+        check_root_fresh(new_root, now, self.clock_skew_s)
         data = self._signed_document("/v1/keys.json")
-        try:
-            keyset = verify_keyset(self._root, data, now, self._keyset, self.clock_skew_s)
-        except SyncError as first:
-            if not _maybe_rotated(first):
-                raise
-            roots = self._signed_document("/v1/roots.json")
-            new_root = update_root(self._root, roots)
-            if new_root.version == self._root.version:
-                raise
-            keyset = verify_keyset(new_root, data, now, self._keyset, self.clock_skew_s)
+        keyset = verify_keyset(new_root, data, now, self._keyset, self.clock_skew_s)
+        if new_root.version != self._root.version:
             self._trust_store.save_root(self._pinned.keyid, new_root.version,
                                         b64encode(public_key_raw(new_root.public_key)))
-            self._root = new_root
             logger.info("root rotated to version %d", new_root.version)
+        self._root = new_root
         try:
             if data != self._trust_store.load_keyset():
                 self._trust_store.save_keyset(data)
@@ -497,11 +495,6 @@ def _internal(exc: Exception, where: str) -> InternalSyncError:
     error = InternalSyncError(f"{where}: unexpected {type(exc).__name__}")
     error.__cause__ = exc
     return error
-
-
-def _maybe_rotated(exc: SyncError) -> bool:
-    """A keyset that fails the root check may be signed by a newer root."""
-    return isinstance(exc, KeysetSignatureError)
 
 
 def _parse_consortium(data: bytes) -> dict[int, bytes]:

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from client_sdk.request_auth import signed_headers_for_url
 from schemas.enums import IndicatorKind
-from schemas.indicators import InvalidIndicator, hash_indicator, simhash64
+from schemas.indicators import InvalidIndicator, hash_indicator, key_audience, simhash64
 from schemas.keys import b64decode, b64encode
 from schemas.reports import MAX_BATCH_REPORTS
 from schemas.timefmt import format_time, utcnow
@@ -82,7 +82,10 @@ class ReportResult:
 
 
 def _hashed_value(kind: str, raw: str, key: bytes, region: str = "CN") -> str:
-    """The wire value of one raw indicator (SimHash for complaint text, else HMAC)."""
+    """The wire value of one raw indicator (SimHash for complaint text, else HMAC).
+
+    `key` must be the epoch's key for `kind` (`MemberClient.consortium_key(kind)`).
+    """
     if kind == IndicatorKind.COMPLAINT_TEXT.value:
         return simhash64(raw)
     return hash_indicator(kind, raw, key, region)
@@ -138,6 +141,7 @@ class MemberClient:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
         self._epochs: dict[int, bytes] = {}
+        self._identity_epochs: dict[int, bytes] = {}
         self._current_epoch: int | None = None
         self._keys_loaded_at = 0.0
 
@@ -169,30 +173,41 @@ class MemberClient:
             or time.monotonic() - self._keys_loaded_at > KEY_CACHE_S
         )
 
-    def consortium_key(self, *, refresh: bool = False) -> tuple[int, bytes]:
-        """The current (epoch, key) to hash new reports with.
+    def consortium_key(self, kind: str = "phone", *, refresh: bool = False
+                       ) -> tuple[int, bytes]:
+        """The current (epoch, key) to hash new reports of `kind` with.
 
-        Cached for `KEY_CACHE_S` so a long-running reporter follows a key
-        rotation before its old epoch is retired and refused.
+        Phone numbers use the epoch's phone key, every other kind its identity
+        key (`schemas.indicators.key_audience`). Cached for `KEY_CACHE_S` so a
+        long-running reporter follows a key rotation before its old epoch is
+        retired and refused.
         """
-        if refresh or self._keys_expired():
-            self._load_consortium_keys()
+        keys = self.consortium_keys(kind, refresh=refresh)
         assert self._current_epoch is not None
-        return self._current_epoch, self._epochs[self._current_epoch]
+        return self._current_epoch, keys[self._current_epoch]
 
-    def consortium_keys(self, *, refresh: bool = False) -> dict[int, bytes]:
-        """Every epoch key the hub hands out (current and retiring)."""
+    def consortium_keys(self, kind: str = "phone", *, refresh: bool = False
+                        ) -> dict[int, bytes]:
+        """Every epoch's key for `kind` that the hub hands out (current and retiring)."""
         if refresh or self._keys_expired():
             self._load_consortium_keys()
+        if key_audience(kind) == "identity":
+            return dict(self._identity_epochs)
         return dict(self._epochs)
 
     def _load_consortium_keys(self) -> None:
         answer = self._request("GET", "/v1/consortium-key")
-        epochs = {int(k["epoch"]): b64decode(k["key"]) for k in answer["keys"]}
+        try:
+            epochs = {int(k["epoch"]): b64decode(k["key"]) for k in answer["keys"]}
+            identity = {int(k["epoch"]): b64decode(k["identity_key"]) for k in answer["keys"]}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HubError(None, "bad_consortium_key",
+                           f"the key document lacks phone or identity keys: {exc}") from exc
         current = int(answer["current_epoch"])
         if current not in epochs:
             raise HubError(None, "bad_consortium_key", "current epoch missing from the key list")
-        self._epochs, self._current_epoch = epochs, current
+        self._epochs, self._identity_epochs = epochs, identity
+        self._current_epoch = current
         self._keys_loaded_at = time.monotonic()
 
     def mint_reader_token(self, label: str | None = None) -> str:
@@ -224,7 +239,7 @@ class MemberClient:
         always a new batch, even with identical content.
         """
         call_nonce = secrets.token_hex(16)
-        epoch, key = self.consortium_key()
+        epoch, key = self.consortium_key(kind)
         common: dict[str, Any] = {"kind": kind, "category": category, "confidence": confidence}
         common["key_epoch"] = epoch
         for name, moment in (
@@ -285,8 +300,13 @@ class MemberClient:
         Raises `InvalidIndicator` before sending when any indicator does not
         normalise: a case is one statement and goes whole or not at all.
         """
-        epoch, key = self.consortium_key()
-        hashed = [{"kind": k, "value": _hashed_value(k, raw, key)} for k, raw in indicators]
+        epoch, phone_key = self.consortium_key("phone")
+        _, identity_key = self.consortium_key("id_number")
+        hashed = [
+            {"kind": k, "value": _hashed_value(
+                k, raw, identity_key if key_audience(k) == "identity" else phone_key)}
+            for k, raw in indicators
+        ]
         body: dict[str, Any] = {
             "category": "malicious_complaint",
             "key_epoch": epoch,
@@ -301,7 +321,7 @@ class MemberClient:
         self, kind: str, raw_values: Sequence[str], category: str | None = None
     ) -> dict[str, Any]:
         """Withdraw this member's reports on the given values (all epochs it holds)."""
-        keys = self.consortium_keys()
+        keys = self.consortium_keys(kind)
         items: list[dict[str, Any]] = []
         for raw in raw_values:
             for epoch_key in keys.values():
@@ -314,7 +334,7 @@ class MemberClient:
 
     def dispute(self, kind: str, raw_value: str, reason: str) -> dict[str, Any]:
         """Dispute the listing of a value (hashed with the current epoch key)."""
-        _, key = self.consortium_key()
+        _, key = self.consortium_key(kind)
         body = {"kind": kind, "value": _hashed_value(kind, raw_value, key), "reason": reason}
         return self._request("POST", "/v1/disputes", body, idempotent=False)
 

@@ -19,7 +19,7 @@ import hmac
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,8 @@ from client_sdk.errors import (
     ArtifactHashError,
     ArtifactTooLargeError,
     ConsortiumKeyError,
+    DocumentTooLargeError,
+    DuplicateSignatureError,
     FreezeError,
     HashChainError,
     KeysetExpiredError,
@@ -40,14 +42,24 @@ from client_sdk.errors import (
     ManifestSignatureError,
     RollbackError,
     RootChainError,
+    RootExpiredError,
     SetDigestError,
+    TooManySignaturesError,
     WrongFeedError,
 )
 from schemas import artifact as codec
+from schemas import envelope as env
 from schemas.envelope import EnvelopeError, public_key_raw, verified_signers
 from schemas.keys import ED25519_PUBLIC_KEY_LEN, b64decode, key_id
 from schemas.manifest import MANIFEST_FORMAT, chain_digest, key_set_digest, record_set_digest
 from schemas.timefmt import parse_time
+
+MAX_DOCUMENT_BYTES = 1024 * 1024
+"""Largest roots.json, keys.json or manifest the trust core parses.
+
+Real documents are a few KiB (a manifest lists at most a few hundred deltas);
+a hostile mirror's padded document is refused on its length alone.
+"""
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/-]+$")
@@ -60,6 +72,7 @@ class TrustedRoot:
     version: int
     keyid: str
     public_key: Ed25519PublicKey
+    expires_at: datetime | None = None  # None: the pinned v1, or a statement without one
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,8 @@ def _load_json(data: bytes, error: type[Exception]) -> Any:
     over-long integers; the C decoder raises RecursionError for absurd nesting.
     NaN/Infinity parse to floats here and are refused later by the envelope.
     """
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLargeError(f"{len(data)} bytes, limit {MAX_DOCUMENT_BYTES}")
     try:
         return json.loads(data)
     except (ValueError, TypeError, RecursionError) as exc:
@@ -125,8 +140,13 @@ def _int(value: Any, field: str, error: type[Exception], minimum: int = 0) -> in
 
 def _signers(envelope: Any, trusted: Mapping[str, Ed25519PublicKey], error: type[Exception]
              ) -> set[str]:
+    """Verified signer ids; padding and duplicates get their own codes, the rest `error`."""
     try:
         return verified_signers(envelope, trusted)
+    except env.TooManySignaturesError as exc:
+        raise TooManySignaturesError(str(exc)) from exc
+    except env.DuplicateSignatureError as exc:
+        raise DuplicateSignatureError(str(exc)) from exc
     except EnvelopeError as exc:
         raise error(str(exc)) from exc
 
@@ -146,9 +166,11 @@ def load_root_key(text_or_key: str | Ed25519PublicKey) -> TrustedRoot:
 def update_root(trusted: TrustedRoot, roots_doc: bytes) -> TrustedRoot:
     """Walk the rotation chain from `trusted`; every step is signed by old and new key.
 
-    Entries at or below the trusted version are skipped (they cannot be checked
-    against a key we hold and change nothing). Any gap, bad signature or
-    malformed entry above it refuses the whole document.
+    Entries below the trusted version are skipped (they cannot be checked
+    against a key we hold and change nothing); the trusted version's own
+    statement, when signed by its key, supplies its `expires_at` (a stored root
+    does not keep it). Any gap, bad signature or malformed entry above it
+    refuses the whole document. Freshness is `check_root_fresh`'s job.
     """
     doc = _load_json(roots_doc, RootChainError)
     if isinstance(doc, dict) and "roots" in doc:
@@ -161,7 +183,13 @@ def update_root(trusted: TrustedRoot, roots_doc: bytes) -> TrustedRoot:
         if not isinstance(signed, dict):
             raise RootChainError("each root statement must be a signed envelope")
         version = _int(signed.get("version"), "root version", RootChainError, minimum=1)
-        if version <= current.version:
+        if version == current.version and version > 1:
+            if signed.get("keyid") == current.keyid and current.keyid in _signers(
+                entry, {current.keyid: current.public_key}, RootChainError
+            ):
+                current = replace(current, expires_at=_root_expiry(signed))
+            continue
+        if version < current.version:
             continue
         if version != current.version + 1:
             raise RootChainError(f"root chain jumps from {current.version} to {version}")
@@ -181,8 +209,25 @@ def update_root(trusted: TrustedRoot, roots_doc: bytes) -> TrustedRoot:
         if current.keyid not in good or new_keyid not in good:
             raise RootChainError(f"root v{version} must be signed by root v{current.version} "
                                  "and by the new key")
-        current = TrustedRoot(version=version, keyid=new_keyid, public_key=new_key)
+        current = TrustedRoot(version=version, keyid=new_keyid, public_key=new_key,
+                              expires_at=_root_expiry(signed))
     return current
+
+
+def _root_expiry(signed: Mapping[str, Any]) -> datetime | None:
+    """A root statement's `expires_at`; statements from before expiries carry none."""
+    if "expires_at" not in signed:
+        return None
+    return _time(signed["expires_at"], "root expires_at", RootChainError)
+
+
+def check_root_fresh(root: TrustedRoot, now: datetime, slack_s: int) -> None:
+    """Refuse a root past its expiry: nothing it signs is trusted any more."""
+    if root.expires_at is not None and now > root.expires_at + timedelta(seconds=slack_s):
+        raise RootExpiredError(
+            f"root v{root.version} expired at {root.expires_at.isoformat()}; "
+            "the hub must rotate its root"
+        )
 
 
 # ---------------------------------------------------------------------- keyset

@@ -34,8 +34,24 @@ reach the interpreter's recursion limit inside the canonical-JSON code.
 """
 
 
+MAX_SIGNATURES = 8
+"""Most signatures one envelope may carry; real documents carry one or two.
+
+Checked before any signature is verified, so padding a genuine document with
+thousands of junk signatures under the real key id costs the verifier nothing.
+"""
+
+
 class EnvelopeError(ValueError):
     """The envelope is malformed or no trusted key signed it."""
+
+
+class TooManySignaturesError(EnvelopeError):
+    """More than MAX_SIGNATURES signatures: refused before verifying any."""
+
+
+class DuplicateSignatureError(EnvelopeError):
+    """Two signatures name the same key id: refused before verifying any."""
 
 
 def _check_depth(value: Any, limit: int = MAX_SIGNED_DEPTH) -> None:
@@ -97,14 +113,24 @@ def verified_signers(envelope: Any, trusted: Mapping[str, Ed25519PublicKey]) -> 
     signed, signatures = envelope["signed"], envelope["signatures"]
     if not isinstance(signed, dict) or not isinstance(signatures, list):
         raise EnvelopeError("'signed' must be an object and 'signatures' a list")
-    message = _signing_bytes(signed)
-    good: set[str] = set()
+    if len(signatures) > MAX_SIGNATURES:
+        raise TooManySignaturesError(
+            f"{len(signatures)} signatures, at most {MAX_SIGNATURES} are accepted"
+        )
+    seen: set[str] = set()
     for entry in signatures:
         if not isinstance(entry, dict):
             raise EnvelopeError("each signature must be an object")
         kid, sig = entry.get("keyid"), entry.get("sig")
         if not isinstance(kid, str) or not isinstance(sig, str):
             raise EnvelopeError("each signature needs string 'keyid' and 'sig'")
+        if kid in seen:
+            raise DuplicateSignatureError("two signatures name the same key id")
+        seen.add(kid)
+    message = _signing_bytes(signed)
+    good: set[str] = set()
+    for entry in signatures:
+        kid, sig = entry["keyid"], entry["sig"]
         key = trusted.get(kid)
         if key is None:
             continue

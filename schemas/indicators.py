@@ -27,10 +27,12 @@ from schemas.enums import IndicatorKind
 __all__ = [
     "HASHED_VALUE_PATTERN",
     "HMAC_KINDS",
+    "IDENTITY_KINDS",
     "InvalidIndicator",
     "check_hashed_value",
     "hash_indicator",
     "hash_normalized",
+    "key_audience",
     "normalize",
     "normalize_complaint_text",
     "normalize_phone",
@@ -40,6 +42,20 @@ __all__ = [
 
 HMAC_KINDS: frozenset[IndicatorKind] = frozenset(IndicatorKind) - {IndicatorKind.COMPLAINT_TEXT}
 """Kinds whose wire value is the 64-hex HMAC of the canonical form."""
+
+IDENTITY_KINDS: frozenset[IndicatorKind] = frozenset(IndicatorKind) - {IndicatorKind.PHONE}
+"""Kinds hashed under an epoch's identity key, which only approved members receive.
+
+ID numbers, e-mail addresses, bank accounts and devices are small enough spaces
+to enumerate; the phone key that screeners hold must not open them (issue 14).
+complaint_text is listed for when its fingerprint becomes keyed; today simhash64
+takes no key.
+"""
+
+
+def key_audience(kind: IndicatorKind | str) -> str:
+    """`"identity"` or `"phone"`: which of an epoch's two keys hashes `kind`."""
+    return "identity" if _kind(kind) in IDENTITY_KINDS else "phone"
 
 MIN_KEY_BYTES = 16
 

@@ -105,8 +105,10 @@ def screen_with(url: str, root_key: str, env: dict[str, str], work: Path, key_cl
                 member_cls: Any, feed_cls: Any, screener_cls: Any) -> None:
     step("three banks apply with their Ed25519 keys; the admin approves them")
     banks: dict[str, Any] = {}
+    keys: dict[str, Any] = {}
     for name, reg in (("Bank A", "91110000A"), ("Bank B", "91310000B"), ("Bank C", "91440000C")):
-        client = member_cls(url, key_cls.generate())
+        keys[name] = key_cls.generate()
+        client = member_cls(url, keys[name])
         member_id = client.apply(name, "bank", reg, f"security@{name[-1].lower()}.example.cn")
         print(f"  {name}: applied as {member_id} (pending)")
         print("  " + hub(env, "members", "approve", member_id).strip())
@@ -136,14 +138,21 @@ def screen_with(url: str, root_key: str, env: dict[str, str], work: Path, key_cl
     for line in hub(env, "build-feeds").splitlines():
         print("  " + line)
 
-    step("a call screener syncs with a reader token and verifies every signature")
+    step("a call screener syncs the phone feeds with a reader token, verifying every signature")
     token = c.mint_reader_token("demo-screener")
     feeds = feed_cls(url, root_key, work / "screener", token=token,
-                     feeds=["phone-block", "phone-warn", "phone-allow", "complaint-groups"])
+                     feeds=["phone-block", "phone-warn", "phone-allow"])
     for feed, result in feeds.sync().items():
         state = f"v{result.version}" if result.ok else f"FAILED {result.error_code}"
         print(f"  {feed}: {state}")
-    groups = feeds.view("complaint-groups")
+
+    step("Bank C reads complaint groups with its own signature (reader tokens cannot)")
+    member_feeds = feed_cls(url, root_key, work / "bank-c", member_id=c.member_id,
+                            private_key=keys["Bank C"], feeds=["complaint-groups"])
+    for feed, result in member_feeds.sync().items():
+        state = f"v{result.version}" if result.ok else f"FAILED {result.error_code}"
+        print(f"  {feed}: {state}")
+    groups = member_feeds.view("complaint-groups")
     if groups is not None:
         for record in groups.records:
             print(f"  complaint group {record['group_id']}: action={record['action']}, "

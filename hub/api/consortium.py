@@ -17,19 +17,23 @@ bp = Blueprint("consortium", __name__, url_prefix="/v1")
 def consortium_key() -> ResponseReturnValue:
     """Hand out the epoch keys, and record who received which (docs/ARCHITECTURE.md §2, issue 2).
 
-    The audit row is written in a short transaction of its own, so this read
-    never holds a write lock while it answers.
+    A reader token gets the phone keys only; a signed member also the identity
+    keys (issue 14). Issuance is audited once per caller, day, audience and
+    epoch set (`audit.record_daily`), so a polling screener does not write a
+    row per request. The audit row is written in a short transaction of its
+    own, so this read never holds a write lock while it answers.
     """
-    document = consortium_keys.key_document(db.session())
     token = g.reader_token
+    document = consortium_keys.key_document(db.session(), identity=token is None)
     actor = f"reader:{token.id}" if token is not None else f"member:{g.member.id}"
     with db.side_session() as session:
-        audit.record(
+        audit.record_daily(
             session,
             actor,
             "consortium_key.issued",
             g.member.id,
-            {"epochs": [key["epoch"] for key in document["keys"]]},
+            {"audience": document["audience"],
+             "epochs": [key["epoch"] for key in document["keys"]]},
         )
     response = jsonify(document)
     response.headers["Cache-Control"] = "no-store"

@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 
 from hub import db, get_config
 from hub.auth.admin_auth import require_admin
-from hub.auth.reader_tokens import require_reader_or_member
+from hub.auth.reader_tokens import require_feed_scope, require_reader_or_member
 from hub.errors import ApiError
 from hub.feeds import builder
 from hub.feeds import publisher as pub
@@ -124,7 +124,9 @@ def _paths(feed: Feed) -> pub.FeedPaths:
 @bp.get("/feeds/<feed>/manifest.json")
 @require_reader_or_member
 def manifest(feed: str) -> ResponseReturnValue:
-    path = _paths(_feed(feed)).manifest
+    which = _feed(feed)
+    require_feed_scope(which)
+    path = _paths(which).manifest
     try:
         body = path.read_bytes()
     except FileNotFoundError:
@@ -138,7 +140,9 @@ def artifact(feed: str, name: str) -> ResponseReturnValue:
     sha, dot, ext = name.partition(".")
     if not _SHA256.match(sha) or dot != "." or ext != "lfa":
         raise ApiError(404, "not_found", "artifact names are <64 lowercase hex>.lfa")
-    path: Path = _paths(_feed(feed)).artifacts / name
+    which = _feed(feed)
+    require_feed_scope(which)
+    path: Path = _paths(which).artifacts / name
     try:
         body = path.read_bytes()
     except FileNotFoundError:

@@ -74,7 +74,10 @@ class ReaderTokenListSchema(Schema):
 
 class ConsortiumKeyEntrySchema(Schema):
     epoch = fields.Integer(required=True)
-    key = fields.String(required=True, metadata={"description": "base64 of 32 bytes"})
+    scheme = fields.String(required=True, metadata={"description": "how `key` hashes phones"})
+    key = fields.String(required=True, metadata={"description": "phone key, base64 of 32 bytes"})
+    identity_key = fields.String(metadata={
+        "description": "identity key, base64 of 32 bytes; signed members only"})
     state = fields.String(required=True)
     created_at = _time()
     retires_at = fields.String(metadata=_TIME)
@@ -82,6 +85,7 @@ class ConsortiumKeyEntrySchema(Schema):
 
 class ConsortiumKeySchema(Schema):
     current_epoch = fields.Integer(required=True)
+    audience = fields.String(required=True, metadata={"description": "`reader` or `member`"})
     keys = fields.List(fields.Nested(ConsortiumKeyEntrySchema), required=True)
 
 

@@ -20,10 +20,12 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from hub import db, get_config
+from hub.auth.bearer import bearer_token
 from hub.errors import ApiError
 from hub.models.member import Member
 from hub.models.nonce import SeenNonce
 from hub.ratelimit import check_member
+from hub.services.tokens import reader_token_lookup
 from schemas.enums import MemberState
 from schemas.keys import ED25519_SIGNATURE_LEN, b64decode
 from schemas.membership import load_ed25519_public_key
@@ -142,11 +144,26 @@ def _remember_nonce(member_id: str, nonce: str, now: Any, retention_s: int) -> N
         raise ApiError(401, "nonce_reused", "this nonce was already used; sign afresh") from None
 
 
+def refuse_reader_token() -> None:
+    """A live reader token on a members-only endpoint is out of scope: 403, not 401.
+
+    The token is valid, so "unauthenticated" would be wrong; an unknown or
+    revoked token stays a 401 from the lookup.
+    """
+    token = bearer_token()
+    if token is None or has_signature_headers():
+        return
+    reader_token_lookup(db.session(), token)
+    raise ApiError(403, "reader_scope",
+                   "reader tokens read the phone feeds only; send a signed member request")
+
+
 def require_member(fn: F) -> F:
     """Decorator: the request must be signed by an approved member; sets `g.member`."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        refuse_reader_token()
         g.member = authenticate_member()
         g.reader_token = None
         check_member(g.member.id)

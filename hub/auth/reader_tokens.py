@@ -1,4 +1,11 @@
-"""Reader access: a member's bearer reader token (`lfr_…`) or a member signature."""
+"""Reader access: a member's bearer reader token (`lfr_…`) or a member signature.
+
+A reader token is what every call-screener device holds, so it is scoped to what
+a screener needs: the phone feeds and the phone hashing key. Whoever extracts one
+from a device must not get the identity indicators (ID numbers, e-mail, bank
+accounts: enumerable spaces) of the complaint-groups feed or anything about
+cases; those need a signed request of an approved member (issue 14).
+"""
 
 from __future__ import annotations
 
@@ -9,21 +16,34 @@ from typing import Any, TypeVar, cast
 from flask import g, request
 
 from hub import db
+from hub.auth.bearer import bearer_token
 from hub.auth.member_signature import authenticate_member, has_signature_headers
 from hub.errors import ApiError
 from hub.ratelimit import check_reader
 from hub.services.tokens import reader_token_lookup
+from schemas.enums import PHONE_FEEDS, Feed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def bearer_token() -> str | None:
-    """The token of an `Authorization: Bearer …` header, or None."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+__all__ = ["authenticate_reader", "bearer_token", "require_feed_scope",
+           "require_reader_or_member", "require_signed_member"]
+
+READER_FEEDS = frozenset(PHONE_FEEDS)
+"""The feeds a reader token may read; every other feed is for signed members only."""
+
+
+def require_signed_member(what: str) -> None:
+    """403 `reader_scope` when the caller authenticated with a reader token, not a signature."""
+    if g.get("reader_token") is not None:
+        raise ApiError(403, "reader_scope",
+                       f"reader tokens cannot read {what}; send a signed member request")
+
+
+def require_feed_scope(feed: Feed) -> None:
+    """A reader token reads the phone feeds only (call after `authenticate_reader`)."""
+    if feed not in READER_FEEDS:
+        require_signed_member(f"the {feed.value} feed")
 
 
 def authenticate_reader() -> None:

@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,7 @@ from hub.feeds import journal, lock
 from hub.feeds import publisher as pub
 from hub.feeds.entries import RECORDS, kind_of
 from hub.feeds.journal import FeedOp
-from hub.feeds.keystore import Keystore
+from hub.feeds.keystore import DEFAULT_ROOT_LIFETIME, Keystore
 from hub.feeds.settings import ALL_FEEDS, FeedSettings
 from hub.models.feed import FeedState, FeedVersion
 from hub.services.consortium_keys import active_keys
@@ -68,6 +68,8 @@ def keystore_for(app: Flask) -> Keystore:
     return Keystore(
         cfg.keys_dir, cfg.key_passphrase,
         min_poll_interval_s=int(cfg.get("feed_min_poll_interval_s", cfg.feed_build_interval_s)),
+        root_lifetime=timedelta(seconds=int(cfg.get(
+            "feed_root_lifetime_s", DEFAULT_ROOT_LIFETIME.total_seconds()))),
     )
 
 

@@ -40,6 +40,9 @@ from schemas.timefmt import format_time, parse_time, utcnow
 META_FILE = "keystore.json"
 LOCK_FILE = "keystore.lock"
 DEFAULT_MIN_POLL_INTERVAL_S = 60
+DEFAULT_ROOT_LIFETIME = timedelta(days=365)
+"""How long a rotated-in root is trusted (its statement's `expires_at`); the
+operator rotates the root before then. Setting: `feed_root_lifetime_s`."""
 
 
 class KeystoreError(RuntimeError):
@@ -54,8 +57,10 @@ class Keystore:
         keys_dir: Path | str,
         passphrase: str | None = None,
         min_poll_interval_s: int = DEFAULT_MIN_POLL_INTERVAL_S,
+        root_lifetime: timedelta = DEFAULT_ROOT_LIFETIME,
     ) -> None:
         self.keys_dir = Path(keys_dir)
+        self.root_lifetime = root_lifetime
         self._passphrase = passphrase.encode("utf-8") if passphrase else None
         self.min_poll_interval_s = min_poll_interval_s
         self._cache: dict[str, Ed25519PrivateKey] = {}
@@ -220,7 +225,12 @@ class Keystore:
             return keyid_of(key)
 
     def rotate_root_key(self, now: datetime | None = None) -> str:
-        """Replace the root; the statement is signed by the old root and the new key."""
+        """Replace the root; the statement is signed by the old root and the new key.
+
+        The statement carries the new root's `expires_at` (`root_lifetime`): a
+        screener refuses a root past it, so a root key that is lost or stolen
+        after its lifetime can no longer sign what screeners trust.
+        """
         with self._locked():
             now = now or utcnow()
             meta = self._load_meta()
@@ -236,6 +246,7 @@ class Keystore:
                 "keyid": entry["keyid"],
                 "public_key": entry["public_key"],
                 "issued_at": format_time(now),
+                "expires_at": format_time(now + self.root_lifetime),
             }
             meta["root_chain"].append(sign_envelope(statement, old, new))
             meta["roots"].append(entry)

@@ -76,6 +76,34 @@ def record(
     session.flush()
 
 
+def record_daily(
+    session: Session, actor: str, action: str, subject: str, details: Mapping[str, Any]
+) -> bool:
+    """Record `action` once per UTC day for the same actor, subject and details.
+
+    For actions a client repeats by design (a screener polling the consortium
+    key every few minutes): the first one of the day is recorded with the day
+    in its details, repeats are not, so the chain says who received which
+    keys on which days without one row per poll. Two first requests racing may
+    both record; that costs a row, never a missing one. True when recorded.
+    """
+    now = utcnow()
+    day = now.strftime("%Y-%m-%d")
+    summary = {**details, "day": day}
+    canonical = canonical_json(summary).decode("utf-8")
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    seen = session.scalar(
+        select(AuditEntry.id).where(
+            AuditEntry.action == action, AuditEntry.subject == subject,
+            AuditEntry.actor == actor, AuditEntry.at >= start, AuditEntry.details == canonical,
+        ).limit(1)
+    )
+    if seen is not None:
+        return False
+    record(session, actor, action, subject, summary)
+    return True
+
+
 def verify_chain(session: Session) -> tuple[bool, int | None]:
     """Recompute the chain; `(True, None)` or `(False, id of the first broken row)`.
 

@@ -10,6 +10,13 @@ the epoch bound in as associated data so ciphertexts cannot be swapped between
 epochs. When `LIANFANG_KEY_PASSPHRASE` is set the AES key is scrypt(passphrase,
 salt=master file), so a stolen disk image without the passphrase is not enough.
 
+Two keys per epoch (issue 14): the *phone* key, which reader tokens (every
+call-screener device) receive, and the *identity* key for every other kind
+(`schemas.indicators.IDENTITY_KINDS`), which only signed approved members
+receive. A leaked screener then reveals the listed phone numbers by enumeration,
+never ID numbers or e-mail addresses. Epochs from before the split have no
+identity key of their own and use the phone key for both (`identity_key`).
+
 States: `current` (one), `retiring` (accepted for reports, still in feeds),
 `retired` (refused). Rotation: current → retiring, older retiring → retired.
 """
@@ -84,6 +91,19 @@ def epoch_aad(epoch: int) -> bytes:
     return f"lianfang-consortium-key:{epoch}".encode("ascii")
 
 
+def identity_aad(epoch: int) -> bytes:
+    """Distinct from `epoch_aad`, so an epoch's two ciphertexts cannot be swapped."""
+    return f"lianfang-identity-key:{epoch}".encode("ascii")
+
+
+PHONE_SCHEME = "hmac-sha256"
+"""How phone values are hashed with an entry's `key` (docs/FORMATS.md).
+
+A later oblivious-PRF tier replaces this scheme name and drops `key` from the
+reader document, without changing the document's shape.
+"""
+
+
 def keys_config() -> tuple[Path, str | None, int]:
     from hub import get_config
 
@@ -106,6 +126,13 @@ def unseal(wrap: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
 
 def _decrypt(row: ConsortiumKey, wrap: bytes) -> bytes:
     return unseal(wrap, row.nonce, row.ciphertext, epoch_aad(row.epoch))
+
+
+def _decrypt_identity(row: ConsortiumKey, wrap: bytes) -> bytes:
+    """The epoch's identity key; the phone key for epochs from before the split."""
+    if row.identity_nonce is None or row.identity_ciphertext is None:
+        return _decrypt(row, wrap)
+    return unseal(wrap, row.identity_nonce, row.identity_ciphertext, identity_aad(row.epoch))
 
 
 def epoch_states(session: Session) -> dict[int, str]:
@@ -137,8 +164,12 @@ def active_keys(session: Session) -> dict[int, bytes]:
     return {row.epoch: _decrypt(row, wrap) for row in rows}
 
 
-def key_document(session: Session) -> dict[str, Any]:
-    """The `GET /v1/consortium-key` body (docs/FORMATS.md), newest epoch first."""
+def key_document(session: Session, *, identity: bool) -> dict[str, Any]:
+    """The `GET /v1/consortium-key` body (docs/FORMATS.md), newest epoch first.
+
+    `identity` is True only for a signed approved member: a reader token's
+    document carries the phone key alone.
+    """
     keys_dir, passphrase, retire_after = keys_config()
     wrap = wrapping_key(keys_dir, passphrase)
     rows = list(
@@ -155,11 +186,15 @@ def key_document(session: Session) -> dict[str, Any]:
     for row in rows:
         entry: dict[str, Any] = {
             "epoch": row.epoch,
+            "scheme": PHONE_SCHEME,
             "key": b64encode(_decrypt(row, wrap)),
             "state": row.state,
             "created_at": format_time(row.created_at),
         }
+        if identity:
+            entry["identity_key"] = b64encode(_decrypt_identity(row, wrap))
         if row.state == EpochState.RETIRING.value and row.retiring_at is not None:
             entry["retires_at"] = format_time(row.retiring_at + timedelta(seconds=retire_after))
         keys.append(entry)
-    return {"current_epoch": current, "keys": keys}
+    return {"current_epoch": current, "audience": "member" if identity else "reader",
+            "keys": keys}

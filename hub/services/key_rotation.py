@@ -25,6 +25,7 @@ from hub.services.allowlist import allow_epoch
 from hub.services.consortium_keys import (
     KEY_BYTES,
     epoch_aad,
+    identity_aad,
     keys_config,
     seal,
     wrapping_key,
@@ -52,9 +53,12 @@ def create_epoch(
             retired.append(row.epoch)
     raw_key = os.urandom(KEY_BYTES)
     nonce, ciphertext = seal(wrap, raw_key, epoch_aad(epoch))
+    identity_nonce, identity_ciphertext = seal(wrap, os.urandom(KEY_BYTES),
+                                               identity_aad(epoch))
     session.add(
         ConsortiumKey(
-            epoch=epoch, nonce=nonce, ciphertext=ciphertext, state=EpochState.CURRENT.value,
+            epoch=epoch, nonce=nonce, ciphertext=ciphertext, identity_nonce=identity_nonce,
+            identity_ciphertext=identity_ciphertext, state=EpochState.CURRENT.value,
             created_at=now,
         )
     )

@@ -30,7 +30,7 @@ EXPECTED: dict[Auth, dict[str, int | str]] = {
     Auth.PUBLIC: dict.fromkeys(CALLERS, ALLOWED),
     Auth.MEMBER: {
         "anonymous": 401, "pending": 403, "approved": ALLOWED, "suspended": 403,
-        "revoked": 403, "reader_token": 401, "revoked_token": 401, "admin": 401,
+        "revoked": 403, "reader_token": 403, "revoked_token": 401, "admin": 401,
     },
     Auth.READER: {
         "anonymous": 401, "pending": 403, "approved": ALLOWED, "suspended": 403,

@@ -20,7 +20,7 @@ from hub.services import audit, consortium_keys, key_rotation
 from schemas.keys import b64decode
 
 
-def test_members_and_reader_tokens_get_the_same_key(live_hub: Any) -> None:
+def test_members_and_reader_tokens_get_the_same_phone_key(live_hub: Any) -> None:
     member_id, key = live_hub.new_member()
     by_member = live_hub.member(member_id, key, "GET", "/v1/consortium-key")
     assert by_member.status_code == 200
@@ -38,7 +38,10 @@ def test_members_and_reader_tokens_get_the_same_key(live_hub: Any) -> None:
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
-    assert by_reader.json() == doc
+    reader_doc = by_reader.json()
+    assert reader_doc["audience"] == "reader" and doc["audience"] == "member"
+    assert [{k: v for k, v in e.items() if k != "identity_key"} for e in doc["keys"]] == (
+        reader_doc["keys"])
 
     with get_db(live_hub.app).new_session(write=False) as session:
         issued = [e for e in audit.entries(session, subject=member_id)
@@ -48,6 +51,7 @@ def test_members_and_reader_tokens_get_the_same_key(live_hub: Any) -> None:
     for entry in issued:
         assert '"epochs":[1]' in entry.details
         assert doc["keys"][0]["key"] not in entry.details
+        assert doc["keys"][0]["identity_key"] not in entry.details
 
 
 def test_pending_member_gets_no_key(live_hub: Any) -> None:
@@ -66,7 +70,7 @@ def test_rotation_moves_epochs_through_states(hub_app: Flask) -> None:
         assert consortium_keys.epoch_states(session) == {1: "retiring", 2: "current"}
         epoch, second_key = consortium_keys.current_key(session)
         assert epoch == 2 and second_key != first_key
-        doc = consortium_keys.key_document(session)
+        doc = consortium_keys.key_document(session, identity=True)
         assert doc["current_epoch"] == 2
         assert [(k["epoch"], k["state"]) for k in doc["keys"]] == [(2, "current"), (1, "retiring")]
         assert "retires_at" in doc["keys"][1]
@@ -74,7 +78,8 @@ def test_rotation_moves_epochs_through_states(hub_app: Flask) -> None:
         key_rotation.rotate(session)
         session.commit()
         assert consortium_keys.epoch_states(session) == {1: "retired", 2: "retiring", 3: "current"}
-        assert [k["epoch"] for k in consortium_keys.key_document(session)["keys"]] == [3, 2]
+        document = consortium_keys.key_document(session, identity=True)
+        assert [k["epoch"] for k in document["keys"]] == [3, 2]
 
 
 def test_keys_are_encrypted_at_rest_and_master_key_is_private(hub_app: Flask) -> None:

@@ -1,0 +1,68 @@
+"""A hostile mirror on loopback: forwards to the real hub, but serves chosen bytes.
+
+Stands where a CDN, a compromised mirror or a network attacker stands between a
+screener and the hub. Every path not in `overrides` is relayed to the real hub
+with the screener's own headers, so the screener talks real HTTP to a real hub
+except for the documents the attacker replaces.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
+
+_RELAYED = ("Authorization", "If-None-Match", "Accept-Encoding")
+
+
+@dataclass
+class HostileMirror:
+    url: str
+    overrides: dict[str, bytes] = field(default_factory=dict)
+    requests_seen: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def hostile_mirror(upstream: str) -> Iterator[HostileMirror]:
+    """Serve a mirror of `upstream` until the block ends."""
+    mirror = HostileMirror(url="")
+    session = requests.Session()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+            return
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            mirror.requests_seen.append(path)
+            if path in mirror.overrides:
+                self._send(200, mirror.overrides[path])
+                return
+            headers = {k: v for k in _RELAYED if (v := self.headers.get(k)) is not None}
+            answer = session.get(upstream + self.path, headers=headers, timeout=30)
+            self._send(answer.status_code, answer.content, answer.headers.get("ETag"))
+
+        def _send(self, status: int, body: bytes, etag: str | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            if etag:
+                self.send_header("ETag", etag)
+            self.end_headers()
+            if status != 304:
+                self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    mirror.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield mirror
+    finally:
+        server.shutdown()
+        server.server_close()
+        session.close()
