@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 
-from hub import db
+from hub import db, get_config
 from hub.auth.reader_tokens import require_reader_or_member
 from hub.services import audit, consortium_keys
 
@@ -20,7 +20,10 @@ def consortium_key() -> ResponseReturnValue:
     The audit row is written in a short transaction of its own, so this read
     never holds a write lock while it answers.
     """
-    document = consortium_keys.key_document(db.session())
+    cfg = get_config()
+    document = consortium_keys.key_document(
+        db.session(), consortium_keys.config_wrapping_key(cfg), cfg.consortium_retire_after_s
+    )
     token = g.reader_token
     actor = f"reader:{token.id}" if token is not None else f"member:{g.member.id}"
     with db.side_session() as session:

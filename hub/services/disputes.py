@@ -24,6 +24,7 @@ from hub.models.report import MemberStanding, Report
 from hub.services import audit
 from hub.services.indicators import find_indicator
 from hub.services.listings import mark_member_listings
+from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
 from schemas.enums import Category, DisputeState, ReportState
 from schemas.timefmt import format_time, utcnow
@@ -37,17 +38,20 @@ def open_dispute(
     value: str,
     reason: str,
     *,
+    policy: MergePolicy,
+    max_open_per_member: int,
     member_id: str | None = None,
     admin: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Open a dispute on a known indicator; 404 if unknown, 409 if one is already open."""
+    """Open a dispute on a known indicator; 404 if unknown, 409 if one is already open
+    (or when the member already has `max_open_per_member` open disputes)."""
     now = now or utcnow()
     indicator = find_indicator(session, kind, value)
     if indicator is None:
         raise ApiError(404, "not_found", "the hub has no listing for this indicator")
     if member_id is not None:
-        _check_open_cap(session, member_id)
+        _check_open_cap(session, member_id, max_open_per_member)
     existing = session.scalars(
         select(Dispute).where(
             Dispute.indicator_id == indicator.id, Dispute.state == DisputeState.OPEN.value
@@ -67,7 +71,7 @@ def open_dispute(
     )
     session.add(dispute)
     session.flush()
-    recompute(session, [indicator.id], now)
+    recompute(session, [indicator.id], now, policy=policy)
     actor = f"member:{member_id}" if member_id else (admin or "admin")
     # The reason is free text from a member: kept on the dispute, not copied into the log.
     audit.record(
@@ -76,26 +80,11 @@ def open_dispute(
     return dispute_view(dispute, indicator)
 
 
-DEFAULT_MAX_OPEN_PER_MEMBER = 100
-
-
-def max_open_per_member() -> int:
-    """`LIANFANG_MAX_OPEN_DISPUTES_PER_MEMBER` (default 100)."""
-    from flask import has_app_context
-
-    if not has_app_context():
-        return DEFAULT_MAX_OPEN_PER_MEMBER
-    from hub import get_config
-
-    raw = get_config().get("max_open_disputes_per_member", DEFAULT_MAX_OPEN_PER_MEMBER)
-    return max(int(raw), 1)
-
-
-def _check_open_cap(session: Session, member_id: str) -> None:
+def _check_open_cap(session: Session, member_id: str, cap: int) -> None:
     """409 `too_many_open_disputes` at the cap: every open dispute holds an indicator out
     of `block`, so one member opening thousands would unblock them wholesale (and
-    flood the admin queue). 409, not 429: waiting does not help, a resolution does."""
-    cap = max_open_per_member()
+    flood the admin queue). 409, not 429: waiting does not help, a resolution does.
+    `cap` is `LIANFANG_MAX_OPEN_DISPUTES_PER_MEMBER`."""
     count = session.scalar(
         select(func.count())
         .select_from(Dispute)
@@ -142,6 +131,7 @@ def resolve(
     reason: str,
     *,
     actor: str,
+    policy: MergePolicy,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """`uphold` keeps the listing (the hold ends); `delist` overturns its reports."""
@@ -164,7 +154,7 @@ def resolve(
         for member_id in penalised:
             # Lower weight everywhere: re-merged by the next `remerge_due`, not inline.
             mark_member_listings(session, member_id, now)
-    changed = recompute(session, [dispute.indicator_id], now)
+    changed = recompute(session, [dispute.indicator_id], now, policy=policy)
     audit.record(
         session,
         actor,

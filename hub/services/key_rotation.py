@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hub.config import HubConfig
 from hub.feeds import journal
 from hub.feeds.journal import FeedOp
 from hub.models.consortium import ConsortiumKey
@@ -26,18 +27,24 @@ from hub.services.allowlist import allow_epoch
 from hub.services.consortium_keys import (
     KEY_BYTES,
     epoch_aad,
-    keys_config,
     seal,
     wrapping_key,
 )
+from hub.services.merge import MergePolicy
 from schemas.enums import EpochState, IndicatorKind
 from schemas.timefmt import utcnow
 
 
 def create_epoch(
-    session: Session, keys_dir: Path, passphrase: str | None, actor: str = "system"
+    session: Session,
+    keys_dir: Path,
+    passphrase: str | None,
+    actor: str = "system",
+    *,
+    policy: MergePolicy,
 ) -> int:
-    """Generate the next epoch's key as `current`, demoting older epochs."""
+    """Generate the next epoch's key as `current`, demoting older epochs; the official
+    allowlisted numbers are hashed under it and re-merged under `policy`."""
     wrap = wrapping_key(keys_dir, passphrase)
     now = utcnow()
     latest = session.scalar(select(func.max(ConsortiumKey.epoch)))
@@ -60,7 +67,7 @@ def create_epoch(
     )
     session.flush()
     _epochs_changed(session, retired, now)
-    allow_epoch(session, epoch, raw_key, wrap, now)
+    allow_epoch(session, epoch, raw_key, wrap, now, policy=policy)
     audit.record(session, actor, "consortium_key.rotate", f"epoch:{epoch}", {"epoch": epoch})
     return epoch
 
@@ -73,15 +80,15 @@ def _epochs_changed(session: Session, retired: list[int], now: datetime) -> None
         retire_epoch(session, epoch)
 
 
-def retire_due(session: Session, now: datetime) -> list[int]:
-    """Retire every `retiring` epoch whose `retires_at` has passed; returns their numbers.
+def retire_due(session: Session, now: datetime, *, retire_after_s: int) -> list[int]:
+    """Retire every `retiring` epoch whose `retires_at` (retiring + `retire_after_s`,
+    `LIANFANG_CONSORTIUM_RETIRE_AFTER_S`) has passed; returns their numbers.
 
     Rotation only retires the epoch before the previous one, so without this a
     retiring epoch would stay in the feeds (and usable for reports) until the
     next rotation, however late. The feed builder runs it before each build.
     """
-    _, _, retire_after = keys_config()
-    cutoff = now - timedelta(seconds=retire_after)
+    cutoff = now - timedelta(seconds=retire_after_s)
     rows = list(
         session.scalars(
             select(ConsortiumKey)
@@ -105,18 +112,20 @@ def retire_due(session: Session, now: datetime) -> list[int]:
     return epochs
 
 
-def ensure_first_epoch(session: Session, keys_dir: Path, passphrase: str | None) -> bool:
+def ensure_first_epoch(
+    session: Session, keys_dir: Path, passphrase: str | None, *, policy: MergePolicy
+) -> bool:
     """Create epoch 1 unless any epoch exists; True when created."""
     if session.scalar(select(func.count()).select_from(ConsortiumKey)):
         return False
-    create_epoch(session, keys_dir, passphrase, actor="system:init")
+    create_epoch(session, keys_dir, passphrase, actor="system:init", policy=policy)
     return True
 
 
-def rotate(session: Session, actor: str = "cli") -> int:
-    """Start a new epoch in the current app's key store; returns its number."""
-    keys_dir, passphrase, _ = keys_config()
-    return create_epoch(session, keys_dir, passphrase, actor=actor)
+def rotate(session: Session, cfg: HubConfig, actor: str = "cli") -> int:
+    """Start a new epoch in `cfg`'s key store (re-merging under `cfg.policy`); returns
+    its number."""
+    return create_epoch(session, cfg.keys_dir, cfg.key_passphrase, actor=actor, policy=cfg.policy)
 
 
 def retire_epoch(session: Session, epoch: int) -> int:
