@@ -164,7 +164,7 @@ def _count(result: Any) -> int:
 
 def purge(app: Flask, cfg: HubConfig, now: datetime | None = None) -> PurgeResult:
     """One purge run of `app`'s database and `cfg`'s feeds (the caller passes
-    `get_config(app)`) under the `retention` lease: database, then feed artifacts."""
+    HubConfig of `app`) under the `retention` lease: database, then feed artifacts."""
     now = now or utcnow()
     settings = RetentionSettings.from_config(cfg)
     database = get_db(app)

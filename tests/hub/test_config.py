@@ -250,3 +250,16 @@ def test_the_reference_changes_when_a_setting_does() -> None:
     assert fresh.startswith("intro\n") and fresh.endswith(f"{END}\nafter\n")
     with pytest.raises(ValueError, match="markers"):
         splice("no markers here", render())
+
+
+def test_services_read_no_configuration_of_their_own() -> None:
+    """Every service receives its settings as arguments from its caller (API view, CLI,
+    scheduler): none reaches for the app's configuration, with or without a fallback."""
+    services = REPO / "hub" / "services"
+    offenders = [
+        f"{path.name}: {word}"
+        for path in sorted(services.rglob("*.py"))
+        for word in ("get_config", "has_app_context", "current_app")
+        if word in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
