@@ -207,9 +207,9 @@ def setting(env: str, kind: Kind, default: Any, description: str, shown: str | N
     })
 
 
-def group(factory: Callable[[], Any], description: str) -> Any:
+def group(factory: Callable[[], Any]) -> Any:
     """A dataclass field holding a sub-dataclass of settings."""
-    return field(default_factory=factory, metadata={"group": True, "description": description})
+    return field(default_factory=factory, metadata={"group": True})
 
 
 class _Settings:
@@ -387,10 +387,10 @@ class HubConfig(_Settings):
     consortium_retire_after_s: int = setting(
         "LIANFANG_CONSORTIUM_RETIRE_AFTER_S", integer(1), 30 * 86400,
         "how long a `retiring` consortium key epoch stays before the build retires it")
-    policy: MergePolicy = group(MergePolicy, "merge policy")
-    feeds: FeedConfig = group(FeedConfig, "signed feeds")
-    retention: RetentionConfig = group(RetentionConfig, "retention purge")
-    ratelimit: RateLimitConfig = group(RateLimitConfig, "rate limits")
+    policy: MergePolicy = group(MergePolicy)
+    feeds: FeedConfig = group(FeedConfig)
+    retention: RetentionConfig = group(RetentionConfig)
+    ratelimit: RateLimitConfig = group(RateLimitConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
