@@ -109,12 +109,14 @@ def profile_submit(batches_before: int = 1) -> str:
     from hubproc import initialise
     from pyinstrument import Profiler
 
+    from hub import get_config
     from hub.db import get_db
     from hub.services import ingest
 
     with tempfile.TemporaryDirectory(prefix="lf-bench-prof-") as tmp:
         hub = initialise(f"sqlite:///{tmp}/hub.sqlite3", Path(tmp) / "data")
         app = hub.app
+        cfg = get_config(app)
         with app.app_context(), get_db(app).new_session() as session:
             from hub.services.consortium_keys import epoch_states
 
@@ -123,13 +125,15 @@ def profile_submit(batches_before: int = 1) -> str:
             for b in range(batches_before):
                 items = batch_items(1, b, 1, epoch)
                 ingest.submit_reports(session, members[1], items,
-                                      provenance=ingest.Provenance(body_sha256="0" * 64))
+                                      provenance=ingest.Provenance(body_sha256="0" * 64),
+                                      policy=cfg.policy, idempotency_ttl_s=cfg.idempotency_ttl_s)
             session.commit()
             items = batch_items(0, 0, 1, epoch)
             profiler = Profiler(interval=0.001)
             profiler.start()
             status, answer = ingest.submit_reports(
-                session, members[0], items, provenance=ingest.Provenance(body_sha256="1" * 64))
+                session, members[0], items, provenance=ingest.Provenance(body_sha256="1" * 64),
+                policy=cfg.policy, idempotency_ttl_s=cfg.idempotency_ttl_s)
             session.commit()
             profiler.stop()
             assert status == 200 and answer["accepted"] == BATCH, answer

@@ -78,6 +78,7 @@ def seed_feed(app: Any, keys: np.ndarray) -> dict[str, Any]:
     from hub.feeds import builder
     from hub.feeds import publisher as pub
     from hub.models.feed import FeedVersion
+    from hub.services.consortium_keys import config_wrapping_key
     from schemas.timefmt import utcnow
 
     now = utcnow()
@@ -90,9 +91,9 @@ def seed_feed(app: Any, keys: np.ndarray) -> dict[str, Any]:
             row = builder._state_row(session, FEED, now)
             previous = json.loads(row.manifest)["signed"]
             empty = np.zeros(0, np.uint64)
+            epochs = builder.key_epochs(session, config_wrapping_key(cfg))
             prepared = pub.prepare_publish(paths, FEED, previous, empty, keys, empty,
-                                           sign=ks.sign_manifest, now=now,
-                                           key_epochs=builder.key_epochs(session))
+                                           sign=ks.sign_manifest, now=now, key_epochs=epochs)
             builder._claim(session, row, row.version, version=prepared.version,
                            entry_count=prepared.entry_count,
                            manifest=json.dumps(prepared.envelope), updated_at=now)
@@ -105,11 +106,12 @@ def seed_feed(app: Any, keys: np.ndarray) -> dict[str, Any]:
 
 
 def consortium(app: Any) -> tuple[int, bytes]:
+    from hub import get_config
     from hub.db import get_db
-    from hub.services.consortium_keys import active_keys
+    from hub.services.consortium_keys import active_keys, config_wrapping_key
 
     with app.app_context(), get_db(app).new_session() as session:
-        keys = active_keys(session)
+        keys = active_keys(session, config_wrapping_key(get_config(app)))
     epoch = max(keys)
     return epoch, keys[epoch]
 

@@ -1,8 +1,9 @@
 """The Lianfang hub: `create_app(config=None)` builds the Flask application.
 
 `config` is a `hub.config.HubConfig`, a dict of overrides applied on top of the
-`LIANFANG_*` environment, or None for the environment alone. The factory does no
-schema migration (run `lianfang-hub init` or `hub.db.migrate`), so several
+`LIANFANG_*` environment, or None for the environment alone; a malformed or
+unknown setting raises `hub.config.ConfigError` naming it, before anything starts.
+The factory does no schema migration (run `lianfang-hub init` or `hub.db.migrate`), so several
 gunicorn workers can start at once without racing on DDL.
 """
 
@@ -60,13 +61,7 @@ def _trust_proxies(app: Flask, cfg: HubConfig) -> None:
     operator declares is trusted (a client cannot spoof its way past it), and
     the path is never rewritten: member signatures cover the raw request target.
     """
-    raw = cfg.get("trusted_proxies", 0)
-    try:
-        hops = int(raw)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"LIANFANG_TRUSTED_PROXIES must be a whole number, got {raw!r}") from exc
-    if hops < 0:
-        raise ValueError("LIANFANG_TRUSTED_PROXIES must not be negative")
+    hops = cfg.trusted_proxies
     if hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

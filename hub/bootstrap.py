@@ -40,7 +40,9 @@ def initialize(
     keystore_for(app).ensure()  # root + first feed signing key (hub.feeds.keystore)
     database = get_db(app)
     with app.app_context(), database.new_session() as session:
-        epoch_created = ensure_first_epoch(session, cfg.keys_dir, cfg.key_passphrase)
+        epoch_created = ensure_first_epoch(
+            session, cfg.keys_dir, cfg.key_passphrase, policy=cfg.policy
+        )
         username = password = None
         if first_admin and not session.scalar(select(func.count()).select_from(Admin)):
             password = admin_password or generate_password()

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 import click
 from flask import Flask
 
+from hub.config import ConfigError, resolve_config
 from hub.services.audit import verify_chain
 from hub.services.consortium_keys import epoch_states
 from hub.services.key_rotation import rotate
@@ -36,27 +37,38 @@ class _OneLineErrors(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
             first_line = (str(exc).splitlines() or [""])[0]
             raise click.ClickException(f"{type(exc).__name__}: {first_line}") from exc
 
 
 class CliState:
-    """What the global options chose; builds the app once, on first use."""
+    """What the global options chose; builds the app once, on first use.
+
+    The configuration is read and checked when the state is made, before any
+    command runs: a malformed or unknown `LIANFANG_*` variable stops every command
+    with one line naming it (ConfigError), not half-way through its work.
+    """
 
     def __init__(self, data_dir: str | None, database_url: str | None) -> None:
-        self.overrides: dict[str, Any] = {"scheduler": False}
+        overrides: dict[str, Any] = {}
         if data_dir:
-            self.overrides["data_dir"] = Path(data_dir)
+            overrides["data_dir"] = Path(data_dir)
         if database_url:
-            self.overrides["database_url"] = database_url
+            overrides["database_url"] = database_url
+        self.config = resolve_config(overrides)
+        self.scheduler = False
         self._app: Flask | None = None
 
     def app(self) -> Flask:
+        """The app; its scheduler only runs when a command (`serve`) asked for it."""
         if self._app is None:
             from hub import create_app
 
-            self._app = create_app(self.overrides)
+            scheduler = self.scheduler and self.config.scheduler
+            self._app = create_app(self.config.with_overrides({"scheduler": scheduler}))
         return self._app
 
 
@@ -91,7 +103,10 @@ def _version() -> str:
 @click.pass_context
 def main(ctx: click.Context, data_dir: str | None, database_url: str | None) -> None:
     """Lianfang hub administration."""
-    ctx.obj = CliState(data_dir, database_url)
+    try:
+        ctx.obj = CliState(data_dir, database_url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _revision(app: Flask) -> str | None:
@@ -200,7 +215,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
     state = ctx.find_object(CliState)
     assert state is not None
-    state.overrides.pop("scheduler", None)
+    state.scheduler = True
     app = state.app()
     _require_current_schema(app)
     click.echo(f"Lianfang hub on http://{host}:{port}  (Ctrl-C to stop)")
@@ -311,11 +326,12 @@ def verify_audit(app: Flask) -> None:
 @pass_app
 def rotate_consortium_key(app: Flask) -> None:
     """Start a new consortium key epoch (current → retiring, older retiring → retired)."""
+    from hub import get_config
     from hub.db import get_db
 
     _require_initialised(app)
     with get_db(app).new_session() as session:
-        epoch = rotate(session, actor="cli")
+        epoch = rotate(session, get_config(app), actor="cli")
         session.commit()
         states = epoch_states(session)
     click.echo(f"consortium key epoch {epoch} is current")

@@ -15,8 +15,9 @@ apps in one process (tests) never share counts. When the storage fails (redis
 down) the limiter fails open and logs a warning.
 
 Every limit is a `limits` string ("10/hour", "600/minute", "5 per 2 seconds")
-read from the config (`LIANFANG_RATELIMIT_<SCOPE>`); an empty string turns that
-scope off, and `LIANFANG_RATELIMIT_ENABLED=off` turns all of them off.
+read from the config (`HubConfig.ratelimit`, `LIANFANG_RATELIMIT_<SCOPE>`, checked
+when the config is built); an empty string turns that scope off, and
+`LIANFANG_RATELIMIT_ENABLED=off` turns all of them off.
 """
 
 from __future__ import annotations
@@ -33,19 +34,13 @@ from limits.errors import ConfigurationError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from hub.config import ConfigError, HubConfig, RateLimitConfig
 from hub.errors import ApiError
 
-#: Scope → default limit. docs/API.md, "Rate limits", names these scopes.
-DEFAULT_LIMITS: Mapping[str, str] = {
-    # per client address, before any work
-    "applications": "10/hour",
-    "admin_login": "20/minute",
-    # per approved member, after signature verification
-    "member_write": "600/minute",
-    "member_read": "1200/minute",
-    # per reader token (or per member when a signed member reads feeds)
-    "feed_read": "600/minute",
-}
+#: Scope → default limit (per client address: applications, admin_login; per approved
+#: member after signature verification: member_write, member_read; per reader token:
+#: feed_read).
+DEFAULT_LIMITS: Mapping[str, str] = RateLimitConfig().scopes()
 
 #: Flask endpoint → address-keyed scope checked before the view runs.
 ADDRESS_SCOPES: Mapping[str, str] = {
@@ -54,10 +49,8 @@ ADDRESS_SCOPES: Mapping[str, str] = {
     "console.login_submit": "admin_login",
 }
 
-DEFAULT_STORAGE_URI = "memory://"
 log = logging.getLogger("hub.ratelimit")
 _EXTENSION = "lianfang_ratelimit"
-_ON = {"1", "true", "yes", "on"}
 
 
 @dataclass
@@ -99,35 +92,21 @@ class HubRateLimiter:
         self.storage.reset()
 
 
-def _setting(cfg: object, name: str, default: str) -> str:
-    value = cfg.get(name, default)  # type: ignore[attr-defined]
-    return default if value is None else str(value)
-
-
-def build_limiter(cfg: object) -> HubRateLimiter:
-    """A HubRateLimiter from a HubConfig; ValueError naming a malformed limit."""
-    limits: dict[str, RateLimitItem | None] = {}
-    for scope, default in DEFAULT_LIMITS.items():
-        text = _setting(cfg, f"ratelimit_{scope}", default).strip()
-        if not text:
-            limits[scope] = None
-            continue
-        try:
-            limits[scope] = parse(text)
-        except ValueError:
-            raise ValueError(
-                f"LIANFANG_RATELIMIT_{scope.upper()} must look like '600/minute' (got {text!r})"
-            ) from None
-    enabled = _setting(cfg, "ratelimit_enabled", "on").strip().lower() in _ON
-    uri = _setting(cfg, "ratelimit_storage_uri", DEFAULT_STORAGE_URI).strip()
+def build_limiter(cfg: HubConfig) -> HubRateLimiter:
+    """A HubRateLimiter from a HubConfig (limits already checked when it was built);
+    ConfigError when the storage URI's backend cannot be set up."""
+    settings = cfg.ratelimit
+    limits: dict[str, RateLimitItem | None] = {
+        scope: parse(text) if text else None for scope, text in settings.scopes().items()
+    }
     try:
-        storage = storage_from_string(uri)
+        storage = storage_from_string(settings.storage_uri)
     except ConfigurationError as exc:
-        raise ValueError(
+        raise ConfigError(
             f"LIANFANG_RATELIMIT_STORAGE_URI: {exc} (redis:// needs `pip install redis`, "
             "the `redis` extra)"
         ) from None
-    return HubRateLimiter(limits=limits, storage=storage, enabled=enabled)
+    return HubRateLimiter(limits=limits, storage=storage, enabled=settings.enabled)
 
 
 def get_limiter(app: Flask | None = None) -> HubRateLimiter | None:

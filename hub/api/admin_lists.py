@@ -6,11 +6,12 @@ from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from hub import db
+from hub import db, get_config
 from hub.api.request_io import load_body, load_query
 from hub.auth.admin_auth import require_admin
 from hub.errors import validation_error
 from hub.services import allowlist, groups
+from hub.services.consortium_keys import config_wrapping_key
 from schemas.reports import (
     AllowlistAddSchema,
     ConflictDecisionSchema,
@@ -43,7 +44,10 @@ def list_allowlist() -> ResponseReturnValue:
 def add_allowlist() -> ResponseReturnValue:
     data = load_body(_ADD)
     session = db.session()
-    answer = allowlist.add(session, data, actor=g.actor)
+    cfg = get_config()
+    answer = allowlist.add(
+        session, data, actor=g.actor, policy=cfg.policy, wrap=config_wrapping_key(cfg)
+    )
     session.commit()
     return jsonify(answer), 201 if answer["created"] else 200
 
@@ -56,7 +60,11 @@ def remove_allowlist(kind: str, value: str) -> ResponseReturnValue:
     except ValidationError as exc:
         raise validation_error(exc) from None
     session = db.session()
-    allowlist.remove(session, ref["kind"], ref["value"], actor=g.actor)
+    cfg = get_config()
+    allowlist.remove(
+        session, ref["kind"], ref["value"], actor=g.actor, policy=cfg.policy,
+        wrap=config_wrapping_key(cfg),
+    )
     session.commit()
     return "", 204
 
@@ -90,7 +98,8 @@ def decide_allowlist_conflict(kind: str, value: str) -> ResponseReturnValue:
     data = load_body(_DECIDE)
     session = db.session()
     answer = allowlist.decide_conflict(
-        session, ref["kind"], ref["value"], data["decision"], data["note"], actor=g.actor
+        session, ref["kind"], ref["value"], data["decision"], data["note"], actor=g.actor,
+        policy=get_config().policy, wrap=config_wrapping_key(get_config()),
     )
     session.commit()
     return jsonify(answer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 
-from hub import db
+from hub import db, get_config
 from hub.auth.reader_tokens import require_reader_or_member
 from hub.services import audit, consortium_keys
 
@@ -23,8 +23,12 @@ def consortium_key() -> ResponseReturnValue:
     row per request. The audit row is written in a short transaction of its
     own, so this read never holds a write lock while it answers.
     """
+    cfg = get_config()
     token = g.reader_token
-    document = consortium_keys.key_document(db.session(), identity=token is None)
+    document = consortium_keys.key_document(
+        db.session(), consortium_keys.config_wrapping_key(cfg), cfg.consortium_retire_after_s,
+        identity=token is None,
+    )
     actor = f"reader:{token.id}" if token is not None else f"member:{g.member.id}"
     with db.side_session() as session:
         audit.record_daily(

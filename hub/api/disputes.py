@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 
-from hub import db
+from hub import db, get_config
 from hub.api.request_io import load_body, load_query
 from hub.auth.admin_auth import require_admin
 from hub.auth.member_signature import require_member
@@ -23,9 +23,12 @@ _LIST = DisputeListQuerySchema()
 def open_dispute() -> ResponseReturnValue:
     data = load_body(_DISPUTE)
     session = db.session()
+    cfg = get_config()
     answer = disputes.open_dispute(
         session, data["kind"], data["value"], data["reason"], member_id=g.member.id,
         evidence=data["evidence"],
+        policy=cfg.policy, max_open_per_member=cfg.max_open_disputes_per_member,
+        cooloff_days=cfg.dispute_cooloff_days,
     )
     session.commit()
     return jsonify(answer), 201
@@ -36,8 +39,11 @@ def open_dispute() -> ResponseReturnValue:
 def admin_open_dispute() -> ResponseReturnValue:
     data = load_body(_DISPUTE)
     session = db.session()
+    cfg = get_config()
     answer = disputes.open_dispute(
-        session, data["kind"], data["value"], data["reason"], admin=g.actor
+        session, data["kind"], data["value"], data["reason"], admin=g.actor,
+        policy=cfg.policy, max_open_per_member=cfg.max_open_disputes_per_member,
+        cooloff_days=cfg.dispute_cooloff_days,
     )
     session.commit()
     return jsonify(answer), 201
@@ -59,7 +65,8 @@ def resolve(dispute_id: int) -> ResponseReturnValue:
     data = load_body(_RESOLUTION)
     session = db.session()
     answer = disputes.resolve(
-        session, dispute_id, data["resolution"], data["reason"], actor=g.actor
+        session, dispute_id, data["resolution"], data["reason"], actor=g.actor,
+        policy=get_config().policy,
     )
     session.commit()
     return jsonify(answer)

@@ -31,7 +31,6 @@ from schemas.timefmt import format_time, utcnow
 
 bp = Blueprint("feeds", __name__, url_prefix="/v1")
 
-DEFAULT_KEYSET_LIFETIME = timedelta(days=7)
 KEYSET_ISSUE_GRANULARITY_S = 3600
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MANIFEST_CACHE = "no-cache"
@@ -59,8 +58,7 @@ def _cached(body: bytes, etag: str, cache_control: str, mimetype: str) -> Respon
 
 
 def keyset_lifetime() -> timedelta:
-    seconds = get_config().get("feed_keyset_lifetime_s", DEFAULT_KEYSET_LIFETIME.total_seconds())
-    return timedelta(seconds=int(seconds))
+    return timedelta(seconds=get_config().feeds.keyset_lifetime_s)
 
 
 def keyset_issue_time(now: datetime) -> datetime:

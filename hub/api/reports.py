@@ -15,7 +15,7 @@ from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
-from hub import db
+from hub import db, get_config
 from hub.api.request_io import load_body
 from hub.auth.member_signature import require_member
 from hub.errors import ApiError
@@ -56,7 +56,10 @@ def submit() -> ResponseReturnValue:
         nonce=request.headers.get(HEADER_NONCE),
     )
     session = db.session()
-    replay = ingest.find_replay(session, g.member.id, key, provenance.body_sha256)
+    cfg = get_config()
+    replay = ingest.find_replay(
+        session, g.member.id, key, provenance.body_sha256, ttl_s=cfg.idempotency_ttl_s
+    )
     if replay is not None:
         response = jsonify(replay)
         response.headers["Idempotent-Replayed"] = "true"
@@ -64,7 +67,8 @@ def submit() -> ResponseReturnValue:
     data = load_body(_BATCH)
     try:
         status, answer = ingest.submit_reports(
-            session, g.member.id, data["reports"], provenance=provenance, idempotency_key=key
+            session, g.member.id, data["reports"], provenance=provenance, idempotency_key=key,
+            policy=cfg.policy, idempotency_ttl_s=cfg.idempotency_ttl_s,
         )
         if status == 200:
             session.commit()
@@ -74,7 +78,9 @@ def submit() -> ResponseReturnValue:
         # A concurrent request of the same member won a unique key (PostgreSQL):
         # the same Idempotency-Key → replay its answer; otherwise ask for a retry.
         session.rollback()
-        replay = ingest.find_replay(session, g.member.id, key, provenance.body_sha256)
+        replay = ingest.find_replay(
+            session, g.member.id, key, provenance.body_sha256, ttl_s=cfg.idempotency_ttl_s
+        )
         if replay is not None:
             return jsonify(replay)
         raise ApiError(
@@ -88,6 +94,8 @@ def submit() -> ResponseReturnValue:
 def retract() -> ResponseReturnValue:
     data = load_body(_RETRACT)
     session = db.session()
-    answer = ingest.retract_reports(session, g.member.id, data["items"])
+    answer = ingest.retract_reports(
+        session, g.member.id, data["items"], policy=get_config().policy
+    )
     session.commit()
     return jsonify(answer)

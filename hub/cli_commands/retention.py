@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
+from hub import get_config
 from hub.cli import main, pass_app
 from hub.services.retention import purge
 
@@ -14,7 +15,7 @@ from hub.services.retention import purge
 def purge_cmd(app: Flask) -> None:
     """Delete expired reports, used nonces, dead admin sessions, consumed journal rows
     and stale feed artifacts (see LIANFANG_RETENTION_DAYS); the audit log is kept."""
-    result = purge(app)
+    result = purge(app, get_config(app))
     if result.busy:
         raise click.ClickException("another purge is running; try again shortly")
     click.echo(

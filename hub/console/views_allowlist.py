@@ -12,11 +12,12 @@ from flask import render_template
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from hub import db
+from hub import db, get_config
 from hub.console import bp
 from hub.console.forms import PER_PAGE, back_with, form_text, invalid, notice_text, page_arg
 from hub.console.session import actor, require_signin
 from hub.services import allowlist
+from hub.services.consortium_keys import config_wrapping_key
 from schemas.reports import AllowlistAddSchema, IndicatorRefSchema
 
 _ADD = AllowlistAddSchema()
@@ -51,7 +52,10 @@ def allowlist_add() -> ResponseReturnValue:
         messages = exc.messages if isinstance(exc.messages, dict) else {"form": exc.messages}
         raise invalid(ValidationError(messages)) from None
     session = db.session()
-    answer = allowlist.add(session, data, actor=actor())
+    cfg = get_config()
+    answer = allowlist.add(
+        session, data, actor=actor(), policy=cfg.policy, wrap=config_wrapping_key(cfg)
+    )
     session.commit()
     notice = "allow_added" if answer["created"] else "allow_exists"
     return back_with("console.allowlist_page", notice)
@@ -65,6 +69,10 @@ def allowlist_remove() -> ResponseReturnValue:
     except ValidationError as exc:
         raise invalid(exc) from None
     session = db.session()
-    allowlist.remove(session, ref["kind"], ref["value"], actor=actor())
+    cfg = get_config()
+    allowlist.remove(
+        session, ref["kind"], ref["value"], actor=actor(), policy=cfg.policy,
+        wrap=config_wrapping_key(cfg),
+    )
     session.commit()
     return back_with("console.allowlist_page", "allow_removed")

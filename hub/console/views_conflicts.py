@@ -11,11 +11,12 @@ from flask import render_template
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from hub import db
+from hub import db, get_config
 from hub.console import bp
 from hub.console.forms import PER_PAGE, back_with, form_text, invalid, notice_text, page_arg
 from hub.console.session import actor, require_signin
 from hub.services import allowlist
+from hub.services.consortium_keys import config_wrapping_key
 from schemas.reports import ConflictDecisionSchema, IndicatorRefSchema
 
 _DECIDE = ConflictDecisionSchema()
@@ -43,9 +44,11 @@ def decide_conflict() -> ResponseReturnValue:
         data = _DECIDE.load({"decision": form_text("decision"), "note": form_text("note")})
     except ValidationError as exc:
         raise invalid(exc) from None
+    cfg = get_config()
     session = db.session()
     allowlist.decide_conflict(
-        session, ref["kind"], ref["value"], data["decision"], data["note"], actor=actor()
+        session, ref["kind"], ref["value"], data["decision"], data["note"], actor=actor(),
+        policy=cfg.policy, wrap=config_wrapping_key(cfg),
     )
     session.commit()
     return back_with("console.conflicts_page", f"conflict_{data['decision']}")

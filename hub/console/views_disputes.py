@@ -6,7 +6,7 @@ from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from hub import db
+from hub import db, get_config
 from hub.console import bp
 from hub.console.forms import PER_PAGE, back_with, invalid, load_form, notice_text, page_arg
 from hub.console.queries import disputes_with_listing
@@ -48,6 +48,9 @@ def resolve_dispute(dispute_id: int) -> ResponseReturnValue:
     except ValidationError as exc:
         raise invalid(exc) from None
     session = db.session()
-    disputes.resolve(session, dispute_id, data["resolution"], data["reason"], actor=actor())
+    disputes.resolve(
+        session, dispute_id, data["resolution"], data["reason"], actor=actor(),
+        policy=get_config().policy,
+    )
     session.commit()
     return back_with("console.disputes_page", data["resolution"])

@@ -32,15 +32,16 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hub.config import HubConfig
 from hub.db import Database, get_db
 from hub.feeds import journal, lock
 from hub.feeds import publisher as pub
 from hub.feeds.entries import RECORDS, kind_of
 from hub.feeds.journal import FeedOp
-from hub.feeds.keystore import DEFAULT_ROOT_LIFETIME, Keystore
+from hub.feeds.keystore import Keystore
 from hub.feeds.settings import ALL_FEEDS, FeedSettings
 from hub.models.feed import FeedState, FeedVersion
-from hub.services.consortium_keys import active_keys
+from hub.services.consortium_keys import active_keys, config_wrapping_key
 from hub.services.groups import group_record
 from hub.services.key_rotation import retire_due
 from hub.services.remerge import remerge_due
@@ -67,9 +68,8 @@ def keystore_for(app: Flask) -> Keystore:
     cfg = get_config(app)
     return Keystore(
         cfg.keys_dir, cfg.key_passphrase,
-        min_poll_interval_s=int(cfg.get("feed_min_poll_interval_s", cfg.feed_build_interval_s)),
-        root_lifetime=timedelta(seconds=int(cfg.get(
-            "feed_root_lifetime_s", DEFAULT_ROOT_LIFETIME.total_seconds()))),
+        min_poll_interval_s=cfg.min_poll_interval_s,
+        root_lifetime=timedelta(seconds=cfg.feeds.root_lifetime_s),
     )
 
 
@@ -117,11 +117,11 @@ def net_record_change(
     return adds, removes
 
 
-def key_epochs(session: Session) -> list[dict[str, Any]]:
+def key_epochs(session: Session, wrap: bytes) -> list[dict[str, Any]]:
     """Epochs phone feeds carry keys for, with the SHA-256 of each consortium key."""
     return [
         {"epoch": epoch, "key_sha256": hashlib.sha256(key).hexdigest()}
-        for epoch, key in sorted(active_keys(session).items())
+        for epoch, key in sorted(active_keys(session, wrap).items())
     ]
 
 
@@ -171,13 +171,16 @@ def build_feeds(
 
 
 def _build_locked(
-    app: Flask, database: Database, cfg: Any, settings: FeedSettings, now: datetime,
+    app: Flask, database: Database, cfg: HubConfig, settings: FeedSettings, now: datetime,
     feeds: list[str],
 ) -> BuildResult:
 
     with database.new_session(write=True) as session:
-        retire_due(session, now)  # a retiring epoch past `retires_at` leaves the feeds
-        remerge_due(session, now)
+        # a retiring epoch past `retires_at` leaves the feeds
+        retire_due(
+            session, now, retire_after_s=cfg.consortium_retire_after_s, policy=cfg.policy
+        )
+        remerge_due(session, now, policy=cfg.policy)
         session.commit()
     upto = journal.committed_watermark(database)
     keystore = keystore_for(app)
@@ -185,7 +188,7 @@ def _build_locked(
     result = BuildResult()
     installs: list[tuple[pub.FeedPaths, dict[str, Any]]] = []
     with database.new_session(write=True) as session:
-        epochs = key_epochs(session)
+        epochs = key_epochs(session, config_wrapping_key(cfg))
         for feed in feeds:
             paths = pub.feed_paths(cfg.feeds_dir, feed)
             row = _state_row(session, feed, now)

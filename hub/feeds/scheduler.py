@@ -17,7 +17,7 @@ from flask import Flask
 
 from hub import get_config
 from hub.feeds.builder import build_feeds, sync_manifests
-from hub.services.retention import RetentionSettings, purge
+from hub.services.retention import purge
 
 log = logging.getLogger("hub.feeds")
 _EXTENSION = "lianfang_feed_scheduler"
@@ -34,7 +34,7 @@ def run_build(app: Flask) -> None:
 def run_purge(app: Flask) -> None:
     """One scheduled retention purge (`hub.services.retention`); errors are logged."""
     try:
-        purge(app)
+        purge(app, get_config(app))
     except Exception:  # noqa: BLE001 - a failed purge must not kill the schedule
         log.exception("scheduled retention purge failed; it runs again next interval")
 
@@ -55,7 +55,7 @@ def start(app: Flask) -> BackgroundScheduler:
     )
     scheduler.add_job(
         run_purge, "interval", args=[app], id="retention-purge", max_instances=1, coalesce=True,
-        seconds=RetentionSettings.from_config(get_config(app)).interval_s,
+        seconds=get_config(app).retention.interval_s,
     )
     scheduler.start()
     app.extensions[_EXTENSION] = scheduler

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
+from hub.config import HubConfig
 from hub.feeds import lock
 from hub.feeds import publisher as pub
 from schemas.enums import Feed
@@ -19,7 +19,7 @@ ALL_FEEDS: tuple[str, ...] = tuple(f.value for f in Feed)
 
 @dataclass(frozen=True)
 class FeedSettings:
-    """The feed-related knobs, read once from the HubConfig (`LIANFANG_FEED_*`)."""
+    """The feed-related knobs as the publisher takes them (`HubConfig.feeds`, `LIANFANG_FEED_*`)."""
 
     manifest_lifetime: timedelta = pub.DEFAULT_MANIFEST_LIFETIME
     snapshot_every: int = pub.DEFAULT_SNAPSHOT_EVERY
@@ -27,13 +27,11 @@ class FeedSettings:
     lease_ttl: timedelta = lock.DEFAULT_TTL
 
     @classmethod
-    def from_config(cls, config: Any) -> FeedSettings:
-        def seconds(name: str, default: timedelta) -> timedelta:
-            return timedelta(seconds=int(config.get(name, default.total_seconds())))
-
+    def from_config(cls, config: HubConfig) -> FeedSettings:
+        feeds = config.feeds
         return cls(
-            manifest_lifetime=seconds("feed_manifest_lifetime_s", pub.DEFAULT_MANIFEST_LIFETIME),
-            snapshot_every=int(config.get("feed_snapshot_every", pub.DEFAULT_SNAPSHOT_EVERY)),
-            retention=seconds("feed_retention_s", pub.DEFAULT_RETENTION),
-            lease_ttl=seconds("feed_lease_ttl_s", lock.DEFAULT_TTL),
+            manifest_lifetime=timedelta(seconds=feeds.manifest_lifetime_s),
+            snapshot_every=feeds.snapshot_every,
+            retention=timedelta(seconds=feeds.retention_s),
+            lease_ttl=timedelta(seconds=feeds.lease_ttl_s),
         )

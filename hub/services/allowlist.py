@@ -34,12 +34,11 @@ from hub.services.consortium_keys import (
     active_keys,
     current_key,
     epoch_states,
-    keys_config,
     seal,
     unseal,
-    wrapping_key,
 )
 from hub.services.indicators import check_epoch, find_indicator, require_indicators
+from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
 from schemas.enums import USABLE_EPOCH_STATES, Category, IndicatorKind, ReportState
 from schemas.indicators import InvalidIndicator, hash_normalized, normalize
@@ -47,11 +46,6 @@ from schemas.timefmt import format_time, utcnow
 
 _NUMBER_AAD = b"lianfang-allowlist-number"
 PHONE = IndicatorKind.PHONE.value
-
-
-def _wrap() -> bytes:
-    keys_dir, passphrase, _ = keys_config()
-    return wrapping_key(keys_dir, passphrase)
 
 
 def _digest(wrap: bytes, e164: str) -> str:
@@ -93,7 +87,9 @@ def _allow_ids(
     return out, created
 
 
-def allow_epoch(session: Session, epoch: int, key: bytes, wrap: bytes, now: datetime) -> int:
+def allow_epoch(
+    session: Session, epoch: int, key: bytes, wrap: bytes, now: datetime, *, policy: MergePolicy
+) -> int:
     """Allowlist every stored official number under a new epoch's key (called at rotation,
     in the rotation's transaction); returns how many numbers were hashed."""
     numbers = _numbers(session, wrap)
@@ -103,12 +99,13 @@ def allow_epoch(session: Session, epoch: int, key: bytes, wrap: bytes, now: date
     for row, e164 in numbers:
         value = hash_normalized(IndicatorKind.PHONE, e164, key)
         ids.extend(_allow_ids(session, [(value, epoch)], row.added_by, row.note, now)[0])
-    recompute(session, ids, now)
+    recompute(session, ids, now, policy=policy)
     return len(numbers)
 
 
 def _add_raw(
-    session: Session, data: dict[str, Any], actor: str, now: datetime
+    session: Session, data: dict[str, Any], actor: str, now: datetime,
+    policy: MergePolicy, wrap: bytes,
 ) -> dict[str, Any]:
     try:
         e164 = normalize(IndicatorKind.PHONE, data["raw_number"], data["region"])
@@ -116,7 +113,6 @@ def _add_raw(
         raise ApiError(
             422, "validation_error", "invalid input: raw_number", {"raw_number": [str(exc)]}
         ) from None
-    wrap = _wrap()
     digest = _digest(wrap, e164)
     note = data.get("note", "")
     row = session.scalars(select(AllowlistNumber).where(AllowlistNumber.digest == digest)).first()
@@ -129,13 +125,13 @@ def _add_raw(
         session.add(row)
     elif note:
         row.note = note
-    current_epoch, _ = current_key(session)
+    current_epoch, _ = current_key(session, wrap)
     values = [
         (hash_normalized(IndicatorKind.PHONE, e164, key), epoch)
-        for epoch, key in sorted(active_keys(session).items())
+        for epoch, key in sorted(active_keys(session, wrap).items())
     ]
     ids, created = _allow_ids(session, values, actor, note, now)
-    recompute(session, ids, now)
+    recompute(session, ids, now, policy=policy)
     audit.record(
         session, actor, "allowlist.add", f"indicator:{ids[-1]}",
         {"kind": PHONE, "created": created, "from_raw": True, "epochs": len(values)},
@@ -145,13 +141,20 @@ def _add_raw(
 
 
 def add(
-    session: Session, data: dict[str, Any], *, actor: str, now: datetime | None = None
+    session: Session,
+    data: dict[str, Any],
+    *,
+    actor: str,
+    policy: MergePolicy,
+    wrap: bytes,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Allowlist a hashed indicator (its epoch only) or a raw number (every epoch, and
-    every future one); the answer names the current epoch's hash for a raw number."""
+    every future one); the answer names the current epoch's hash for a raw number.
+    `wrap` is the key store's wrapping key (`consortium_keys.config_wrapping_key`)."""
     now = now or utcnow()
     if data.get("raw_number") is not None:
-        return _add_raw(session, data, actor, now)
+        return _add_raw(session, data, actor, now, policy, wrap)
     kind, value, epoch = data["kind"], data["value"], data["key_epoch"]
     check_epoch(session, epoch)
     ids = require_indicators(session, [(kind, value, epoch)], "value")
@@ -168,7 +171,7 @@ def add(
         entry.note = data.get("note", "") or entry.note
         entry.key_epoch = epoch
     session.flush()
-    recompute(session, [indicator_id], now)
+    recompute(session, [indicator_id], now, policy=policy)
     audit.record(
         session,
         actor,
@@ -180,7 +183,14 @@ def add(
 
 
 def remove(
-    session: Session, kind: str, value: str, *, actor: str, now: datetime | None = None
+    session: Session,
+    kind: str,
+    value: str,
+    *,
+    actor: str,
+    policy: MergePolicy,
+    wrap: bytes,
+    now: datetime | None = None,
 ) -> None:
     now = now or utcnow()
     indicator = find_indicator(session, kind, value)
@@ -190,22 +200,21 @@ def remove(
     ids = [indicator.id]
     if kind == PHONE:
         epoch = entry.key_epoch if entry.key_epoch is not None else indicator.key_epoch
-        ids = _forget_number(session, epoch, value) or ids
+        ids = _forget_number(session, epoch, value, wrap) or ids
     session.execute(delete(AllowlistEntry).where(AllowlistEntry.indicator_id.in_(ids)))
     session.flush()
-    recompute(session, ids, now)
+    recompute(session, ids, now, policy=policy)
     audit.record(session, actor, "allowlist.remove", f"indicator:{indicator.id}", {"kind": kind})
 
 
-def _forget_number(session: Session, epoch: int, value: str) -> list[int]:
+def _forget_number(session: Session, epoch: int, value: str, wrap: bytes) -> list[int]:
     """If `value` is a stored official number's hash, drop that number and return the ids
     of its hashes under every active epoch (removing it from one epoch only would be
     undone at the next rotation); else []."""
-    keys = active_keys(session)
+    keys = active_keys(session, wrap)
     key = keys.get(epoch)
     if key is None:
         return []
-    wrap = _wrap()
     for row, e164 in _numbers(session, wrap):
         if hmac.compare_digest(hash_normalized(IndicatorKind.PHONE, e164, key), value):
             hashes = [hash_normalized(IndicatorKind.PHONE, e164, k) for k in keys.values()]
@@ -324,7 +333,7 @@ def _legit_votes(session: Session, ids: list[int]) -> dict[int, int]:
 
 def decide_conflict(
     session: Session, kind: str, value: str, decision: str, note: str, *, actor: str,
-    now: datetime | None = None,
+    policy: MergePolicy, wrap: bytes, now: datetime | None = None,
 ) -> dict[str, Any]:
     """Settle an open conflict (404 if there is none): `allow` adds an admin allowlist entry
     under the epoch the legit voters hashed with; `keep` records the overruling."""
@@ -337,7 +346,8 @@ def decide_conflict(
         raise ApiError(404, "not_found", "no open allowlist conflict on this indicator")
     if decision == ConflictDecision.ALLOW:
         add(session, {"kind": kind, "value": value, "key_epoch": _voters_epoch(session, indicator),
-                      "raw_number": None, "note": note}, actor=actor, now=now)
+                      "raw_number": None, "note": note},
+            actor=actor, policy=policy, wrap=wrap, now=now)
     else:
         session.add(AllowlistConflictDecision(
             indicator_id=indicator.id, decision=ConflictDecision.KEEP.value, decided_by=actor,

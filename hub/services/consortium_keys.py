@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.config import HubConfig
 from hub.errors import ApiError
 from hub.models.consortium import ConsortiumKey
 from schemas.enums import EpochState
@@ -104,11 +105,10 @@ reader document, without changing the document's shape.
 """
 
 
-def keys_config() -> tuple[Path, str | None, int]:
-    from hub import get_config
-
-    cfg = get_config()
-    return cfg.keys_dir, cfg.key_passphrase, cfg.consortium_retire_after_s
+def config_wrapping_key(cfg: HubConfig) -> bytes:
+    """The wrapping key of `cfg`'s key store (`keys_dir`, `LIANFANG_KEY_PASSPHRASE`):
+    what the web views and commands pass to the keystore functions below."""
+    return wrapping_key(cfg.keys_dir, cfg.key_passphrase)
 
 
 def seal(wrap: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
@@ -143,35 +143,33 @@ def epoch_states(session: Session) -> dict[int, str]:
     }
 
 
-def current_key(session: Session) -> tuple[int, bytes]:
-    """The current epoch and its raw 32-byte key (app context needed for the key store)."""
+def current_key(session: Session, wrap: bytes) -> tuple[int, bytes]:
+    """The current epoch and its raw 32-byte key (`wrap`: the store's wrapping key)."""
     row = session.scalars(
         select(ConsortiumKey).where(ConsortiumKey.state == EpochState.CURRENT.value)
     ).first()
     if row is None:
         raise ApiError(503, "no_consortium_key", "the hub has no consortium key yet; run init")
-    keys_dir, passphrase, _ = keys_config()
-    return row.epoch, _decrypt(row, wrapping_key(keys_dir, passphrase))
+    return row.epoch, _decrypt(row, wrap)
 
 
-def active_keys(session: Session) -> dict[int, bytes]:
+def active_keys(session: Session, wrap: bytes) -> dict[int, bytes]:
     """Raw keys of every `current` and `retiring` epoch (feeds list these epochs)."""
-    keys_dir, passphrase, _ = keys_config()
-    wrap = wrapping_key(keys_dir, passphrase)
     rows = session.scalars(
         select(ConsortiumKey).where(ConsortiumKey.state != EpochState.RETIRED.value)
     )
     return {row.epoch: _decrypt(row, wrap) for row in rows}
 
 
-def key_document(session: Session, *, identity: bool) -> dict[str, Any]:
-    """The `GET /v1/consortium-key` body (docs/FORMATS.md), newest epoch first.
+def key_document(
+    session: Session, wrap: bytes, retire_after_s: int, *, identity: bool
+) -> dict[str, Any]:
+    """The `GET /v1/consortium-key` body (docs/FORMATS.md), newest epoch first; a
+    retiring epoch announces `retires_at` = retiring + `retire_after_s`.
 
     `identity` is True only for a signed approved member: a reader token's
     document carries the phone key alone.
     """
-    keys_dir, passphrase, retire_after = keys_config()
-    wrap = wrapping_key(keys_dir, passphrase)
     rows = list(
         session.scalars(
             select(ConsortiumKey)
@@ -194,7 +192,7 @@ def key_document(session: Session, *, identity: bool) -> dict[str, Any]:
         if identity:
             entry["identity_key"] = b64encode(_decrypt_identity(row, wrap))
         if row.state == EpochState.RETIRING.value and row.retiring_at is not None:
-            entry["retires_at"] = format_time(row.retiring_at + timedelta(seconds=retire_after))
+            entry["retires_at"] = format_time(row.retiring_at + timedelta(seconds=retire_after_s))
         keys.append(entry)
     return {"current_epoch": current, "audience": "member" if identity else "reader",
             "keys": keys}

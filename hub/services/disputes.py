@@ -26,6 +26,7 @@ from hub.models.report import MemberStanding, Report
 from hub.services import audit
 from hub.services.indicators import find_indicator
 from hub.services.listings import mark_member_listings
+from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
 from schemas.enums import Category, DisputeState, ReportState
 from schemas.timefmt import format_time, utcnow
@@ -39,12 +40,16 @@ def open_dispute(
     value: str,
     reason: str,
     *,
+    policy: MergePolicy,
+    max_open_per_member: int,
+    cooloff_days: int,
     member_id: str | None = None,
     admin: str | None = None,
     evidence: str = "",
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Open a dispute on a known indicator; 404 if unknown, 409 if one is already open.
+    """Open a dispute on a known indicator; 404 if unknown, 409 if one is already open
+    (or when the member already has `max_open_per_member` open disputes).
 
     A member whose dispute on this indicator an admin upheld within the cool-off
     (`dispute_cooloff_days`) gets 409 `dispute_cooling_off`, unless it brings new
@@ -57,8 +62,8 @@ def open_dispute(
         raise ApiError(404, "not_found", "the hub has no listing for this indicator")
     state = DisputeState.OPEN.value
     if member_id is not None:
-        _check_open_cap(session, member_id)
-        cooling_until = _cooling_off_until(session, member_id, indicator.id, now)
+        _check_open_cap(session, member_id, max_open_per_member)
+        cooling_until = _cooling_off_until(session, member_id, indicator.id, now, cooloff_days)
         if cooling_until is not None:
             if not evidence.strip():
                 raise ApiError(
@@ -90,7 +95,7 @@ def open_dispute(
     )
     session.add(dispute)
     session.flush()
-    recompute(session, [indicator.id], now)
+    recompute(session, [indicator.id], now, policy=policy)
     actor = f"member:{member_id}" if member_id else (admin or "admin")
     # The reason is free text from a member: kept on the dispute, not copied into the log.
     audit.record(
@@ -99,27 +104,14 @@ def open_dispute(
     return dispute_view(dispute, indicator)
 
 
-DEFAULT_MAX_OPEN_PER_MEMBER = 100
-DEFAULT_COOLOFF_DAYS = 30.0
 DISMISS_WEIGHT_FACTOR = 0.5
 
 
-def cooloff() -> timedelta:
-    """`LIANFANG_DISPUTE_COOLOFF_DAYS` (default 30): after an uphold, how long the same
-    member needs new evidence to dispute the same listing again."""
-    from flask import has_app_context
-
-    if not has_app_context():
-        return timedelta(days=DEFAULT_COOLOFF_DAYS)
-    from hub import get_config
-
-    raw = get_config().get("dispute_cooloff_days", DEFAULT_COOLOFF_DAYS)
-    return timedelta(days=max(float(raw), 0.0))
-
-
 def _cooling_off_until(
-    session: Session, member_id: str, indicator_id: int, now: datetime
+    session: Session, member_id: str, indicator_id: int, now: datetime, cooloff_days: int
 ) -> datetime | None:
+    """When the member's cool-off on this listing ends (`LIANFANG_DISPUTE_COOLOFF_DAYS`
+    after an admin upheld its last dispute on it), or None when it is not cooling off."""
     last = session.scalar(
         select(func.max(Dispute.resolved_at)).where(
             Dispute.indicator_id == indicator_id,
@@ -127,30 +119,19 @@ def _cooling_off_until(
             Dispute.state == DisputeState.UPHELD.value,
         )
     )
-    if last is None or last + cooloff() <= now:
-        return None
-    return last + cooloff()
+    until = None if last is None else last + timedelta(days=cooloff_days)
+    return until if until is not None and until > now else None
 
 
-def max_open_per_member() -> int:
-    """`LIANFANG_MAX_OPEN_DISPUTES_PER_MEMBER` (default 100)."""
-    from flask import has_app_context
-
-    if not has_app_context():
-        return DEFAULT_MAX_OPEN_PER_MEMBER
-    from hub import get_config
-
-    raw = get_config().get("max_open_disputes_per_member", DEFAULT_MAX_OPEN_PER_MEMBER)
-    return max(int(raw), 1)
-
-
-def _check_open_cap(session: Session, member_id: str) -> None:
+def _check_open_cap(session: Session, member_id: str, cap: int) -> None:
     """409 `too_many_open_disputes` at the cap: every open dispute holds an indicator out
     of `block`, so one member opening thousands would unblock them wholesale (and
-    flood the admin queue). 409, not 429: waiting does not help, a resolution does."""
+    flood the admin queue). 409, not 429: waiting does not help, a resolution does.
+    `cap` is `LIANFANG_MAX_OPEN_DISPUTES_PER_MEMBER`, scaled by the member's dispute
+    standing (dismissed disputes lower it)."""
     standing = session.get(MemberStanding, member_id)
     standing_weight = standing.dispute_weight if standing is not None else 1.0
-    cap = max(1, math.floor(max_open_per_member() * standing_weight))
+    cap = max(1, math.floor(cap * standing_weight))
     count = session.scalar(
         select(func.count())
         .select_from(Dispute)
@@ -217,6 +198,7 @@ def resolve(
     reason: str,
     *,
     actor: str,
+    policy: MergePolicy,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """`uphold` keeps the listing (the hold ends); `delist` overturns its reports."""
@@ -242,7 +224,7 @@ def resolve(
             mark_member_listings(session, member_id, now)
     elif dispute.opened_by_member is not None:
         _lower_dispute_standing(session, dispute.opened_by_member, now)
-    changed = recompute(session, [dispute.indicator_id], now)
+    changed = recompute(session, [dispute.indicator_id], now, policy=policy)
     audit.record(
         session,
         actor,

@@ -34,6 +34,7 @@ from hub.services.indicators import (
     epoch_error,
     load_indicator_ids,
 )
+from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
 from schemas.enums import ReportState
 from schemas.reports import ReportSchema, fast_load_report
@@ -63,34 +64,22 @@ def new_batch_id() -> str:
     return "b_" + secrets.token_hex(10)
 
 
-DEFAULT_IDEMPOTENCY_TTL_S = 86400
-
-
-def idempotency_ttl() -> timedelta:
-    """How long a stored `Idempotency-Key` is honoured (`LIANFANG_IDEMPOTENCY_TTL_S`)."""
-    from flask import has_app_context
-
-    seconds = DEFAULT_IDEMPOTENCY_TTL_S
-    if has_app_context():
-        from hub import get_config
-
-        seconds = int(get_config().get("idempotency_ttl_s", DEFAULT_IDEMPOTENCY_TTL_S))
-    return timedelta(seconds=max(seconds, 1))
-
-
 def find_replay(
     session: Session,
     member_id: str,
     idempotency_key: str | None,
     body_sha256: str,
     now: datetime | None = None,
+    *,
+    ttl_s: int,
 ) -> dict[str, Any] | None:
     """The stored response for a repeated key and body; 409 when the body differs.
 
-    A key is honoured for `idempotency_ttl()` after its batch: a retry comes within
-    seconds or hours, while a key seen again days later is a client reusing a name
-    for new data. After the window the old batch's key is cleared (the batch row and
-    its signature — the provenance — stay) and the request is a new batch.
+    A key is honoured for `ttl_s` (`LIANFANG_IDEMPOTENCY_TTL_S`) after its batch: a
+    retry comes within seconds or hours, while a key seen again days later is a
+    client reusing a name for new data. After the window the old batch's key is
+    cleared (the batch row and its signature — the provenance — stay) and the
+    request is a new batch.
     """
     if not idempotency_key:
         return None
@@ -102,7 +91,7 @@ def find_replay(
     ).first()
     if batch is None:
         return None
-    if batch.created_at <= now - idempotency_ttl():
+    if batch.created_at <= now - timedelta(seconds=ttl_s):
         batch.idempotency_key = None  # frees the unique (member, key) for the new batch
         session.flush()
         return None
@@ -152,6 +141,8 @@ def submit_reports(
     items: list[Any],
     *,
     provenance: Provenance,
+    policy: MergePolicy,
+    idempotency_ttl_s: int,
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> tuple[int, dict[str, Any]]:
@@ -162,7 +153,9 @@ def submit_reports(
     stored, so the member can fix and resend under the same key).
     """
     now = now or utcnow()
-    replay = find_replay(session, member_id, idempotency_key, provenance.body_sha256, now)
+    replay = find_replay(
+        session, member_id, idempotency_key, provenance.body_sha256, now, ttl_s=idempotency_ttl_s
+    )
     if replay is not None:
         return 200, replay
 
@@ -194,7 +187,7 @@ def submit_reports(
     batch.accepted = accepted
     batch.rejected = len(errors)
     batch.response = json.dumps(response, separators=(",", ":"))
-    changed = recompute(session, touched, now)
+    changed = recompute(session, touched, now, policy=policy)
     audit.record(
         session,
         f"member:{member_id}",
@@ -320,7 +313,12 @@ def _upsert(
 
 
 def retract_reports(
-    session: Session, member_id: str, items: list[dict[str, Any]], now: datetime | None = None
+    session: Session,
+    member_id: str,
+    items: list[dict[str, Any]],
+    now: datetime | None = None,
+    *,
+    policy: MergePolicy,
 ) -> dict[str, Any]:
     """Withdraw the member's own active reports; returns `{"retracted", "not_found"}`.
 
@@ -357,7 +355,7 @@ def retract_reports(
     rows = [{"id": rid, "state": retracted, "updated_at": now} for rid in sorted(chosen)]
     for chunk in chunked(rows):
         session.execute(update(Report), list(chunk))
-    changed = recompute(session, touched, now)
+    changed = recompute(session, touched, now, policy=policy)
     audit.record(
         session,
         f"member:{member_id}",

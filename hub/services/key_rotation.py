@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hub.config import HubConfig
 from hub.models.allowlist import AllowlistEntry
 from hub.models.consortium import ConsortiumKey
 from hub.models.report import Report
@@ -26,19 +27,25 @@ from hub.services.consortium_keys import (
     KEY_BYTES,
     epoch_aad,
     identity_aad,
-    keys_config,
     seal,
     wrapping_key,
 )
+from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
 from schemas.enums import EpochState
 from schemas.timefmt import utcnow
 
 
 def create_epoch(
-    session: Session, keys_dir: Path, passphrase: str | None, actor: str = "system"
+    session: Session,
+    keys_dir: Path,
+    passphrase: str | None,
+    actor: str = "system",
+    *,
+    policy: MergePolicy,
 ) -> int:
-    """Generate the next epoch's key as `current`, demoting older epochs."""
+    """Generate the next epoch's key as `current`, demoting older epochs; the official
+    allowlisted numbers are hashed under it and re-merged under `policy`."""
     wrap = wrapping_key(keys_dir, passphrase)
     now = utcnow()
     latest = session.scalar(select(func.max(ConsortiumKey.epoch)))
@@ -63,29 +70,33 @@ def create_epoch(
         )
     )
     session.flush()
-    _epochs_changed(session, retired, now)
-    allow_epoch(session, epoch, raw_key, wrap, now)
+    _epochs_changed(session, retired, now, policy=policy)
+    allow_epoch(session, epoch, raw_key, wrap, now, policy=policy)
     audit.record(session, actor, "consortium_key.rotate", f"epoch:{epoch}", {"epoch": epoch})
     return epoch
 
 
-def _epochs_changed(session: Session, retired: list[int], now: datetime) -> None:
+def _epochs_changed(
+    session: Session, retired: list[int], now: datetime, *, policy: MergePolicy
+) -> None:
     """What must follow retiring epochs, in the same transaction: their contributions
     stop counting (`retire_epoch`, run after the state is stored, since the re-merge
     reads the epoch states from the database)."""
     for epoch in retired:
-        retire_epoch(session, epoch)
+        retire_epoch(session, epoch, policy=policy)
 
 
-def retire_due(session: Session, now: datetime) -> list[int]:
-    """Retire every `retiring` epoch whose `retires_at` has passed; returns their numbers.
+def retire_due(
+    session: Session, now: datetime, *, retire_after_s: int, policy: MergePolicy
+) -> list[int]:
+    """Retire every `retiring` epoch whose `retires_at` (retiring + `retire_after_s`,
+    `LIANFANG_CONSORTIUM_RETIRE_AFTER_S`) has passed; returns their numbers.
 
     Rotation only retires the epoch before the previous one, so without this a
     retiring epoch would stay in the feeds (and usable for reports) until the
     next rotation, however late. The feed builder runs it before each build.
     """
-    _, _, retire_after = keys_config()
-    cutoff = now - timedelta(seconds=retire_after)
+    cutoff = now - timedelta(seconds=retire_after_s)
     rows = list(
         session.scalars(
             select(ConsortiumKey)
@@ -103,27 +114,29 @@ def retire_due(session: Session, now: datetime) -> list[int]:
         return []
     session.flush()
     epochs = [row.epoch for row in rows]
-    _epochs_changed(session, epochs, now)
+    _epochs_changed(session, epochs, now, policy=policy)
     for epoch in epochs:
         audit.record(session, "system", "consortium_key.retire", f"epoch:{epoch}", {"epoch": epoch})
     return epochs
 
 
-def ensure_first_epoch(session: Session, keys_dir: Path, passphrase: str | None) -> bool:
+def ensure_first_epoch(
+    session: Session, keys_dir: Path, passphrase: str | None, *, policy: MergePolicy
+) -> bool:
     """Create epoch 1 unless any epoch exists; True when created."""
     if session.scalar(select(func.count()).select_from(ConsortiumKey)):
         return False
-    create_epoch(session, keys_dir, passphrase, actor="system:init")
+    create_epoch(session, keys_dir, passphrase, actor="system:init", policy=policy)
     return True
 
 
-def rotate(session: Session, actor: str = "cli") -> int:
-    """Start a new epoch in the current app's key store; returns its number."""
-    keys_dir, passphrase, _ = keys_config()
-    return create_epoch(session, keys_dir, passphrase, actor=actor)
+def rotate(session: Session, cfg: HubConfig, actor: str = "cli") -> int:
+    """Start a new epoch in `cfg`'s key store (re-merging under `cfg.policy`); returns
+    its number."""
+    return create_epoch(session, cfg.keys_dir, cfg.key_passphrase, actor=actor, policy=cfg.policy)
 
 
-def retire_epoch(session: Session, epoch: int) -> int:
+def retire_epoch(session: Session, epoch: int, *, policy: MergePolicy) -> int:
     """Re-merge every indicator with a report or admin allowlist entry made under `epoch`;
     returns how many listings changed.
 
@@ -137,4 +150,4 @@ def retire_epoch(session: Session, epoch: int) -> int:
     reported = select(Report.indicator_id).where(Report.key_epoch == epoch)
     allowed = select(AllowlistEntry.indicator_id).where(AllowlistEntry.key_epoch == epoch)
     ids = set(session.scalars(reported.distinct())) | set(session.scalars(allowed))
-    return recompute(session, ids, now)
+    return recompute(session, ids, now, policy=policy)

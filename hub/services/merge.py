@@ -15,22 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from hub.config import MergePolicy  # the policy numbers are settings (LIANFANG_POLICY_*)
 from schemas.enums import Category, ReportState
 
 LEGIT = Category.LEGIT.value
 _DAY_S = 86400.0
-
-
-@dataclass(frozen=True)
-class MergePolicy:
-    """Policy numbers; configuration, not code (defaults are docs/ARCHITECTURE.md §4's)."""
-
-    block_score: float = 0.8
-    block_min_members: int = 2
-    warn_score: float = 0.5
-    warn_single_confidence: int = 80
-    half_life_days: float = 30.0
-    allow_min_members: int = 2
 
 
 @dataclass(frozen=True)

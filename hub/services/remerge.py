@@ -36,33 +36,6 @@ from hub.services.merge import MergePolicy, MergeResult, merge
 from schemas.enums import USABLE_EPOCH_STATES, DisputeState, IndicatorKind, MemberState
 from schemas.timefmt import utcnow
 
-_POLICY_FIELDS = {
-    "block_score": float,
-    "block_min_members": int,
-    "warn_score": float,
-    "warn_single_confidence": int,
-    "half_life_days": float,
-    "allow_min_members": int,
-}
-
-
-def current_policy() -> MergePolicy:
-    """The merge policy from the app config (`policy_<field>` settings) or the defaults."""
-    from flask import has_app_context
-
-    if not has_app_context():
-        return MergePolicy()
-    from hub import get_config
-
-    cfg = get_config()
-    overrides: dict[str, Any] = {}
-    for name, cast in _POLICY_FIELDS.items():
-        raw = cfg.get(f"policy_{name}")
-        if raw is not None:
-            overrides[name] = cast(raw)
-    return MergePolicy(**overrides)
-
-
 _LISTING_COLUMNS = (
     "indicator_id",
     "tier",
@@ -119,11 +92,11 @@ def recompute(
     indicator_ids: Iterable[int],
     now: datetime | None = None,
     *,
-    policy: MergePolicy | None = None,
+    policy: MergePolicy,
 ) -> int:
-    """Re-merge these indicators from the database; returns how many listings changed."""
+    """Re-merge these indicators from the database under `policy` (the caller passes
+    `HubConfig.policy`); returns how many listings changed."""
     now = now or utcnow()
-    policy = policy or current_policy()
     ids = sorted(set(indicator_ids))
     states = epoch_states(session)
     session.flush()  # the chunks read through Core, which does not autoflush
@@ -274,7 +247,9 @@ def _recompute_chunk(
     return len(inserts) + len(updates)
 
 
-def remerge_due(session: Session, now: datetime, *, limit: int | None = None) -> int:
+def remerge_due(
+    session: Session, now: datetime, *, policy: MergePolicy, limit: int | None = None
+) -> int:
     """Recompute listings whose `next_review_at <= now` (decay, expiry, a member's
     state or weight changed); returns the count.
 
@@ -301,7 +276,7 @@ def remerge_due(session: Session, now: datetime, *, limit: int | None = None) ->
         )
         if not due:
             break
-        recompute(session, due, now)
+        recompute(session, due, now, policy=policy)
         done += len(due)
         after = due[-1]
     return done

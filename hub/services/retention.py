@@ -35,6 +35,7 @@ from flask import Flask
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from hub.config import HubConfig, RetentionConfig
 from hub.db import get_db
 from hub.feeds import journal, lock
 from hub.feeds import publisher as pub
@@ -43,48 +44,34 @@ from hub.models.nonce import SeenNonce
 from hub.models.report import Report, ReportBatch
 from hub.models.tokens import AdminToken
 from hub.services import audit
+from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
 from schemas.timefmt import utcnow
 
 log = logging.getLogger("hub.retention")
 
 RETENTION_LEASE = "retention"
-DEFAULT_RETENTION_DAYS = 90
-DEFAULT_JOURNAL_RETENTION_DAYS = 7
-DEFAULT_PURGE_INTERVAL_S = 6 * 3600
 _LEASE_TTL = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
 class RetentionSettings:
-    """The retention knobs (`LIANFANG_RETENTION_DAYS`, `..._JOURNAL_RETENTION_DAYS`,
-    `..._PURGE_INTERVAL_S`) plus the nonce window, read once from the HubConfig."""
+    """What one purge keeps: `HubConfig.retention` plus the nonce and idempotency windows."""
 
-    report_days: int = DEFAULT_RETENTION_DAYS
-    journal_days: int = DEFAULT_JOURNAL_RETENTION_DAYS
-    interval_s: int = DEFAULT_PURGE_INTERVAL_S
-    nonce_retention_s: int = 900
-    idempotency_ttl_s: int = 86400
+    report_days: int = RetentionConfig().report_days
+    journal_days: int = RetentionConfig().journal_days
+    interval_s: int = RetentionConfig().interval_s
+    nonce_retention_s: int = HubConfig.nonce_retention_s
+    idempotency_ttl_s: int = HubConfig.idempotency_ttl_s
 
     @classmethod
-    def from_config(cls, config: Any) -> RetentionSettings:
-        def number(name: str, default: int, minimum: int) -> int:
-            raw = config.get(name, default)
-            try:
-                value = int(str(raw).strip())
-            except ValueError:
-                env = f"LIANFANG_{name.upper()}"
-                raise ValueError(f"{env} must be an integer (got {raw!r})") from None
-            if value < minimum:
-                raise ValueError(f"LIANFANG_{name.upper()} must be >= {minimum} (got {value})")
-            return value
-
+    def from_config(cls, config: HubConfig) -> RetentionSettings:
         return cls(
-            report_days=number("retention_days", DEFAULT_RETENTION_DAYS, 0),
-            journal_days=number("journal_retention_days", DEFAULT_JOURNAL_RETENTION_DAYS, 0),
-            interval_s=number("purge_interval_s", DEFAULT_PURGE_INTERVAL_S, 60),
-            nonce_retention_s=int(config.get("nonce_retention_s", 900)),
-            idempotency_ttl_s=number("idempotency_ttl_s", 86400, 1),
+            report_days=config.retention.report_days,
+            journal_days=config.retention.journal_days,
+            interval_s=config.retention.interval_s,
+            nonce_retention_s=config.nonce_retention_s,
+            idempotency_ttl_s=config.idempotency_ttl_s,
         )
 
 
@@ -110,9 +97,15 @@ class PurgeResult:
 
 
 def purge_database(
-    session: Session, now: datetime, settings: RetentionSettings, feeds: tuple[str, ...]
+    session: Session,
+    now: datetime,
+    settings: RetentionSettings,
+    feeds: tuple[str, ...],
+    *,
+    policy: MergePolicy,
 ) -> PurgeResult:
-    """The DB half of a purge in `session`'s transaction (the caller commits).
+    """The DB half of a purge in `session`'s transaction (the caller commits); listings
+    that lose expired reports are re-merged under `policy`.
 
     Writes the summarising audit entry last, in the same transaction, so the
     record and the deletions stand or fall together.
@@ -128,7 +121,7 @@ def purge_database(
         result.reports = _count(
             session.execute(delete(Report).where(Report.expires_at < report_cutoff))
         )
-        result.listings_recomputed = recompute(session, touched, now)
+        result.listings_recomputed = recompute(session, touched, now, policy=policy)
     nonce_cutoff = now - timedelta(seconds=settings.nonce_retention_s)
     result.nonces = _count(
         session.execute(delete(SeenNonce).where(SeenNonce.seen_at < nonce_cutoff))
@@ -169,12 +162,10 @@ def _count(result: Any) -> int:
     return max(int(result.rowcount or 0), 0)
 
 
-def purge(app: Flask, now: datetime | None = None) -> PurgeResult:
-    """One purge run under the `retention` lease: database, then feed artifacts."""
-    from hub import get_config
-
+def purge(app: Flask, cfg: HubConfig, now: datetime | None = None) -> PurgeResult:
+    """One purge run of `app`'s database and `cfg`'s feeds (the caller passes
+    HubConfig of `app`) under the `retention` lease: database, then feed artifacts."""
     now = now or utcnow()
-    cfg = get_config(app)
     settings = RetentionSettings.from_config(cfg)
     database = get_db(app)
     holder = lock.new_holder()
@@ -182,7 +173,7 @@ def purge(app: Flask, now: datetime | None = None) -> PurgeResult:
         return PurgeResult(busy=True)
     try:
         with database.new_session(write=True) as session:
-            result = purge_database(session, now, settings, ALL_FEEDS)
+            result = purge_database(session, now, settings, ALL_FEEDS, policy=cfg.policy)
             session.commit()
     finally:
         lock.release(database.write_sessions, holder, RETENTION_LEASE)

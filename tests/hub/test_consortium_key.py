@@ -13,11 +13,22 @@ from cryptography.exceptions import InvalidTag
 from flask import Flask
 from sqlalchemy import select
 
+from hub import get_config
 from hub.cli import main
 from hub.db import get_db
 from hub.models.consortium import ConsortiumKey
 from hub.services import audit, consortium_keys, key_rotation
 from schemas.keys import b64decode
+
+
+def _wrap(app: Flask) -> bytes:
+    return consortium_keys.config_wrapping_key(get_config(app))
+
+
+def _document(app: Flask, session: Any) -> dict[str, Any]:
+    cfg = get_config(app)
+    return consortium_keys.key_document(session, _wrap(app), cfg.consortium_retire_after_s,
+                                        identity=True)
 
 
 def test_members_and_reader_tokens_get_the_same_phone_key(live_hub: Any) -> None:
@@ -63,23 +74,22 @@ def test_pending_member_gets_no_key(live_hub: Any) -> None:
 def test_rotation_moves_epochs_through_states(hub_app: Flask) -> None:
     db = get_db(hub_app)
     with hub_app.app_context(), db.new_session() as session:
-        first_epoch, first_key = consortium_keys.current_key(session)
+        first_epoch, first_key = consortium_keys.current_key(session, _wrap(hub_app))
         assert (first_epoch, len(first_key)) == (1, 32)
-        assert key_rotation.rotate(session) == 2
+        assert key_rotation.rotate(session, get_config(hub_app)) == 2
         session.commit()
         assert consortium_keys.epoch_states(session) == {1: "retiring", 2: "current"}
-        epoch, second_key = consortium_keys.current_key(session)
+        epoch, second_key = consortium_keys.current_key(session, _wrap(hub_app))
         assert epoch == 2 and second_key != first_key
-        doc = consortium_keys.key_document(session, identity=True)
+        doc = _document(hub_app, session)
         assert doc["current_epoch"] == 2
         assert [(k["epoch"], k["state"]) for k in doc["keys"]] == [(2, "current"), (1, "retiring")]
         assert "retires_at" in doc["keys"][1]
         assert b64decode(doc["keys"][1]["key"]) == first_key
-        key_rotation.rotate(session)
+        key_rotation.rotate(session, get_config(hub_app))
         session.commit()
         assert consortium_keys.epoch_states(session) == {1: "retired", 2: "retiring", 3: "current"}
-        document = consortium_keys.key_document(session, identity=True)
-        assert [k["epoch"] for k in document["keys"]] == [3, 2]
+        assert [k["epoch"] for k in _document(hub_app, session)["keys"]] == [3, 2]
 
 
 def test_keys_are_encrypted_at_rest_and_master_key_is_private(hub_app: Flask) -> None:
@@ -88,7 +98,7 @@ def test_keys_are_encrypted_at_rest_and_master_key_is_private(hub_app: Flask) ->
     assert stat.S_IMODE(master.stat().st_mode) == 0o600
     db = get_db(hub_app)
     with hub_app.app_context(), db.new_session(write=False) as session:
-        _, raw_key = consortium_keys.current_key(session)
+        _, raw_key = consortium_keys.current_key(session, _wrap(hub_app))
         row = session.scalars(select(ConsortiumKey)).one()
     assert raw_key not in row.ciphertext and raw_key not in row.nonce
     # tampering with the ciphertext makes decryption fail instead of yielding a wrong key
@@ -102,7 +112,7 @@ def test_keys_are_encrypted_at_rest_and_master_key_is_private(hub_app: Flask) ->
         db.new_session(write=False) as session,
         pytest.raises(InvalidTag),
     ):
-        consortium_keys.current_key(session)
+        consortium_keys.current_key(session, _wrap(hub_app))
 
 
 def test_cli_rotate_consortium_key(hub_app: Flask, db_url: str) -> None:

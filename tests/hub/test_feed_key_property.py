@@ -32,6 +32,7 @@ from hub.models.feed import FeedState
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
 from hub.services import allowlist, disputes, ingest, membership
+from hub.services.consortium_keys import config_wrapping_key
 from schemas.enums import DisputeState, Feed
 from schemas.envelope import public_key_raw
 from schemas.keys import b64encode
@@ -100,8 +101,9 @@ def implied(session: Any) -> dict[str, set[int]]:
     return want
 
 
-def _step(session: Any, members: list[str], step: tuple, now: datetime) -> None:
+def _step(session: Any, members: list[str], step: tuple, now: datetime, cfg: Any) -> None:
     action = step[0]
+    wrap = config_wrapping_key(cfg)
     if action == "report":
         _, who, value, category, confidence, hours = step
         item = {"kind": "phone", "value": value, "category": category,
@@ -109,28 +111,32 @@ def _step(session: Any, members: list[str], step: tuple, now: datetime) -> None:
                 "expires_at": format_time(now + timedelta(hours=hours))}
         status, _ = ingest.submit_reports(
             session, members[who], [item], provenance=ingest.Provenance(body_sha256="0" * 64),
-            now=now)
+            now=now, policy=cfg.policy, idempotency_ttl_s=cfg.idempotency_ttl_s)
         if status != 200:
             session.rollback()
             return
     elif action == "retract":
         ingest.retract_reports(session, members[step[1]], [{"kind": "phone", "value": step[2]}],
-                               now=now)
+                               now=now, policy=cfg.policy)
     elif action == "dispute":
         disputes.open_dispute(session, "phone", step[2], "A contracted hotline number.",
-                              member_id=members[step[1]], now=now)
+                              member_id=members[step[1]], now=now, policy=cfg.policy,
+                              max_open_per_member=cfg.max_open_disputes_per_member,
+                              cooloff_days=cfg.dispute_cooloff_days)
     elif action == "resolve":
         open_id = session.scalar(
             select(func.min(Dispute.id)).where(Dispute.state == DisputeState.OPEN.value))
         if open_id is None:
             return
         disputes.resolve(session, open_id, step[1], "checked by the test", actor="admin:test",
-                         now=now)
+                         now=now, policy=cfg.policy)
     elif action == "allow":
         allowlist.add(session, {"kind": "phone", "value": step[1], "key_epoch": 1,
-                                "raw_number": None, "note": ""}, actor="admin:test", now=now)
+                                "raw_number": None, "note": ""}, actor="admin:test", now=now,
+                      policy=cfg.policy, wrap=wrap)
     elif action == "unallow":
-        allowlist.remove(session, "phone", step[1], actor="admin:test", now=now)
+        allowlist.remove(session, "phone", step[1], actor="admin:test", now=now,
+                         policy=cfg.policy, wrap=wrap)
     session.commit()
 
 
@@ -166,6 +172,6 @@ def test_phone_feeds_equal_what_the_listings_say(hub_app, steps) -> None:
                     continue
                 with database.new_session(write=True) as session:
                     try:
-                        _step(session, clock["members"], step, now)
+                        _step(session, clock["members"], step, now, get_config(app))
                     except ApiError:
                         session.rollback()

@@ -28,9 +28,11 @@ from hub.models.listing import Listing
 from hub.models.report import MemberStanding, Report
 from hub.services import membership, remerge
 from hub.services.indicators import ensure_indicators
-from hub.services.merge import ReportView, merge
+from hub.services.merge import MergePolicy, ReportView, merge
 from schemas.envelope import public_key_raw
 from schemas.keys import b64encode
+
+POLICY = MergePolicy()
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 MEMBERS = 4
@@ -101,7 +103,7 @@ def _expected(session: Any, indicator_id: int, now: datetime) -> Any:
         for r in session.scalars(select(Report).where(Report.indicator_id == indicator_id))
     ]
     weights = remerge.load_weights(session, (v.member_id for v in views))
-    return merge(views, weights, remerge.current_policy(), now)
+    return merge(views, weights, POLICY, now)
 
 
 def _check(session: Any, ids: list[int], now: datetime) -> None:
@@ -145,7 +147,7 @@ def test_bulk_recompute_stores_what_merge_says(hub_app, rounds) -> None:
         try:
             for rnd in rounds:
                 now = _apply_round(session, members, ids, rnd)
-                remerge.recompute(session, ids, now)
+                remerge.recompute(session, ids, now, policy=POLICY)
                 _check(session, ids, now)
         finally:
             session.rollback()  # every example starts from the empty database

@@ -11,11 +11,13 @@ import time_machine
 from sqlalchemy import func, select
 
 from client_sdk import trust
+from hub import get_config
 from hub.db import get_db
 from hub.feeds.builder import build_feeds
 from hub.models.report import ReportBatch
 from hub.services.groups import group_record
 from hub.services.key_rotation import rotate
+from hub.services.merge import MergePolicy
 from hub.services.retention import RetentionSettings, purge_database
 from schemas.indicators import hash_indicator
 from schemas.manifest import phone_key
@@ -44,7 +46,7 @@ def feed_keys(hub: Any, member: Any, feed: str) -> tuple[dict[str, Any], set[int
 
 def rotate_key(hub: Any) -> int:
     with hub.app.app_context(), get_db(hub.app).new_session(write=True) as session:
-        epoch = rotate(session, actor="test")
+        epoch = rotate(session, get_config(hub.app), actor="test")
         session.commit()
     return epoch
 
@@ -126,7 +128,7 @@ def test_purge_clears_expired_idempotency_keys_and_keeps_provenance(live_hub) ->
     app = live_hub.app
     with app.app_context(), get_db(app).new_session(write=True) as session:
         later = utcnow() + timedelta(days=2)
-        result = purge_database(session, later, RetentionSettings(), ())
+        result = purge_database(session, later, RetentionSettings(), (), policy=MergePolicy())
         session.commit()
         assert result.idempotency_keys == 1
         batch = session.get(ReportBatch, out.json()["batch_id"])

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from hub.db import get_db
 from hub.models.audit import AuditEntry
 from hub.models.report import Report, ReportBatch
+from hub.services.merge import MergePolicy
 from hub.services.remerge import remerge_due
 from schemas.timefmt import format_time, utcnow
 from tests.hub.reports_support import count, hv, journal, journal_head, listing, rep, report, signed
@@ -92,7 +93,7 @@ def test_expiry_removes_after_remerge_due(live_hub) -> None:
     with time_machine.travel(now + timedelta(days=3), tick=True):
         head = journal_head(live_hub)
         with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
-            assert remerge_due(session, utcnow()) >= 1
+            assert remerge_due(session, utcnow(), policy=MergePolicy()) >= 1
             session.commit()
         view = listing(live_hub, b, value)
         assert view["tier"] == "warn" and view["reporter_count"] == 1

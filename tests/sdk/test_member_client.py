@@ -386,13 +386,14 @@ def test_bad_case_indicator_is_refused_before_sending(live_hub, member, proxy_fa
 
 
 def test_key_rotation_report_and_retract_across_epochs(live_hub, member: MemberClient) -> None:
+    from hub import get_config
     from hub.db import get_db
     from hub.services.key_rotation import rotate
 
     old_epoch, old_key = member.consortium_key()
     assert member.report("phone", ["13700137000"], "fraud", 90).accepted == 1
     with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
-        rotate(session, actor="test")
+        rotate(session, get_config(live_hub.app), actor="test")
         session.commit()
     assert member.consortium_key() == (old_epoch, old_key)  # cached until refreshed
     new_epoch, new_key = member.consortium_key(refresh=True)
