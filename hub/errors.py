@@ -120,7 +120,7 @@ def database_unavailable() -> ApiError:
 
 
 def _is_api_path() -> bool:
-    return request.path.startswith("/v1") or request.path in ("/healthz", "/readyz")
+    return request.path.startswith("/v1") or request.path in ("/healthz", "/readyz", "/metrics")
 
 
 def register_error_handlers(app: Flask) -> None:

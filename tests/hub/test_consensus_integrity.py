@@ -15,6 +15,7 @@ import time_machine
 from sqlalchemy import select
 
 from client_sdk import CallScreener, FeedClient, MemberClient
+from hub import get_config
 from hub.db import get_db
 from hub.feeds.builder import build_feeds, keystore_for
 from hub.models.audit import AuditEntry
@@ -186,7 +187,7 @@ def test_case_and_admin_allowlist_refuse_a_collider_naming_the_field(live_hub) -
 
 def rotate_key(hub: Any) -> int:
     with hub.app.app_context(), get_db(hub.app).new_session(write=True) as session:
-        epoch = rotate(session, actor="test")
+        epoch = rotate(session, get_config(hub.app), actor="test")
         session.commit()
     return epoch
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from client_sdk.member_client import MemberClient
+from hub import get_config
 from hub.db import get_db
 from hub.models.audit import AuditEntry
 from hub.models.indicator import Indicator
@@ -43,7 +44,7 @@ def _reader_document(hub: Any, token: str) -> dict[str, Any]:
 
 def _rotate(hub: Any) -> None:
     with hub.app.app_context(), get_db(hub.app).new_session() as session:
-        key_rotation.rotate(session, actor="test")
+        key_rotation.rotate(session, get_config(hub.app), actor="test")
         session.commit()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import time_machine
 
 from client_sdk.feed_client import FeedClient
+from client_sdk.hashing import hash_indicator
 from client_sdk.member_client import MemberClient
 from client_sdk.screener import CallScreener
 from hub.feeds.builder import build_feeds
@@ -44,6 +45,15 @@ def test_screening_on_verified_hub_feeds(live_hub: Any, root_key: str, tmp_path:
         assert not verdict.stale
         assert set(verdict.feed_version) == {"phone-allow", "phone-block", "phone-warn"}
     assert screener.check(SINGLE, at=day).action == "warn"  # one member cannot block alone
+    # Two legit votes against a fraud report are a conflict for an admin (issue 13),
+    # not an automatic allowlist: the number stays at warn until an admin decides.
+    assert screener.check(OFFICIAL, at=night).reasons == ("consortium_warn",)
+    official = hash_indicator("phone", OFFICIAL, a.consortium_key("phone")[1])
+    decided = live_hub.admin("POST", f"/v1/admin/allowlist-conflicts/phone/{official}",
+                             json={"decision": "allow", "note": "the bank's hotline"})
+    assert decided.status_code == 200, decided.text
+    build_feeds(live_hub.app)
+    assert all(r.ok for r in feeds.sync().values())
     assert screener.check(OFFICIAL, at=night).reasons == ("consortium_allowlist",)
     assert screener.check(CONTACT, at=night).reasons == ("contact",)
     assert screener.check("13500009999", at=day).action == "allow"
