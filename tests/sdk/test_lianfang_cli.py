@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from client_sdk.cli import cli, load_private_key
 from client_sdk.member_client import MemberClient
-from hub.feeds.builder import build_feeds, keystore_for
+from hub.feeds.builder import build_feeds
 from schemas.keys import fingerprint
 
 BLOCKED = ["13800138000", "+86 139 0013 9000"]
