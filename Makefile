@@ -14,7 +14,9 @@ $(STAMP): setup.cfg pyproject.toml
 	bash scripts/system-packages.sh runtime
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[postgres,test,bench]'
+	# phonenumberslite and phonenumbers both install the `phonenumbers` module: keep one.
+	$(PY) -m pip uninstall -q -y phonenumbers 2>/dev/null || true
+	$(PY) -m pip install -q -e '.[hub,postgres,test,bench]'
 	touch $(STAMP)
 
 run: $(STAMP)

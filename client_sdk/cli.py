@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -33,7 +34,7 @@ from tqdm import tqdm
 from client_sdk.errors import SyncError
 from client_sdk.member_client import HubError, MemberClient
 from schemas.enums import Category, IndicatorKind, MemberKind
-from schemas.keys import b64encode
+from schemas.keys import b64encode, fingerprint
 from schemas.reports import MAX_BATCH_REPORTS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -127,6 +128,25 @@ def keygen(path: Path, force: bool) -> None:
         out.write(pem)
     click.echo(f"wrote {path}")
     click.echo(f"public key: {_public_b64(key)}")
+    click.echo(f"fingerprint: {_fingerprint(key)}")
+
+
+def _fingerprint(key: Ed25519PrivateKey) -> str:
+    """The fingerprint the console shows for this key, to compare out of band."""
+    return fingerprint(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+
+@cli.command("fingerprint")
+@click.argument("key_path", metavar="KEY", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output", type=click.Choice(["human", "json"]), default="human")
+@_one_line_errors
+def fingerprint_command(key_path: Path, output: str) -> None:
+    """Print the fingerprint of the member key at KEY, as the hub's console shows it."""
+    key = load_private_key(key_path)
+    if output == "json":
+        click.echo(json.dumps({"public_key": _public_b64(key), "fingerprint": _fingerprint(key)}))
+    else:
+        click.echo(_fingerprint(key))
 
 
 @cli.command()
@@ -141,9 +161,12 @@ def apply(
     hub_url: str, key_path: Path, name: str, kind: str, registration_no: str, contact_email: str
 ) -> None:
     """Apply for membership; prints the member id (pending until an admin approves)."""
-    client = MemberClient(hub_url, load_private_key(key_path))
+    key = load_private_key(key_path)
+    client = MemberClient(hub_url, key)
     member_id = client.apply(name, kind, registration_no, contact_email)
     click.echo(member_id)
+    click.echo(f"key fingerprint (check it with the hub's console): {_fingerprint(key)}",
+               err=True)
 
 
 @cli.command("mint-token")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from hub.config import HubConfig, resolve_config
+
+if TYPE_CHECKING:  # the package imports without Flask, so `hub.launcher` can say what is missing
+    from flask import Flask
 
 __all__ = ["HubConfig", "create_app", "get_config"]
 
@@ -24,6 +25,8 @@ _CONFIG_KEY = "LIANFANG"
 
 def create_app(config: HubConfig | Mapping[str, Any] | None = None) -> Flask:
     """Build the hub app: config, database, error handlers, blueprints, scheduler."""
+    from flask import Flask
+
     from hub import db
     from hub.api import register_blueprints
     from hub.errors import register_error_handlers

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 import phonenumbers
+from phonenumbers import shortnumberinfo
 
 from schemas.enums import IndicatorKind
 
@@ -28,6 +29,7 @@ __all__ = [
     "HASHED_VALUE_PATTERN",
     "HMAC_KINDS",
     "IDENTITY_KINDS",
+    "SHORT_CODE_PREFIX",
     "InvalidIndicator",
     "check_hashed_value",
     "hash_indicator",
@@ -101,18 +103,66 @@ def _phone_fast(raw: str, region: str) -> str | None:
     return "+86" + national
 
 
+SHORT_CODE_PREFIX = "cn-short:"
+"""Canonical prefix of a mainland service short code (`cn-short:95588`).
+
+Short codes are not E.164 numbers (`+8695588` does not exist and cannot be
+dialled), so they get a form that no full number can take: no full number's
+canonical form starts with a letter.
+"""
+
+_EXT_WORDS = re.compile(r"\s*(?:转|轉|分机|分機)\s*")
+"""Chinese extension markers, rewritten to the " ext. " that phonenumbers reads."""
+
+_SMS_CODE = re.compile(r"106[0-9]{5,17}", re.ASCII)
+"""106 SMS-gateway codes (1069..., 1065...): outbound-only, 8-20 digits, not in phonenumbers."""
+
+_SHORT_SEPARATORS = re.compile(r"[\s\-()]")
+
+
+def _phone_short(raw: str, text: str, number: phonenumbers.PhoneNumber) -> str:
+    """`cn-short:<digits>` for a mainland service code, or InvalidIndicator.
+
+    Only codes phonenumbers' CN short-number metadata calls valid (95xxx, 96xxx,
+    10xxx, 12xxx, ...) and 106 SMS codes written without a country code qualify:
+    an unknown short code is refused rather than hashed, and a short code has
+    no extensions.
+    """
+    digits = phonenumbers.national_significant_number(number)
+    known = number.country_code == 86 and shortnumberinfo.is_valid_short_number_for_region(
+        number, "CN"
+    )
+    written = "".join(ch for ch in text if ch.isdigit())
+    sms = written == digits and _SMS_CODE.fullmatch(digits) is not None
+    if not (known or sms):
+        raise InvalidIndicator(f"invalid phone number {_mask(raw)} (not a known service code)")
+    if number.extension:
+        raise InvalidIndicator(f"service code {_mask(raw)} cannot have an extension")
+    return SHORT_CODE_PREFIX + digits
+
+
 def _phone_slow(raw: str, region: str) -> str:
+    text = _EXT_WORDS.sub(" ext. ", unicodedata.normalize("NFKC", raw))
+    short_form = text.strip().startswith(SHORT_CODE_PREFIX)
+    if short_form:
+        text = _SHORT_SEPARATORS.sub("", text.strip()[len(SHORT_CODE_PREFIX) :])
     try:
-        number = phonenumbers.parse(raw, region)
+        number = phonenumbers.parse(text, "CN" if short_form else region)
     except phonenumbers.NumberParseException:
         raise InvalidIndicator(f"unparseable phone number {_mask(raw)}") from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidIndicator(f"invalid phone number {_mask(raw)}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if short_form or not phonenumbers.is_valid_number(number):
+        return _phone_short(raw, text, number)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"{e164};ext={number.extension}" if number.extension else e164
 
 
 def normalize_phone(raw: str, region: str = "CN") -> str:
-    """E.164 form (`+8613812345678`) of a phone number; national numbers are read in `region`."""
+    """One canonical form per number (docs/FORMATS.md "Canonical forms").
+
+    E.164 (`+8613812345678`) for full numbers, national numbers read in
+    `region`; `;ext=123` appended for an extension; `cn-short:95588` for a
+    mainland service or 106 SMS code. Each output normalises to itself.
+    """
     if not isinstance(raw, str):
         raise InvalidIndicator("phone number must be a string")
     return _phone_fast(raw, region) or _phone_slow(raw, region)

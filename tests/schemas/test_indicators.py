@@ -322,3 +322,104 @@ def test_simhash_form_and_distance(text: str) -> None:
     assert simhash_distance(fp, fp) == 0
     flipped = f"{int(fp, 16) ^ 0b101:016x}"
     assert simhash_distance(fp, flipped) == 2
+
+
+# ------------------------------------------------- service numbers and extensions
+
+SPECIAL_NUMBERS = [
+    ("95588", "cn-short:95588"),
+    ("９５５８８", "cn-short:95588"),
+    ("955 88", "cn-short:95588"),
+    ("95555", "cn-short:95555"),
+    ("96110", "cn-short:96110"),
+    ("10086", "cn-short:10086"),
+    ("10010", "cn-short:10010"),
+    ("12315", "cn-short:12315"),
+    ("12378", "cn-short:12378"),
+    ("12321", "cn-short:12321"),
+    ("+86 95588", "cn-short:95588"),
+    ("106912345678", "cn-short:106912345678"),
+    ("1069 1234 5678", "cn-short:106912345678"),
+    ("4008-123-456", "+864008123456"),
+    ("400 812 3456", "+864008123456"),
+    ("800-123-4567", "+868001234567"),
+    ("010-12345678", "+861012345678"),
+    ("(010) 1234-5678", "+861012345678"),
+    ("0755 8888 8888", "+8675588888888"),
+    ("010-12345678 转 123", "+861012345678;ext=123"),
+    ("010-12345678转123", "+861012345678;ext=123"),
+    ("010-12345678 分机 123", "+861012345678;ext=123"),
+    ("010-12345678 ext. 123", "+861012345678;ext=123"),
+    ("010-12345678 x123", "+861012345678;ext=123"),
+    ("010-12345678#123", "+861012345678;ext=123"),
+    ("010-12345678,123", "+861012345678;ext=123"),
+    ("+86 138 1234 5678", "+8613812345678"),
+    ("8613812345678", "+8613812345678"),
+]
+
+
+@pytest.mark.parametrize(("raw", "canonical"), SPECIAL_NUMBERS)
+def test_special_numbers_have_one_canonical_form(raw: str, canonical: str) -> None:
+    assert normalize_phone(raw) == canonical
+    assert client_sdk.normalize_phone(raw) == canonical
+    assert normalize_phone(canonical) == canonical
+
+
+def test_documented_vector_table_matches_the_code() -> None:
+    """Every row of the FORMATS.md phone table is what normalize_phone answers."""
+    doc = (Path(__file__).parents[2] / "docs" / "FORMATS.md").read_text(encoding="utf-8")
+    section = doc.split("#### Phone test vectors", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1:3] for line in section.splitlines()[2:]]
+    assert len(rows) >= 10
+    for raw, canonical in rows:
+        assert normalize_phone(raw.strip().strip("`")) == canonical.strip().strip("`")
+
+
+def test_short_code_and_full_number_hashes_differ() -> None:
+    """`cn-short:95588` cannot collide with any E.164 number, e.g. a +86 95588... landline."""
+    assert hash_indicator("phone", "95588", KEY) != hash_normalized("phone", "+8695588", KEY)
+    assert hash_indicator("phone", "95588", KEY) == hash_normalized("phone", "cn-short:95588", KEY)
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [("99999", "not a known service code"), ("12345678", "not a known service code"),
+     ("95588 x12", "cannot have an extension"), ("95588 转 1", "cannot have an extension"),
+     ("cn-short:99999", "not a known service code"), ("+86 106912345678", "service code")],
+)
+def test_unknown_short_codes_and_short_code_extensions_are_refused(raw: str, needle: str) -> None:
+    with pytest.raises(InvalidIndicator, match=needle) as exc:
+        normalize_phone(raw)
+    assert raw.replace(" ", "")[:-2] not in str(exc.value).replace("*", "")
+
+
+@st.composite
+def mainland_mobile(draw: st.DrawFn) -> tuple[str, str]:
+    """A valid mainland mobile (from the installed metadata) in an everyday spelling."""
+    national = draw(st.from_regex(_CN_MOBILE_PATTERN, fullmatch=True).filter(str.isascii))
+    sep = draw(st.sampled_from(["", " ", "-"]))
+    body = f"{national[:3]}{sep}{national[3:7]}{sep}{national[7:]}"
+    if draw(st.booleans()):
+        body = f"({national[:3]}) {national[3:7]} {national[7:]}"
+    prefix = draw(st.sampled_from(["", "+86", "+86 ", "0086", "0086 ", "86", "86-", "+86-"]))
+    return prefix + body, "+86" + national
+
+
+_CN_MOBILE_PATTERN = (
+    phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(mainland_mobile())
+def test_mainland_mobiles_in_any_common_spelling_give_one_e164(case: tuple[str, str]) -> None:
+    raw, e164 = case
+    assert normalize_phone(raw) == e164
+    assert normalize_phone(e164) == e164
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([c for _, c in SPECIAL_NUMBERS]) | mainland_mobile().map(lambda c: c[0]))
+def test_normalize_phone_is_idempotent(raw: str) -> None:
+    once = normalize_phone(raw)
+    assert normalize_phone(once) == once

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from client_sdk.cli import cli, load_private_key
 from client_sdk.member_client import MemberClient
 from hub.feeds.builder import build_feeds
+from schemas.keys import fingerprint
 
 BLOCKED = ["13800138000", "+86 139 0013 9000"]
 
@@ -41,6 +44,12 @@ def test_keygen_writes_a_private_pem_and_never_overwrites(tmp_path: Path) -> Non
     assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
     key = load_private_key(path)
     assert MemberClient("http://x", key).public_key_b64() in result.stdout
+    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    assert f"fingerprint: {fingerprint(raw)}" in result.stdout
+    assert run("fingerprint", str(path)).stdout.strip() == fingerprint(raw)
+    as_json = json.loads(run("fingerprint", str(path), "--output", "json").stdout)
+    assert as_json["fingerprint"] == fingerprint(raw)
+    assert run("fingerprint", str(tmp_path / "missing.pem")).exit_code != 0
     before = path.read_bytes()
     again = run("keygen", str(path))
     assert again.exit_code == 1 and "exists" in again.stderr
