@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-HUB_MODULES = ("flask", "sqlalchemy", "alembic", "flask_limiter", "prometheus_client")
+HUB_MODULES = (
+    "flask", "flask_babel", "apispec", "sqlalchemy", "alembic", "prometheus_client"
+)
 """Top-level modules of the `hub` extra that `hub.cli` needs to start."""
 
 INSTALL_HINT = "lianfang-hub needs the hub's dependencies: pip install 'lianfang[hub]'"

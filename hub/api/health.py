@@ -16,12 +16,14 @@ import os
 import tempfile
 from collections.abc import Callable
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import get_config
 from hub.db import get_db, ping
+from hub.feeds.builder import keystore_for
+from hub.services.consortium_keys import config_wrapping_key
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("hub.health")
@@ -58,14 +60,9 @@ def _check_schema() -> str | None:
 
 
 def _check_keys() -> str | None:
-    from flask import current_app
-
-    from hub.feeds.builder import keystore_for
-    from hub.services.consortium_keys import wrapping_key
-
     cfg = get_config()
     try:
-        wrapping_key(cfg.keys_dir, cfg.key_passphrase)
+        config_wrapping_key(cfg)
         keystore_for(current_app._get_current_object()).load_current_keys()  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 - any failure means "keys do not load"
         return f"do not load ({type(exc).__name__})"

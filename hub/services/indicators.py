@@ -104,20 +104,19 @@ def _without_collisions(
     """`missing` minus phone values whose feed key is taken (stored, or earlier in `missing`)."""
     phone = IndicatorKind.PHONE.value
     prefixes = sorted({v[:16] for k, v in missing if k == phone})
-    taken: set[str] = set()
+    # feed key -> the value holding it. A value that a concurrent batch stored between
+    # our lookup and this one holds its own key: that is a race, not a collision.
+    holders: dict[str, str] = {}
     table = Indicator.__table__
     connection = session.connection()
     for chunk in chunked(prefixes):
-        taken.update(
-            connection.scalars(select(table.c.feed_key).where(table.c.feed_key.in_(list(chunk))))
-        )
+        query = select(table.c.feed_key, table.c.value).where(table.c.feed_key.in_(list(chunk)))
+        holders.update((key, value) for key, value in connection.execute(query))
     kept = []
     for kind, value in missing:
         key = feed_key_of(kind, value)
-        if key is not None:
-            if key in taken:
-                continue
-            taken.add(key)
+        if key is not None and holders.setdefault(key, value) != value:
+            continue
         kept.append((kind, value))
     return kept
 

@@ -25,7 +25,7 @@ from client_sdk.publication import Publication
 from client_sdk.screener import CallScreener, Verdict
 from schemas.indicators import hash_indicator
 from schemas.manifest import phone_key
-from tests.sdk.conftest import StaticHub
+from tests.helpers.static_hub import StaticHub
 
 NUMBER = "13700137000"
 ROUNDS = 6
