@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from client_sdk.request_auth import signed_headers_for_url
 from schemas.enums import IndicatorKind
 from schemas.indicators import InvalidIndicator, hash_indicator, key_audience, simhash64
-from schemas.keys import b64decode, b64encode
+from schemas.keys import MEMBER_KEY_ROTATION_CONTEXT, b64decode, b64encode
 from schemas.reports import MAX_BATCH_REPORTS
 from schemas.timefmt import format_time, utcnow
 
@@ -42,6 +42,7 @@ _BACKOFF_BASE_S = 0.5
 _BACKOFF_CAP_S = 30.0
 _RETRY_AFTER_CAP_S = 120.0
 KEY_CACHE_S = 3600.0
+
 """How long consortium keys are reused before asking the hub again."""
 
 
@@ -166,6 +167,22 @@ class MemberClient:
 
     def me(self) -> dict[str, Any]:
         return self._request("GET", "/v1/members/me")
+
+    def rotate_key(self, new_key: Ed25519PrivateKey) -> dict[str, Any]:
+        """Replace this member's key with `new_key` on the hub, then sign with it.
+
+        The request is signed with the current key and carries the new key's
+        signature over `MEMBER_KEY_ROTATION_CONTEXT + member id` (proof of possession). The
+        member id, and with it the member's standing, stays the same.
+        """
+        if not self.member_id:
+            raise HubError(None, "no_member_id", "apply first or pass member_id")
+        raw = new_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        proof = new_key.sign(MEMBER_KEY_ROTATION_CONTEXT + self.member_id.encode())
+        body = {"public_key": b64encode(raw), "proof": b64encode(proof)}
+        answer = self._request("POST", "/v1/members/me/key", body, idempotent=False)
+        self._key = new_key
+        return answer
 
     def _keys_expired(self) -> bool:
         return (
@@ -373,6 +390,8 @@ class MemberClient:
                 if status < 400:
                     return response.json() if response.content else {}
                 retryable = status == 429 or status == 503 or (idempotent and status >= 500)
+                if status == 429 and self._waits_too_long(response):
+                    retryable = False  # a daily quota: retrying in minutes cannot succeed
                 if not retryable or attempt >= self.max_retries:
                     raise self._error(response)
                 delay = self._retry_after(response)
@@ -401,6 +420,14 @@ class MemberClient:
             )
         settings = self._session.merge_environment_settings(prepared.url, {}, None, None, None)
         return self._session.send(prepared, timeout=self.timeout_s, **settings)
+
+    @staticmethod
+    def _waits_too_long(response: requests.Response) -> bool:
+        """Retry-After beyond what a retry would wait (a quota that resets at midnight)."""
+        try:
+            return float(response.headers.get("Retry-After", "0")) > _RETRY_AFTER_CAP_S
+        except ValueError:
+            return False
 
     @staticmethod
     def _retry_after(response: requests.Response) -> float | None:

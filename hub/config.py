@@ -265,6 +265,10 @@ class MergePolicy(_Settings):
     allow_min_members: int = setting(
         "LIANFANG_POLICY_ALLOW_MIN_MEMBERS", integer(1), 2,
         "distinct members whose `legit` reports allowlist a number")
+    lone_warn_per_member: int = setting(
+        "LIANFANG_POLICY_LONE_WARN_PER_MEMBER", integer(0), 20000,
+        "listings one member's reports alone may hold at warn; beyond it that member's "
+        "lone reports stay at tier `none` (not published) until another member agrees")
 
 
 @dataclass(frozen=True)
@@ -292,6 +296,14 @@ class FeedConfig(_Settings):
     min_poll_interval_s: int | None = setting(
         "LIANFANG_FEED_MIN_POLL_INTERVAL_S", OPTIONAL_SECONDS, None,
         "`min_poll_interval_s` announced in `keys.json`", shown="the build interval")
+    max_entries: int = setting(
+        "LIANFANG_FEED_MAX_ENTRIES", integer(1), 5_000_000,
+        "hard ceiling on one feed's entries: a build that would pass it is not published "
+        "(the feed stays at its last version) and admins are alerted; 5M phone keys are "
+        "a 40 MB snapshot, far below the SDK's 256 MiB artifact limit")
+    alert_fraction: float = setting(
+        "LIANFANG_FEED_ALERT_FRACTION", real(0, 1, above=True), 0.8,
+        "share of `LIANFANG_FEED_MAX_ENTRIES` at which the console and metrics warn")
 
 
 @dataclass(frozen=True)
@@ -387,6 +399,10 @@ class HubConfig(_Settings):
     max_open_disputes_per_member: int = setting(
         "LIANFANG_MAX_OPEN_DISPUTES_PER_MEMBER", integer(1), 100,
         "open disputes one member may have; more → 409 `too_many_open_disputes`")
+    quota_new_indicators_per_day: int = setting(
+        "LIANFANG_QUOTA_NEW_INDICATORS_PER_DAY", integer(0), 20000,
+        "indicators new to the hub one member may introduce per UTC day; a batch that "
+        "would pass it → 429 `quota_exceeded` (0 turns the quota off)")
     dispute_cooloff_days: int = setting(
         "LIANFANG_DISPUTE_COOLOFF_DAYS", integer(0), 30,
         "after an uphold, days before the same member may dispute that listing again "

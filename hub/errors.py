@@ -46,6 +46,7 @@ class ApiError(Exception):
         message: str,
         fields: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -53,9 +54,14 @@ class ApiError(Exception):
         self.message = message
         self.fields = dict(fields) if fields is not None else None
         self.headers = dict(headers or {})
+        # Machine-readable facts a client acts on (a quota's limit and reset time).
+        self.details = dict(details) if details is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "fields": self.fields}}
+        body: dict[str, Any] = {"code": self.code, "message": self.message, "fields": self.fields}
+        if self.details is not None:
+            body["details"] = self.details
+        return {"error": body}
 
 
 def error_response(err: ApiError) -> Response:

@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, abort, g, request
 from prometheus_client import (
@@ -45,6 +46,10 @@ REPORTS = Counter(
     ["outcome"],
 )
 RATE_LIMITED = Counter("lianfang_rate_limit_refusals_total", "Requests refused with 429")
+QUOTA_REFUSALS = Counter(
+    "lianfang_quota_refusals_total",
+    "Report batches refused with 429 quota_exceeded (a member's daily new-indicator quota)",
+)
 DATABASE_ERRORS = Counter(
     "lianfang_database_errors_total", "Requests answered 503 because the database failed"
 )
@@ -57,6 +62,14 @@ def _endpoint() -> str:
     return rule.rule if rule is not None else "<unmatched>"
 
 
+def _is_quota_refusal(response: Response) -> bool:
+    """A 429 from a member's quota (`quota_exceeded`), not from a rate limit."""
+    if request.endpoint != "reports.submit" or not response.is_json:
+        return False
+    body = response.get_json(silent=True) or {}
+    return isinstance(body, dict) and body.get("error", {}).get("code") == "quota_exceeded"
+
+
 class FeedCollector:
     """Per-feed gauges read from the published manifests at scrape time.
 
@@ -64,8 +77,13 @@ class FeedCollector:
     scrape after a restart) reports the same published state.
     """
 
-    def __init__(self, feeds_dir: Path) -> None:
+    def __init__(
+        self, feeds_dir: Path, max_entries: int | None = None,
+        held: dict[str, int | None] | None = None,
+    ) -> None:
         self.feeds_dir = feeds_dir
+        self.max_entries = max_entries
+        self.held = held or {}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from hub.feeds.publisher import feed_paths, read_manifest
@@ -101,16 +119,54 @@ class FeedCollector:
             families["issued"].add_metric([feed], parse_time(signed["issued_at"]).timestamp())
             families["expires"].add_metric([feed], parse_time(signed["expires_at"]).timestamp())
         yield from families.values()
+        if self.max_entries is not None:
+            yield GaugeMetricFamily(
+                "lianfang_feed_max_entries",
+                "LIANFANG_FEED_MAX_ENTRIES: no feed version is published above it",
+                value=float(self.max_entries))
+        held = GaugeMetricFamily(
+            "lianfang_feed_held",
+            "1 while a feed is held at its version because the next would pass the ceiling",
+            labels=["feed"])
+        refused = GaugeMetricFamily(
+            "lianfang_feed_refused_entries",
+            "Entries the held feed's refused version would have had", labels=["feed"])
+        for feed, size in sorted(self.held.items()):
+            held.add_metric([feed], 0.0 if size is None else 1.0)
+            if size is not None:
+                refused.add_metric([feed], float(size))
+        yield held
+        yield refused
 
 
-def _registry(feeds_dir: Path) -> CollectorRegistry:
+def _held_feeds(app: Flask) -> dict[str, int | None]:
+    """feed → entries of its refused version (None: not held), from `feed_state`."""
+    from hub.db import get_db
+    from hub.services.quotas import feed_ceilings
+
+    cfg_feeds = _config(app).feeds
+    with get_db(app).new_session(write=False) as session:
+        rows = feed_ceilings(session, cfg_feeds.max_entries, cfg_feeds.alert_fraction)
+    return {row.feed: row.refused_entries for row in rows}
+
+
+def _config(app: Flask) -> Any:
+    from hub import get_config
+
+    return get_config(app)
+
+
+def _registry(app: Flask) -> CollectorRegistry:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
-        for collector in (REQUESTS, LATENCY, REPORTS, RATE_LIMITED, DATABASE_ERRORS):
+        for collector in (REQUESTS, LATENCY, REPORTS, RATE_LIMITED, QUOTA_REFUSALS,
+                          DATABASE_ERRORS):
             registry.register(collector)
-    registry.register(FeedCollector(feeds_dir))  # type: ignore[arg-type]
+    cfg = _config(app)
+    collector = FeedCollector(cfg.feeds_dir, cfg.feeds.max_entries, _held_feeds(app))
+    registry.register(collector)  # type: ignore[arg-type]
     return registry
 
 
@@ -150,7 +206,9 @@ def install_metrics(app: Flask) -> None:
             LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - started)
         if request.endpoint == "reports.submit" and status < 500:
             REPORTS.labels("accepted" if status < 400 else "rejected").inc()
-        if status == 429:
+        if status == 429 and _is_quota_refusal(response):
+            QUOTA_REFUSALS.inc()
+        elif status == 429:
             RATE_LIMITED.inc()
         elif status == 503 and request.path != "/readyz":
             DATABASE_ERRORS.inc()
@@ -160,5 +218,5 @@ def install_metrics(app: Flask) -> None:
     def metrics() -> Response:
         if not _allowed(app):
             abort(404)
-        body = generate_latest(_registry(get_config(app).feeds_dir))
+        body = generate_latest(_registry(app))
         return Response(body, mimetype=CONTENT_TYPE_LATEST)

@@ -34,3 +34,8 @@ def fingerprint(public_key_raw: bytes) -> str:
     """Short human-checkable form of a key id, e.g. `3f2a:91c0:77de:0b14`."""
     kid = key_id(public_key_raw)[:16]
     return ":".join(kid[i : i + 4] for i in range(0, 16, 4))
+
+
+#: What a member's key rotation `proof` signs with the new key, followed by the
+#: member id (proof of possession; `POST /v1/members/me/key`).
+MEMBER_KEY_ROTATION_CONTEXT = b"lianfang-member-key-rotation\n"

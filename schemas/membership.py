@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from marshmallow import Schema, ValidationError, fields, validate
 
 from schemas.enums import MemberKind, MemberState
-from schemas.keys import ED25519_PUBLIC_KEY_LEN, b64decode
+from schemas.keys import ED25519_PUBLIC_KEY_LEN, ED25519_SIGNATURE_LEN, b64decode
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -65,6 +65,25 @@ class ApplicationSchema(Schema):
     )
 
 
+def _validate_signature(text: str) -> None:
+    try:
+        b64decode(text, length=ED25519_SIGNATURE_LEN)
+    except ValueError as exc:
+        raise ValidationError(
+            f"must be the base64 of a 64-byte Ed25519 signature ({exc})"
+        ) from None
+
+
+class KeyRotationSchema(Schema):
+    """`POST /v1/members/me/key`, signed with the current key: the new key and its proof
+    (its signature over `lianfang-member-key-rotation\\n` + member id)."""
+
+    public_key = fields.String(
+        required=True, validate=[validate.Length(max=64), _validate_public_key]
+    )
+    proof = fields.String(required=True, validate=[validate.Length(max=100), _validate_signature])
+
+
 class ReasonSchema(Schema):
     """Body of reject/suspend/revoke: the reason is required and recorded in the audit log."""
 
@@ -113,3 +132,11 @@ class MemberSchema(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     approved_at = fields.String(allow_none=True)
+    reapplication_of = fields.String(
+        allow_none=True,
+        metadata={"description": "the most recent earlier membership with the same key or "
+                  "registration number: a re-application (admins: see `identity_history`)"})
+    identity_history = fields.List(
+        fields.Dict(),
+        metadata={"description": "admin view only: earlier memberships sharing the key or "
+                  "registration number, with their state and the standing that carries over"})

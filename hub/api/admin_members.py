@@ -38,7 +38,11 @@ def list_members() -> ResponseReturnValue:
 @bp.get("/<member_id>")
 @require_admin
 def show_member(member_id: str) -> ResponseReturnValue:
-    return jsonify(membership.member_to_dict(membership.get_member(db.session(), member_id)))
+    session = db.session()
+    member = membership.get_member(session, member_id)
+    answer = membership.member_to_dict(member)
+    answer["identity_history"] = membership.identity_history(session, member)
+    return jsonify(answer)
 
 
 @bp.post("/<member_id>/<action>")

@@ -160,6 +160,11 @@ OPERATIONS: tuple[Operation, ...] = (
                   "enum": ["approve", "reject", "suspend", "reinstate", "revoke"]}}),
     Operation("get", "/v1/members/me", "members.me", Auth.MEMBER,
               "The calling member's own record", "members", {200: out.MemberSchema}),
+    Operation("post", "/v1/members/me/key", "members.rotate_key", Auth.MEMBER,
+              "Rotate the member's own key (signed with the current key; `proof` is the new "
+              "key's signature over `lianfang-member-key-rotation\\n<member id>`); the "
+              "member id and its standing stay", "members",
+              {200: out.MemberSchema}, body=ms.KeyRotationSchema, errors=(409,)),
     Operation("post", "/v1/reader-tokens", "reader_tokens.mint", Auth.MEMBER,
               "Mint a reader token for a call screener (shown once)", "members",
               {201: out.ReaderTokenMintedSchema}, body=ms.ReaderTokenCreateSchema,

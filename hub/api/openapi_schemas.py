@@ -25,6 +25,9 @@ class ErrorBodySchema(Schema):
     code = fields.String(required=True, metadata={"example": "validation_error"})
     message = fields.String(required=True)
     fields_ = fields.Dict(data_key="fields", required=True, allow_none=True)
+    details = fields.Dict(
+        metadata={"description": "present on some errors: e.g. `quota_exceeded` names the "
+                  "quota, `limit`, `used`, `requested` and `resets_at`"})
 
 
 class ErrorSchema(Schema):
@@ -170,6 +173,10 @@ class BuildResultSchema(Schema):
     busy = fields.Boolean(required=True)
     published = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     refreshed = fields.List(fields.String(), required=True)
+    refused = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), required=True,
+        metadata={"description": "feeds held at their version: the entries the refused "
+                  "version would have had (above `LIANFANG_FEED_MAX_ENTRIES`)"})
 
 
 __all__ = [

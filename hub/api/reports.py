@@ -69,6 +69,7 @@ def submit() -> ResponseReturnValue:
         status, answer = ingest.submit_reports(
             session, g.member.id, data["reports"], provenance=provenance, idempotency_key=key,
             policy=cfg.policy, idempotency_ttl_s=cfg.idempotency_ttl_s,
+            quota_per_day=cfg.quota_new_indicators_per_day,
         )
         if status == 200:
             session.commit()

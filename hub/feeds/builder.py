@@ -52,14 +52,17 @@ log = logging.getLogger("hub.feeds")
 
 @dataclass
 class BuildResult:
-    """What one build did: `published` feed → new version, `refreshed` feeds, or `busy`."""
+    """What one build did: `published` feed → new version, `refreshed` feeds, `refused`
+    feed → the entries its refused version would have had (ceiling), or `busy`."""
 
     busy: bool = False
     published: dict[str, int] = field(default_factory=dict)
     refreshed: list[str] = field(default_factory=list)
+    refused: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"busy": self.busy, "published": self.published, "refreshed": self.refreshed}
+        return {"busy": self.busy, "published": self.published, "refreshed": self.refreshed,
+                "refused": self.refused}
 
 
 def keystore_for(app: Flask) -> Keystore:
@@ -205,6 +208,20 @@ def _build_locked(
             changed = not kind.is_empty_change(adds, removes) or previous is None
             if not changed and previous is not None and previous.get("key_epochs") != feed_epochs:
                 changed = True  # a new or retired consortium epoch is content too
+            size = kind.count(base) - len(removes) + len(adds)
+            if changed and size > cfg.feeds.max_entries:
+                _refuse(session, row, size, now)
+                result.refused[feed] = size
+                if previous is not None and envelope is not None and pub.refresh_due(
+                    previous, now, current_kid, signers(envelope)
+                ):
+                    envelope = pub.refresh(previous, sign=keystore.sign_manifest, now=now,
+                                           lifetime=settings.manifest_lifetime)
+                    _claim(session, row, row.version, manifest=json.dumps(envelope),
+                           updated_at=now)
+                    installs.append((paths, envelope))
+                    result.refreshed.append(feed)
+                continue
             if changed:
                 prepared = pub.prepare_publish(
                     paths, feed, previous, base, adds, removes,
@@ -213,7 +230,7 @@ def _build_locked(
                 )
                 _claim(session, row, row.version, version=prepared.version,
                        last_change_id=max(upto, row.last_change_id),
-                       entry_count=prepared.entry_count,
+                       entry_count=prepared.entry_count, refused_entries=None, refused_at=None,
                        manifest=json.dumps(prepared.envelope), updated_at=now)
                 session.add(FeedVersion(feed=feed, version=prepared.version, published_at=now,
                                         entry_count=prepared.entry_count,
@@ -240,6 +257,28 @@ def _build_locked(
     if result.published or result.refreshed:
         log.info("feeds built: published=%s refreshed=%s", result.published, result.refreshed)
     return result
+
+
+def _refuse(session: Session, row: FeedState, size: int, now: datetime) -> None:
+    """Hold a feed at its version: the next one would have `size` entries, above
+    `LIANFANG_FEED_MAX_ENTRIES` (issue 13, item 5).
+
+    Refusing the whole version rather than publishing "the best N" keeps every
+    published version a function of the listings (no silent partial feed), and
+    leaves `last_change_id` where it was, so once admins act (revoke the flooder,
+    raise the ceiling) the next build publishes every pending change at once.
+    Screeners keep the last version, whose manifest is still refreshed. Admins see
+    it on the console dashboard, in `/metrics` (`lianfang_feed_held`) and this log.
+    """
+    log.error(
+        "feed %s held at version %d: the next version would have %d entries, above "
+        "LIANFANG_FEED_MAX_ENTRIES", row.feed, row.version, size,
+    )
+    values: dict[str, Any] = {"refused_entries": size}
+    if row.refused_at is None:
+        values["refused_at"] = now
+    _claim(session, row, row.version, **values)
+    session.refresh(row)
 
 
 def sync_manifests(app: Flask) -> list[str]:

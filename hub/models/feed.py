@@ -26,6 +26,10 @@ class FeedState(Base):
     entry_count: Mapped[int] = mapped_column(BigInteger, default=0)
     manifest: Mapped[str | None] = mapped_column(Text, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set while the feed is held at its version because the next one would pass
+    # `LIANFANG_FEED_MAX_ENTRIES`: the size it would have had, and since when.
+    refused_entries: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class FeedVersion(Base):

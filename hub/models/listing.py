@@ -18,6 +18,8 @@ class Listing(Base):
     `conflict` = members' legit votes reach the allowlist threshold while the bad
     reports say block or warn: an admin decides (`AllowlistConflictDecision`), and
     meanwhile the listing keeps its block/warn tier.
+    `lone_member`: the one member whose reports alone hold this listing at warn; a
+    member holds at most `LIANFANG_POLICY_LONE_WARN_PER_MEMBER` such listings.
     """
 
     __tablename__ = "listings"
@@ -33,6 +35,7 @@ class Listing(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0)
     categories: Mapped[str] = mapped_column(String(200), default="")
     reporter_count: Mapped[int] = mapped_column(Integer, default=0)
+    lone_member: Mapped[str | None] = mapped_column(String(20), default=None)
     first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     next_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -41,4 +44,5 @@ class Listing(Base):
     __table_args__ = (
         Index("ix_listings_next_review_at", "next_review_at"),
         Index("ix_listings_allowlisted", "allowlisted"),
+        Index("ix_listings_lone_member", "lone_member"),
     )

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models.base import Base, UTCDateTime
 
+#: States in which a member row is a live membership (or an application towards one):
+#: at most one per key and per registration number (`uq_members_live_*`).
+LIVE_STATES = ("pending", "approved", "suspended")
+_LIVE = text("state IN ('pending', 'approved', 'suspended')")
+
+
+def registration_key(registration_no: str) -> str:
+    """The comparable form of a registration number: upper case, no spaces or dashes
+    (`91 1100-00ab` and `911100-00AB` are one institution)."""
+    return "".join(ch for ch in registration_no.upper() if ch not in " \t-_./")
+
 
 class Member(Base):
+    """`registration_key` is `registration_key(registration_no)`, `key_id` the key's
+    fingerprint: each is unique among live members (partial unique indexes, so the
+    check holds under concurrent applications on PostgreSQL). `reapplication_of` is
+    the most recent earlier membership with the same key or registration number."""
+
     __tablename__ = "members"
 
     id: Mapped[str] = mapped_column(String(20), primary_key=True)
@@ -20,10 +36,20 @@ class Member(Base):
     contact_email: Mapped[str] = mapped_column(String(254))
     public_key: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(64))
+    registration_key: Mapped[str] = mapped_column(String(64), default="")
+    reapplication_of: Mapped[str | None] = mapped_column(String(20), default=None)
     state: Mapped[str] = mapped_column(String(16))
     state_reason: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
-    __table_args__ = (Index("ix_members_state_created", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_members_state_created", "state", "created_at"),
+        Index("ix_members_key_id", "key_id"),
+        Index("ix_members_registration_key", "registration_key"),
+        Index("uq_members_live_key_id", "key_id", unique=True,
+              sqlite_where=_LIVE, postgresql_where=_LIVE),
+        Index("uq_members_live_registration_key", "registration_key", unique=True,
+              sqlite_where=_LIVE, postgresql_where=_LIVE),
+    )

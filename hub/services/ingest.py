@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from hub.bulk_sql import bulk_write, chunked
 from hub.errors import ApiError
 from hub.models.report import Report, ReportBatch
-from hub.services import audit
+from hub.services import audit, quotas
 from hub.services.consortium_keys import epoch_states
 from hub.services.indicators import (
     FEED_KEY_COLLISION,
@@ -145,12 +145,16 @@ def submit_reports(
     idempotency_ttl_s: int,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    quota_per_day: int = 0,
 ) -> tuple[int, dict[str, Any]]:
     """Ingest one batch; returns (HTTP status, response body). Commits nothing.
 
     200 with `{"accepted", "errors", "batch_id"}` when at least one report was
     accepted; 422 with the same per-index `errors` when none was (and nothing is
-    stored, so the member can fix and resend under the same key).
+    stored, so the member can fix and resend under the same key). A batch naming
+    more indicators new to the hub than the member's daily quota has left
+    (`quota_per_day`, `LIANFANG_QUOTA_NEW_INDICATORS_PER_DAY`; 0 = off) is a 429
+    `quota_exceeded` (`hub.services.quotas`) before anything is written.
     """
     now = now or utcnow()
     replay = find_replay(
@@ -160,6 +164,10 @@ def submit_reports(
         return 200, replay
 
     valid, errors = _validate(items, epoch_states(session))
+    quotas.charge_new_indicators(
+        session, member_id, ((d["kind"], d["value"]) for _, d in valid), now,
+        per_day=quota_per_day,
+    )
     batch_id = new_batch_id()
     batch = ReportBatch(
         id=batch_id,

@@ -66,6 +66,8 @@ class MergeResult:
     `conflict`: members' weighted legit votes reach the allowlist threshold while
     the bad reports say block or warn; the consensus allowlist is then *not*
     applied (the tier stands) until an admin decides (admin allowlist or keep).
+    `lone_member`: the one member whose reports alone give the tier (counted
+    against its `lone_warn_per_member` bound by the re-merge), else None.
     """
 
     score: float
@@ -78,6 +80,7 @@ class MergeResult:
     last_seen: datetime | None
     next_review_at: datetime | None
     conflict: bool = False
+    lone_member: str | None = None
 
 
 def is_active(report: ReportLike, now: datetime) -> bool:
@@ -191,6 +194,7 @@ def merge(
     *,
     admin_allowlisted: bool = False,
     held: bool = False,
+    lone_allowed: bool = True,
 ) -> MergeResult:
     """Merge one indicator's reports into its listing (see the module docstring).
 
@@ -198,7 +202,8 @@ def merge(
     whose weight is 0 (suspended, revoked, or delisted disputes) contributes
     nothing: not the single-report warn, and not a `legit` vote for the allowlist.
     An open dispute (`held`) keeps the indicator out of `block` (it shows as
-    `warn` instead).
+    `warn` instead). `lone_allowed=False`: the one member reporting it has used up
+    its bound of lone listings, so its reports alone leave the tier at `none`.
     """
     active = [r for r in reports if is_active(r, now)]
     # Each member's clamped weight once (clamping is idempotent, so the helpers
@@ -222,6 +227,9 @@ def merge(
         consensus_tier = "warn" if held else "block"
     elif score >= policy.warn_score or single_strong:
         consensus_tier = "warn"
+    lone = next(iter(bad_members)) if len(bad_members) == 1 else None
+    if lone is not None and not lone_allowed:
+        consensus_tier = "none"
     # Members voting a block or warn away is an admin's call, not automatic.
     conflict = consensus_allow and consensus_tier != "none" and not admin_allowlisted
     consensus_allow = consensus_allow and not conflict
@@ -257,4 +265,5 @@ def merge(
         last_seen=max(lasts) if lasts else None,
         next_review_at=next_review,
         conflict=conflict,
+        lone_member=lone if tier != "none" else None,
     )

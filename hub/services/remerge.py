@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from hub.bulk_sql import CHUNK, bulk_write, chunked, lock_indicators
@@ -49,6 +49,7 @@ _LISTING_COLUMNS = (
     "first_seen",
     "last_seen",
     "next_review_at",
+    "lone_member",
 )
 
 
@@ -65,6 +66,7 @@ def _listing_values(result: MergeResult, held: bool) -> dict[str, Any]:
         "first_seen": result.first_seen,
         "last_seen": result.last_seen,
         "next_review_at": result.next_review_at,
+        "lone_member": result.lone_member,
     }
 
 
@@ -197,6 +199,20 @@ def _recompute_chunk(
     changes: list[dict[str, Any]] = []
     no_reports: list[_StoredReport] = []
     settled: list[int] = []  # conflicts that ended: an admin's `keep` on them lapses
+    results = {
+        indicator_id: merge(
+            views.get(indicator_id, no_reports),
+            weights,
+            policy,
+            now,
+            admin_allowlisted=indicator_id in admin_allowed,
+            held=indicator_id in held_ids,
+        )
+        for indicator_id in ids
+        if indicator_id in indicators
+    }
+    _bound_lone_listings(session, results, existing, views, weights, policy, now,
+                         admin_allowed, held_ids)
     for indicator_id in ids:
         indicator = indicators.get(indicator_id)
         if indicator is None:
@@ -205,14 +221,7 @@ def _recompute_chunk(
         # A phone value without a feed key (a collider stored before 0005) is never published.
         publishable = kind != IndicatorKind.PHONE.value or feed_key is not None
         held = indicator_id in held_ids
-        result = merge(
-            views.get(indicator_id, no_reports),
-            weights,
-            policy,
-            now,
-            admin_allowlisted=indicator_id in admin_allowed,
-            held=held,
-        )
+        result = results[indicator_id]
         values = _listing_values(result, held)
         new_feed = journal.phone_feed(kind, result.tier, result.allowlisted, held)
         new_feed = new_feed if publishable else None
@@ -245,6 +254,59 @@ def _recompute_chunk(
             decisions_t.delete().where(decisions_t.c.indicator_id.in_(wanted)), {"ids": settled}
         )
     return len(inserts) + len(updates)
+
+
+_LONE = _LISTING_COLUMNS.index("lone_member")
+
+
+def _bound_lone_listings(
+    session: Session,
+    results: dict[int, MergeResult],
+    existing: dict[int, tuple[Any, ...]],
+    views: dict[int, list[_StoredReport]],
+    weights: dict[str, float],
+    policy: MergePolicy,
+    now: datetime,
+    admin_allowed: set[int],
+    held_ids: set[int],
+) -> None:
+    """Hold each member to `policy.lone_warn_per_member` listings its reports alone
+    keep at warn (issue 13, item 5): a listing it already holds stays; a new one
+    beyond the bound is re-merged with `lone_allowed=False` (tier `none`, not
+    published) — in indicator order, so the member's earliest listings win. It is
+    looked at again whenever the listing is re-merged (a report, its review time).
+    """
+    claims = {
+        ident: r.lone_member for ident, r in results.items()
+        if r.lone_member is not None
+        and (existing.get(ident) is None or existing[ident][_LONE] != r.lone_member)
+    }
+    if not claims:
+        return
+    members = sorted(set(claims.values()))
+    listing_t = Listing.__table__
+    held_now: dict[str, int] = dict.fromkeys(members, 0)
+    for chunk in chunked(members):
+        for member_id, count in session.connection().execute(
+            select(listing_t.c.lone_member, func.count())
+            .where(listing_t.c.lone_member.in_(list(chunk)))
+            .group_by(listing_t.c.lone_member)
+        ):
+            held_now[member_id] = int(count)
+    for ident, old in existing.items():  # listings of this chunk a member lets go
+        before = old[_LONE]
+        if before in held_now and ident in results and results[ident].lone_member != before:
+            held_now[before] -= 1
+    for ident in sorted(claims):
+        member_id = claims[ident]
+        if held_now[member_id] < policy.lone_warn_per_member:
+            held_now[member_id] += 1
+            continue
+        results[ident] = merge(
+            views.get(ident, []), weights, policy, now,
+            admin_allowlisted=ident in admin_allowed, held=ident in held_ids,
+            lone_allowed=False,
+        )
 
 
 def remerge_due(
