@@ -1,4 +1,4 @@
-"""Admin views of the merged lists: allowlist, conflicts, complaint groups."""
+"""Admin views of the merged lists: allowlist, conflicts, complaint groups, quotas."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hub import db, get_config
 from hub.api.request_io import load_body, load_query
 from hub.auth.admin_auth import require_admin
 from hub.errors import validation_error
-from hub.services import allowlist, groups
+from hub.services import allowlist, groups, quotas
 from hub.services.consortium_keys import config_wrapping_key
 from schemas.reports import (
     AllowlistAddSchema,
@@ -18,6 +18,7 @@ from schemas.reports import (
     IndicatorRefSchema,
     PageQuerySchema,
 )
+from schemas.timefmt import utcnow
 
 bp = Blueprint("admin_lists", __name__, url_prefix="/v1/admin")
 _ADD = AllowlistAddSchema()
@@ -112,3 +113,15 @@ def list_groups() -> ResponseReturnValue:
     return _page(
         groups.list_groups(db.session(), limit=query["limit"], offset=query["offset"]), query
     )
+
+
+@bp.get("/quotas")
+@require_admin
+def quotas_overview() -> ResponseReturnValue:
+    """Quotas in use per member and each feed's size against its ceiling (issue 13, item 5)."""
+    cfg = get_config()
+    return jsonify(quotas.quota_overview(
+        db.session(), utcnow(), per_day=cfg.quota_new_indicators_per_day,
+        lone_warn_per_member=cfg.policy.lone_warn_per_member,
+        max_entries=cfg.feeds.max_entries, alert_fraction=cfg.feeds.alert_fraction,
+    ))

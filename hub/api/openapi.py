@@ -229,6 +229,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/v1/admin/groups", "admin_lists.list_groups", Auth.ADMIN,
               "Complaint groups, largest first", "lists", {200: out.ItemPageSchema},
               query=rs.PageQuerySchema),
+    Operation("get", "/v1/admin/quotas", "admin_lists.quotas_overview", Auth.ADMIN,
+              "Quotas in use per member (new indicators today, lone warn listings) and "
+              "each feed's entries against LIANFANG_FEED_MAX_ENTRIES", "admin", {200: _JSON}),
     Operation("get", "/v1/keys.json", "feeds.keys_json", Auth.PUBLIC,
               "Root-signed feed keyset", "feeds", {200: out.EnvelopeSchema},
               errors=(304, 503), headers=(_CONDITIONAL,)),

@@ -238,7 +238,10 @@ def _build_locked(
                 installs.append((paths, prepared.envelope))
                 result.published[feed] = prepared.version
             else:
-                values: dict[str, Any] = {"last_change_id": max(upto, row.last_change_id)}
+                values: dict[str, Any] = {
+                    "last_change_id": max(upto, row.last_change_id),
+                    "refused_entries": None, "refused_at": None,  # back below the ceiling
+                }
                 assert envelope is not None and previous is not None
                 if pub.refresh_due(previous, now, current_kid, signers(envelope)):
                     envelope = pub.refresh(previous, sign=keystore.sign_manifest, now=now,

@@ -245,8 +245,9 @@ def _carry_over(session: Session, member: Member, actor: str, now: datetime) -> 
     ).rowcount
     session.flush()
     audit.record(session, actor, "member.standing_carried", member.id, {
-        "from": earlier, "weight": standing.weight, "delisted_count": standing.delisted_count,
-        "dispute_weight": standing.dispute_weight, "overturned_reports": copied,
+        "from": earlier, "weight": f"{standing.weight:g}",
+        "delisted_count": standing.delisted_count,
+        "dispute_weight": f"{standing.dispute_weight:g}", "overturned_reports": copied,
     })
 
 

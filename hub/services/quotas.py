@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from hub.errors import ApiError
 from hub.models.feed import FeedState
 from hub.models.listing import Listing
+from hub.models.member import Member
 from hub.models.quota import QuotaUsage
 from hub.services.indicators import load_indicator_ids
 from schemas.timefmt import format_time
@@ -196,3 +197,45 @@ def feed_ceilings(session: Session, max_entries: int, fraction: float) -> list[F
         )
         for feed, entries, refused, refused_at in rows
     ]
+
+
+OVERVIEW_MEMBERS = 200
+
+
+def quota_overview(
+    session: Session,
+    now: datetime,
+    *,
+    per_day: int,
+    lone_warn_per_member: int,
+    max_entries: int,
+    alert_fraction: float,
+) -> dict[str, Any]:
+    """What admins watch (API `GET /v1/admin/quotas`, console `/console/quotas`): each
+    member's quota use today and lone warn listings against their bounds (the
+    `OVERVIEW_MEMBERS` heaviest users), and each feed's size against the ceiling."""
+    day = day_of(now)
+    used = usage_on(session, day)
+    lone = lone_warn_counts(session)
+    heaviest = sorted(set(used) | set(lone), key=lambda m: (-used.get(m, 0), -lone.get(m, 0), m))
+    heaviest = heaviest[:OVERVIEW_MEMBERS]
+    names = dict(
+        session.execute(select(Member.id, Member.name).where(Member.id.in_(heaviest))).all()
+    ) if heaviest else {}
+    members = [
+        {
+            "member_id": member_id,
+            "name": names.get(member_id, ""),
+            "new_indicators_today": used.get(member_id, 0),
+            "new_indicators_limit": per_day,
+            "lone_warn_listings": lone.get(member_id, 0),
+            "lone_warn_limit": lone_warn_per_member,
+        }
+        for member_id in heaviest
+    ]
+    return {
+        "day": day,
+        "resets_at": format_time(resets_at(now)),
+        "members": members,
+        "feeds": [f.as_dict() for f in feed_ceilings(session, max_entries, alert_fraction)],
+    }
