@@ -115,8 +115,10 @@ def _headers(response: Response) -> Response:
 
 @bp.context_processor
 def _template_globals() -> dict:
+    from hub.console.views_quotas import feed_ceiling_alerts
+
     return {"csrf_token": csrf_token, "console_admin": current_admin, "html_lang": html_lang,
-            "language_switch": language_switch}
+            "language_switch": language_switch, "feed_ceiling_alerts": feed_ceiling_alerts}
 
 
 # Routes register themselves on `bp` when their module is imported.
@@ -130,4 +132,5 @@ from hub.console import (  # noqa: E402,F401
     views_disputes,
     views_groups,
     views_members,
+    views_quotas,
 )

@@ -78,9 +78,18 @@ def disputes_with_listing(
             Member.id.in_(sorted({d.opened_by_member for d, _, _ in rows if d.opened_by_member}))
         )
     ).all())
+    standings = {
+        row.member_id: row for row in session.scalars(
+            select(MemberStanding).where(MemberStanding.member_id.in_(sorted(openers)))
+        )
+    } if openers else {}
     for dispute, indicator, listing in rows:
         view = dispute_view(dispute, indicator)
         view["opened_by_institution"] = openers.get(dispute.opened_by_member or "")
+        if dispute.opened_by_member:  # the disputer's standing: dismissed disputes lower it
+            standing = standings.get(dispute.opened_by_member)
+            view["opener_dispute_weight"] = standing.dispute_weight if standing else 1.0
+            view["opener_dismissed"] = standing.dismissed_count if standing else 0
         reporters = session.scalar(
             select(func.count(func.distinct(Report.member_id))).where(
                 Report.indicator_id == indicator.id

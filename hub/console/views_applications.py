@@ -1,4 +1,5 @@
-"""Applications queue: pending institutions, their details and key fingerprint."""
+"""Applications queue: pending institutions, their details and key fingerprint, and for a
+re-application the earlier memberships with the same key or registration number."""
 
 from __future__ import annotations
 
@@ -28,12 +29,15 @@ def key_fingerprint(public_key_b64: str) -> str:
 @require_signin
 def applications() -> ResponseReturnValue:
     page = page_arg()
+    session = db.session()
     rows, total = membership.list_members(
-        db.session(), MemberState.PENDING, PER_PAGE, (page - 1) * PER_PAGE
+        session, MemberState.PENDING, PER_PAGE, (page - 1) * PER_PAGE
     )
+    # A re-application shows the earlier memberships (and the standing approval carries over).
     return render_template(
         "console/applications.html",
-        rows=[(m, key_fingerprint(m.public_key)) for m in rows],
+        rows=[(m, key_fingerprint(m.public_key), membership.identity_history(session, m))
+              for m in rows],
         total=total,
         page=page,
         per_page=PER_PAGE,

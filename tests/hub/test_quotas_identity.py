@@ -33,6 +33,7 @@ from hub.models.report import MemberStanding
 from schemas.envelope import public_key_raw
 from schemas.keys import b64encode
 from schemas.timefmt import format_time, utcnow
+from tests.console.support import signed_in, translator
 from tests.helpers.hub import serve_hub
 from tests.hub.reports_support import listing, rep, report, signed
 from tests.hub.test_consensus_integrity import REASON, Screener, bank, victim_hash
@@ -177,6 +178,17 @@ def test_a_feed_never_publishes_above_its_ceiling_and_admins_are_alerted(
         quotas = hub.admin("GET", "/v1/admin/quotas").json()
         [warn] = [f for f in quotas["feeds"] if f["feed"] == "phone-warn"]
         assert warn["level"] == "held" and warn["refused_entries"] == 13
+        console, _ = signed_in(hub.app)
+        t = translator("zh-CN")
+        dashboard = console.get("/console/dashboard").text
+        assert 'id="feed-ceiling-phone-warn" data-level="held"' in dashboard
+        assert t("Feed %(feed)s is held at its last version: the next one would have %(n)s "
+                 "entries, above the ceiling of %(max)s. Screeners get no updates of it until "
+                 "the feed is back under the ceiling.", feed="phone-warn", n=13, max=10
+                 ) in dashboard
+        page = console.get("/console/quotas").text
+        assert 'data-feed="phone-warn" data-level="held"' in page
+        assert f'data-member="{second.member_id}"' in page and 'data-used="5"' in page
 
         # The admin acts (revokes the second member): the held changes publish at once.
         revoked = hub.admin("POST", f"/v1/admin/members/{second.member_id}/revoke",
@@ -245,6 +257,14 @@ def test_a_revoked_member_reapplying_is_flagged_and_keeps_its_weight(
     assert earlier["matched"] == (["public_key"] if reuse == "same_key" else ["registration_no"])
     assert earlier["weight"] == 0.5 and earlier["delisted_count"] == 1
     assert earlier["overturned_reports"] == 1
+
+    console, _ = signed_in(live_hub.app)
+    page = console.get("/console/applications").text
+    assert f'data-reapplication="{old.member_id}"' in page
+    assert f'data-earlier="{old.member_id}"' in page and "misreporting" in page
+    assert translator("zh-CN")("Re-application") in page
+    disputes = console.get("/console/disputes?state=all").text
+    assert 'data-dispute-weight="1.0"' in disputes  # the opener's standing, shown
 
     assert live_hub.admin("POST", f"/v1/admin/members/{new_id}/approve", {}).status_code == 200
     carried = standing(live_hub, new_id)
