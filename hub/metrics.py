@@ -34,6 +34,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from hub.services.quotas import feed_ceilings
+
 REQUESTS = Counter(
     "lianfang_http_requests_total", "HTTP requests answered", ["endpoint", "method", "status"]
 )
@@ -142,7 +144,6 @@ class FeedCollector:
 def _held_feeds(app: Flask) -> dict[str, int | None]:
     """feed → entries of its refused version (None: not held), from `feed_state`."""
     from hub.db import get_db
-    from hub.services.quotas import feed_ceilings
 
     cfg_feeds = _config(app).feeds
     with get_db(app).new_session(write=False) as session:

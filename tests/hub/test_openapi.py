@@ -79,7 +79,7 @@ def test_operations_document_auth_errors_and_answers(client: FlaskClient) -> Non
     error = spec["components"]["schemas"]["Error"]
     assert error["required"] == ["error"]
     assert set(spec["components"]["schemas"]["ErrorBody"]["properties"]) == {
-        "code", "message", "fields"
+        "code", "message", "fields", "details"  # details: optional (quota_exceeded)
     }
 
 
