@@ -27,8 +27,8 @@ from client_sdk import MemberClient
 from client_sdk.member_client import HubError
 from hub import get_config
 from hub.db import get_db
-from hub.feeds.publisher import feed_paths, read_manifest
 from hub.feeds.builder import build_feeds
+from hub.feeds.publisher import feed_paths, read_manifest
 from hub.models.report import MemberStanding
 from schemas.envelope import public_key_raw
 from schemas.keys import b64encode
