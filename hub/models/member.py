@@ -18,7 +18,9 @@ _LIVE = text("state IN ('pending', 'approved', 'suspended')")
 def registration_key(registration_no: str) -> str:
     """The comparable form of a registration number: upper case, no spaces or dashes
     (`91 1100-00ab` and `911100-00AB` are one institution)."""
-    return "".join(ch for ch in registration_no.upper() if ch not in " \t-_./")
+    key = "".join(ch for ch in registration_no.upper() if ch not in " \t-_./")
+    key = key or registration_no.strip().upper()  # "-" alone is still one number
+    return key[:64]  # upper() may lengthen text ("ß" → "SS"); the column holds 64
 
 
 class Member(Base):
