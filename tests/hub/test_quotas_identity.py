@@ -21,6 +21,8 @@ import pytest
 import requests
 import time_machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from client_sdk import MemberClient
@@ -30,6 +32,7 @@ from hub.db import get_db
 from hub.feeds.builder import build_feeds
 from hub.feeds.publisher import feed_paths, read_manifest
 from hub.models.report import MemberStanding
+from hub.services.merge import merge
 from schemas.envelope import public_key_raw
 from schemas.keys import b64encode
 from schemas.timefmt import format_time, utcnow
@@ -37,6 +40,10 @@ from tests.console.support import signed_in, translator
 from tests.helpers.hub import serve_hub
 from tests.hub.reports_support import listing, rep, report, signed
 from tests.hub.test_consensus_integrity import REASON, Screener, bank, victim_hash
+from tests.hub.test_merge_properties import NOW as MERGE_NOW
+from tests.hub.test_merge_properties import POLICY as MERGE_POLICY
+from tests.hub.test_merge_properties import reports as merge_reports
+from tests.hub.test_merge_properties import weights_st as merge_weights
 
 QUOTA = 120
 
@@ -323,3 +330,21 @@ def test_a_members_own_key_rotation_keeps_its_delistings(live_hub, tmp_path) -> 
     with pytest.raises(HubError) as clash:
         client.rotate_key(other._key)
     assert clash.value.status == 409 and clash.value.code == "identity_in_use"
+
+
+# ------------------------------------------------------------ the lone-warn bound as a property
+
+
+@given(st.lists(merge_reports(), max_size=12), merge_weights)
+def test_a_member_past_its_bound_never_lists_alone_and_others_are_untouched(rs, weights) -> None:
+    """`lone_allowed=False` takes a listing held by one member alone down to `none`
+    and changes nothing where two or more members report it; `lone_member` names
+    exactly the one member whose reports alone give a non-`none` tier."""
+    free = merge(rs, weights, MERGE_POLICY, MERGE_NOW)
+    bounded = merge(rs, weights, MERGE_POLICY, MERGE_NOW, lone_allowed=False)
+    if free.lone_member is None:
+        assert bounded.tier == free.tier
+    else:
+        assert free.tier != "none"
+        assert bounded.tier == "none" and bounded.lone_member is None
+        assert bounded.score == free.score  # the consensus is still shown to admins
