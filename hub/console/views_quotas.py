@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import render_template
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub import db, get_config
 from hub.console import bp
@@ -19,11 +20,18 @@ from schemas.timefmt import utcnow
 
 
 def feed_ceiling_alerts() -> list[quotas.FeedCeiling]:
-    """Feeds at `near` or `held` for the signed-in admin's banner (none when signed out)."""
-    if current_admin() is None:
+    """Feeds at `near` or `held` for the signed-in admin's banner (none when signed out).
+
+    Rendered on every page, error pages included: a database failure here shows no
+    banner rather than turning the page that reports the failure into a second one.
+    """
+    try:
+        if current_admin() is None:
+            return []
+        feeds = get_config().feeds
+        rows = quotas.feed_ceilings(db.session(), feeds.max_entries, feeds.alert_fraction)
+    except SQLAlchemyError:
         return []
-    feeds = get_config().feeds
-    rows = quotas.feed_ceilings(db.session(), feeds.max_entries, feeds.alert_fraction)
     return [row for row in rows if row.level != "ok"]
 
 
