@@ -35,6 +35,7 @@ from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
 from hub.api import openapi_schemas as out
+from hub.api.audit import ChainProofQuerySchema
 from hub.errors import ApiError
 from hub.limits import MAX_BATCH_REPORTS, MAX_PATH_INT, MAX_PATH_PARAM_CHARS
 from schemas import membership as ms
@@ -230,6 +231,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/v1/roots.json", "feeds.roots_json", Auth.PUBLIC,
               "Root rotation chain, oldest first", "feeds", {200: _JSON},
               errors=(304, 503), headers=(_CONDITIONAL,)),
+    Operation("get", "/v1/audit/checkpoint.json", "audit.checkpoint", Auth.READER,
+              "The audit head (seq, hash) signed by the feed key: keep it, compare later",
+              "feeds", {200: out.EnvelopeSchema}, errors=(503,)),
+    Operation("get", "/v1/audit/chain", "audit.chain", Auth.READER,
+              "Hash-only audit chain rows (seq, prev_hash, hash) from `from`", "feeds",
+              {200: out.ChainProofSchema}, query=ChainProofQuerySchema),
     Operation("get", "/v1/feeds", "feeds.list_feeds", Auth.READER,
               "Feeds and their current versions", "feeds", {200: out.FeedListSchema}),
     Operation("get", "/v1/feeds/{feed}/manifest.json", "feeds.manifest", Auth.READER,
