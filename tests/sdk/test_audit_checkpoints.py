@@ -28,15 +28,13 @@ from hub.db import get_db
 from hub.models.audit import GENESIS_HASH, AuditEntry
 from hub.services import audit
 from schemas.timefmt import format_time, utcnow
+from tests.helpers.audit import append_entries
 
 Rows = list[dict[str, Any]]
 
 
-def _append(hub: Any, count: int, actor: str = "admin:alice") -> None:
-    with hub.app.app_context(), get_db(hub.app).new_session() as session:
-        for i in range(count):
-            audit.record(session, actor, "test.event", f"subject-{i}", {"n": i})
-        session.commit()
+def _append(hub: Any, count: int) -> None:
+    append_entries(hub.app, count, actor="admin:alice")
 
 
 def _rewrite(hub: Any, mutate: Callable[[Rows], Rows]) -> None:
