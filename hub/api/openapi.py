@@ -69,6 +69,14 @@ class ReportBatchDocSchema(Schema):
     )
 
 
+class MemberActionDocSchema(ms.OptionalReasonSchema):
+    """`POST /v1/admin/members/{id}/{action}` as documented: the view loads `ReasonSchema`
+    (reject, suspend), `RevokeSchema` (revoke) or `OptionalReasonSchema` (the others)."""
+
+    rotate_consortium_key = fields.Boolean(metadata={
+        "description": "revoke only: start a new consortium-key epoch in the same transaction"})
+
+
 @dataclass(frozen=True)
 class Operation:
     """One `/v1` endpoint: the Flask endpoint it is served by and its contract."""
@@ -154,7 +162,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/v1/admin/members/{member_id}/{action}", "admin_members.act_on_member",
               Auth.ADMIN, "approve / reject / suspend / reinstate / revoke a member "
               "(reject, suspend and revoke need a reason)", "admin",
-              {200: out.MemberSchema}, body=ms.OptionalReasonSchema, body_required=False,
+              {200: out.MemberActionAnswerSchema}, body=MemberActionDocSchema,
+              body_required=False,
               errors=(404, 409),
               path_params={**_MEMBER_ID, "action": {
                   "type": "string",

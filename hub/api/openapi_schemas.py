@@ -166,6 +166,12 @@ class EnvelopeSchema(Schema):
     signatures = fields.List(fields.Nested(SignatureSchema), required=True)
 
 
+class MemberActionAnswerSchema(MemberSchema):
+    """The member after the action; `rotated_epoch` when a revoke also rotated the keys."""
+
+    rotated_epoch = fields.Integer()
+
+
 class ChainRowSchema(Schema):
     seq = fields.Integer(required=True)
     prev_hash = fields.String(required=True)
