@@ -38,6 +38,8 @@ from common import (  # noqa: E402
 
 BENCH = ROOT / "bench"
 PY = ROOT / ".venv" / "bin" / "python"
+if not PY.exists():  # a git worktree without its own venv: the interpreter running this
+    PY = Path(sys.executable)
 MODULES: dict[str, list[str]] = {
     "codec": ["bench_codec.py"],
     "feed_build": ["bench_feed_build.py"],
@@ -45,6 +47,7 @@ MODULES: dict[str, list[str]] = {
     "ingest": ["bench_ingest.py"],
     "serving": ["bench_serving.py"],
     "oprf": ["bench_oprf.py"],
+    "audit": ["bench_audit.py"],
 }
 """Module name → script and default arguments; `--scale` is appended."""
 

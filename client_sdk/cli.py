@@ -285,8 +285,51 @@ def sync(hub_url: str, root_key: str, state_dir: Path, token: str) -> None:
         else:
             failed = True
             click.echo(f"{feed}: FAILED {result.error_code}: {result.error}", err=True)
+    audit = client.audit_status
+    if audit is not None and audit.ok:
+        click.echo(f"audit: checkpoint row {audit.seq} (consistent with the kept checkpoints)")
+    elif audit is not None:
+        click.echo(f"audit: FAILED {audit.error_code}: {audit.error}", err=True)
+        failed = failed or audit.error_code == "audit_rewrite"
     if failed:
         raise SystemExit(1)
+
+
+@cli.command("verify-audit")
+@hub_option
+@root_option
+@state_option
+@click.option("--token", envvar="LIANFANG_TOKEN", default=None, help="A reader token.")
+@click.option("--key", "key_path", envvar="LIANFANG_KEY", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Or sign as a member: the Ed25519 private key (PEM) ...")
+@click.option("--member-id", envvar="LIANFANG_MEMBER_ID", default=None,
+              help="... and the member id.")
+@_one_line_errors
+def verify_audit(hub_url: str, root_key: str, state_dir: Path, token: str | None,
+                 key_path: Path | None, member_id: str | None) -> None:
+    """Check the hub's signed audit checkpoint against the ones kept in the state dir.
+
+    Exit 1 naming the error code when the hub's audit chain was rewritten since a
+    checkpoint this state dir kept (`audit_rewrite`) or the checkpoint is refused.
+    """
+    from client_sdk.feed_client import FeedClient
+
+    if token is None and (key_path is None or member_id is None):
+        raise click.UsageError("pass --token, or --key and --member-id")
+    signer = {} if token is not None else {
+        "member_id": member_id, "private_key": load_private_key(key_path)}  # type: ignore[arg-type]
+    client = FeedClient(hub_url, root_key, state_dir, token=token, **signer)
+    try:
+        result = client.verify_audit()
+    finally:
+        client.close()
+    if not result.ok:
+        click.echo(f"audit: FAILED {result.error_code}: {result.error}", err=True)
+        raise SystemExit(1)
+    kept = len(client.audit_checkpoints())
+    click.echo(f"audit chain OK: signed head at row {result.seq}, {result.rows_checked} new "
+               f"rows linked, {kept} checkpoints kept")
 
 
 def _parse_window(text: str | None) -> tuple[str, str] | None:

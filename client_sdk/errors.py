@@ -132,6 +132,24 @@ class ConsortiumKeyError(SyncError):
     code = "consortium_key"
 
 
+class AuditCheckpointError(SyncError):
+    """An audit checkpoint or chain proof is malformed or not signed by a current feed key."""
+
+    code = "audit_checkpoint"
+
+
+class AuditRewriteError(SyncError):
+    """The hub's audit chain contradicts a signed checkpoint this client kept.
+
+    Either the same sequence number now has another hash, the chain is shorter
+    than a checkpoint already seen, or the rows between the last kept
+    checkpoint and the new one do not link: the record was rewritten after this
+    client saw it (docs/THREAT_MODEL.md, "The operator").
+    """
+
+    code = "audit_rewrite"
+
+
 class StoreError(SyncError):
     """The local state directory could not be written (disk full, permissions)."""
 

@@ -23,7 +23,7 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from client_sdk.errors import (
+    AuditCheckpointError,
     ConsortiumKeyError,
     FetchError,
     StoreError,
@@ -47,6 +48,7 @@ from client_sdk.fetcher import Fetcher
 from client_sdk.publication import NEVER_FRESH, FeedView, Publication
 from client_sdk.store import FeedStore, StoredFeed, TrustStore
 from client_sdk.trust import (
+    AuditCheckpoint,
     TrustedKeyset,
     TrustedRoot,
     apply_key_artifacts,
@@ -54,10 +56,13 @@ from client_sdk.trust import (
     check_artifact,
     check_consortium_keys,
     check_root_fresh,
+    compare_audit_checkpoint,
     load_root_key,
     manifest_epochs,
     plan_update,
     update_root,
+    verify_audit_checkpoint,
+    verify_audit_segment,
     verify_keyset,
     verify_manifest,
 )
@@ -75,6 +80,7 @@ DEFAULT_MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
 DEFAULT_STALE_AFTER_S = 24 * 3600
 DEFAULT_MAX_BACKOFF_S = 3600
 _JOB_ID = "lianfang-feed-sync"
+AUDIT_PROOF_PAGE = 1000
 _EMPTY_KEYS = np.empty(0, dtype=np.uint64)
 _EMPTY_KEYS.setflags(write=False)
 
@@ -101,6 +107,21 @@ class FeedStatus:
     last_error: str | None
     last_error_code: str | None
     stale: bool
+
+
+@dataclass(frozen=True)
+class AuditStatus:
+    """The last audit-checkpoint check: the signed head seen, or why it was refused.
+
+    `error_code` is `audit_rewrite` when the hub's chain contradicts a checkpoint
+    kept in the state directory (`client_sdk.errors.AuditRewriteError`).
+    """
+
+    ok: bool
+    seq: int | None
+    rows_checked: int = 0
+    error_code: str | None = None
+    error: str | None = None
 
 
 def next_delay(
@@ -140,6 +161,7 @@ class FeedClient:
         stale_after_s: int = DEFAULT_STALE_AFTER_S,
         max_backoff_s: int = DEFAULT_MAX_BACKOFF_S,
         session: requests.Session | None = None,
+        check_audit: bool = True,
     ) -> None:
         self.feeds = tuple(str(f) for f in feeds)
         unknown = [f for f in self.feeds if f not in {x.value for x in Feed}]
@@ -174,6 +196,9 @@ class FeedClient:
         self._interval_s = 300.0
         self._jitter_s = 30.0
         self._epochs: dict[str, frozenset[int]] = {}
+        self.check_audit = check_audit
+        self.audit_status: AuditStatus | None = None
+        """The last audit checkpoint check of `sync()` or `verify_audit()` (None before one)."""
         self.publication: Publication = self._build_publication(
             self.feeds, self._last_success, None)
         """The verified state readers answer from; replaced as a whole (one assignment)
@@ -282,6 +307,8 @@ class FeedClient:
                     continue
                 stored = self._stored[feed]
                 results[feed] = SyncResult(feed, True, stored.version if stored else None, changed)
+            if self.check_audit:
+                self.audit_status = self._audit_step(keyset, now)
             succeeded = [f for f, r in results.items() if r.ok]
             last_success = {**self._last_success, **dict.fromkeys(succeeded, now)}
             # publish the data first, then the status that announces it
@@ -290,6 +317,82 @@ class FeedClient:
             for feed in succeeded:
                 self._last_error[feed] = None
             return results
+
+    # ----------------------------------------------------------------- audit
+    def verify_audit(self) -> AuditStatus:
+        """Fetch the hub's signed audit checkpoint and check it against the kept ones.
+
+        A rewrite (same sequence number with another hash, a shorter chain, or
+        rows that do not link from the last kept checkpoint to the new one)
+        comes back with `error_code == "audit_rewrite"`; never raises for it.
+        """
+        with self._sync_lock:
+            now = utcnow()
+            try:
+                keyset = self._refresh_trust(now)
+            except SyncError as exc:
+                status = AuditStatus(False, None, 0, exc.code, str(exc))
+            else:
+                status = self._audit_step(keyset, now)
+            self.audit_status = status
+            return status
+
+    def audit_checkpoints(self) -> list[AuditCheckpoint]:
+        """The audit checkpoints kept in the state directory, oldest first."""
+        out = []
+        for item in self._trust_store.load_audit_checkpoints():
+            try:
+                out.append(AuditCheckpoint(int(item["seq"]), str(item["hash"]),
+                                           parse_time(item["issued_at"])))
+            except (KeyError, TypeError, ValueError):
+                continue
+        return out
+
+    def _audit_step(self, keyset: TrustedKeyset, now: datetime) -> AuditStatus:
+        try:
+            return self._check_audit(keyset, now)
+        except SyncError as exc:
+            level = logging.ERROR if exc.code == "audit_rewrite" else logging.WARNING
+            logger.log(level, "audit checkpoint refused (%s): %s", exc.code, exc)
+            return AuditStatus(False, None, 0, exc.code, str(exc))
+        except OSError as exc:
+            error = StoreError(f"cannot write the audit checkpoints: {exc.strerror}")
+            return AuditStatus(False, None, 0, error.code, str(error))
+        except Exception as exc:  # hostile input must never escape sync()
+            error = _internal(exc, "audit checkpoint")
+            return AuditStatus(False, None, 0, error.code, str(error))
+
+    def _check_audit(self, keyset: TrustedKeyset, now: datetime) -> AuditStatus:
+        body = self._fetcher.get("/v1/audit/checkpoint.json").body or b""
+        checkpoint, envelope = verify_audit_checkpoint(keyset, body, now, self.clock_skew_s)
+        kept = self._trust_store.load_audit_checkpoints()
+        start = compare_audit_checkpoint(self.audit_checkpoints(), checkpoint)
+        rows = 0
+        if start is not None:
+            rows = verify_audit_segment(start, checkpoint,
+                                        self._chain_rows(start.seq or 1, checkpoint.seq))
+        if not kept or int(kept[-1].get("seq", -1)) != checkpoint.seq:
+            kept.append({"seq": checkpoint.seq, "hash": checkpoint.hash,
+                         "issued_at": envelope["signed"]["issued_at"], "envelope": envelope})
+            self._trust_store.save_audit_checkpoints(kept)
+        return AuditStatus(True, checkpoint.seq, rows)
+
+    def _chain_rows(self, first: int, last: int) -> Iterator[Mapping[str, Any]]:
+        """Hash-only chain rows `first..last`, page by page (the hub caps a page)."""
+        seq = first
+        while seq <= last:
+            limit = min(AUDIT_PROOF_PAGE, last - seq + 1)
+            body = self._fetcher.get(f"/v1/audit/chain?from={seq}&limit={limit}").body or b""
+            try:
+                rows = json.loads(body)["rows"]
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                raise AuditCheckpointError(
+                    f"audit chain answer is malformed: {type(exc).__name__}") from exc
+            if not isinstance(rows, list) or not rows:
+                return
+            for row in rows:
+                yield row
+                seq += 1
 
     def _failed(self, feed: str, exc: SyncError) -> SyncResult:
         logger.warning("feed %s: sync refused (%s): %s", feed, exc.code, exc)

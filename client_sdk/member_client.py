@@ -30,7 +30,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from client_sdk.request_auth import signed_headers_for_url
+from client_sdk.request_auth import idempotency_key_of, signed_headers_for_url
 from schemas.enums import IndicatorKind
 from schemas.indicators import InvalidIndicator, hash_indicator, key_audience, simhash64
 from schemas.keys import MEMBER_KEY_ROTATION_CONTEXT, b64decode, b64encode
@@ -416,7 +416,8 @@ class MemberClient:
         if signed:
             assert self.member_id is not None
             prepared.headers.update(
-                signed_headers_for_url(self._key, self.member_id, method, prepared.url or "", data)
+                signed_headers_for_url(self._key, self.member_id, method, prepared.url or "", data,
+                                       idempotency_key=idempotency_key_of(prepared.headers))
             )
         settings = self._session.merge_environment_settings(prepared.url, {}, None, None, None)
         return self._session.send(prepared, timeout=self.timeout_s, **settings)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.keys import b64encode
 from schemas.signing import (
+    HEADER_IDEMPOTENCY,
     HEADER_MEMBER,
     HEADER_NONCE,
     HEADER_SIGNATURE,
@@ -43,11 +45,18 @@ def signed_headers(
     *,
     now: float | None = None,
     nonce: str | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, str]:
-    """The signature headers for `method path` with `body` (b"" when there is none)."""
+    """The signature headers for `method path` with `body` (b"" when there is none).
+
+    `idempotency_key` must be the `Idempotency-Key` header the request carries
+    (None when it has none): the signature covers it (scheme V2), so the hub
+    refuses the request if a proxy changes, adds or removes it.
+    """
     timestamp = str(int(time.time() if now is None else now))
     nonce = new_nonce() if nonce is None else nonce
-    message = request_signing_bytes(method, path, timestamp, nonce, body, member_id)
+    message = request_signing_bytes(method, path, timestamp, nonce, body, member_id,
+                                    idempotency_key)
     return {
         HEADER_MEMBER: member_id,
         HEADER_TIMESTAMP: timestamp,
@@ -76,8 +85,20 @@ def signed_headers_for_url(
     *,
     now: float | None = None,
     nonce: str | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, str]:
     """`signed_headers` for the full `url` a request is sent to (prefix included)."""
     return signed_headers(
-        private_key, member_id, method.upper(), signed_path_of(url), body, now=now, nonce=nonce
+        private_key, member_id, method.upper(), signed_path_of(url), body, now=now, nonce=nonce,
+        idempotency_key=idempotency_key,
     )
+
+
+def idempotency_key_of(headers: Mapping[str, str]) -> str | None:
+    """The `Idempotency-Key` a request's (case-insensitive) headers carry, to sign it."""
+    getter = getattr(headers, "get", None)
+    value = getter(HEADER_IDEMPOTENCY) if getter is not None else None
+    if value is None:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        value = lowered.get(HEADER_IDEMPOTENCY.lower())
+    return None if value is None else str(value)

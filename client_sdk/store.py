@@ -199,6 +199,10 @@ class FeedStore:
                     entry.unlink()
 
 
+AUDIT_CHECKPOINTS = "audit-checkpoints.json"
+MAX_AUDIT_CHECKPOINTS = 256
+
+
 class TrustStore:
     """Root, keyset and consortium keys under `state_dir/trust/`."""
 
@@ -240,3 +244,17 @@ class TrustStore:
         doc = {"keys": {str(e): b64encode(k) for e, k in sorted(keys.items())}}
         atomic_write(self.dir / "consortium.json", canonical_json(doc), mode=0o600)
         os.chmod(self.dir / "consortium.json", 0o600)
+
+    def load_audit_checkpoints(self) -> list[dict[str, Any]]:
+        """The audit checkpoints kept so far, oldest first (each with its signed envelope)."""
+        try:
+            doc = json.loads((self.dir / AUDIT_CHECKPOINTS).read_bytes())
+            items = doc["checkpoints"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+        return [c for c in items if isinstance(c, dict)] if isinstance(items, list) else []
+
+    def save_audit_checkpoints(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Keep the newest `MAX_AUDIT_CHECKPOINTS`: enough evidence, bounded disk."""
+        kept = list(items)[-MAX_AUDIT_CHECKPOINTS:]
+        atomic_write(self.dir / AUDIT_CHECKPOINTS, canonical_json({"checkpoints": kept}))

@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,8 @@ from client_sdk.errors import (
     ArtifactFormatError,
     ArtifactHashError,
     ArtifactTooLargeError,
+    AuditCheckpointError,
+    AuditRewriteError,
     ConsortiumKeyError,
     DocumentTooLargeError,
     DuplicateSignatureError,
@@ -62,6 +64,9 @@ a hostile mirror's padded document is refused on its length alone.
 """
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+AUDIT_CHECKPOINT_TYPE = "audit-checkpoint"
+AUDIT_CHECKPOINT_FORMAT = 1
+AUDIT_GENESIS_HASH = "0" * 64
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/-]+$")
 
 
@@ -575,3 +580,117 @@ def check_consortium_keys(manifest: Mapping[str, Any], keys: Mapping[int, bytes]
             raise ConsortiumKeyError(f"no consortium key for epoch {epoch}")
         if not hmac.compare_digest(hashlib.sha256(key).hexdigest(), expected):
             raise ConsortiumKeyError(f"consortium key for epoch {epoch} does not match the feed")
+
+
+# ------------------------------------------------------------ audit checkpoints
+
+
+@dataclass(frozen=True)
+class AuditCheckpoint:
+    """A signed statement of the hub's audit head: row `seq` of the chain has `hash`."""
+
+    seq: int
+    hash: str
+    issued_at: datetime
+
+
+def verify_audit_checkpoint(
+    keyset: TrustedKeyset, data: bytes, now: datetime, slack_s: int
+) -> tuple[AuditCheckpoint, dict[str, Any]]:
+    """Trust an audit checkpoint signed by a current feed key; (checkpoint, envelope).
+
+    The envelope is returned so the caller can keep it: it is the hub's signed
+    word, evidence against a later rewrite.
+    """
+    slack = timedelta(seconds=slack_s)
+    current_keys = {
+        kid: key for kid, (key, expires) in keyset.feed_keys.items() if now <= expires + slack
+    }
+    envelope = _load_json(data, AuditCheckpointError)
+    if not _signers(envelope, current_keys, AuditCheckpointError):
+        raise AuditCheckpointError("audit checkpoint is not signed by a current feed key")
+    signed = envelope["signed"]
+    if signed.get("type") != AUDIT_CHECKPOINT_TYPE or signed.get("format") != \
+            AUDIT_CHECKPOINT_FORMAT:
+        raise AuditCheckpointError("not an audit checkpoint of a supported format")
+    seq = _int(signed.get("seq"), "seq", AuditCheckpointError)
+    digest = signed.get("hash")
+    if not isinstance(digest, str) or not _HEX64.match(digest):
+        raise AuditCheckpointError("hash must be 64 lowercase hex characters")
+    if seq == 0 and digest != AUDIT_GENESIS_HASH:
+        raise AuditCheckpointError("an empty chain's hash is the genesis hash")
+    issued_at = _time(signed.get("issued_at"), "issued_at", AuditCheckpointError)
+    return AuditCheckpoint(seq, digest, issued_at), envelope
+
+
+def compare_audit_checkpoint(
+    seen: Sequence[AuditCheckpoint], new: AuditCheckpoint
+) -> AuditCheckpoint | None:
+    """Check `new` against the checkpoints kept; the newest one it must extend, or None.
+
+    Raises `AuditRewriteError` when a kept checkpoint has the same sequence
+    number with another hash, or when the chain is now shorter than one kept.
+    None means nothing to prove (first checkpoint, or the same head again).
+    """
+    latest: AuditCheckpoint | None = None
+    for old in seen:
+        if old.seq == new.seq and not hmac.compare_digest(old.hash, new.hash):
+            raise AuditRewriteError(
+                f"audit row {new.seq} was signed with hash {old.hash[:16]}… at "
+                f"{old.issued_at.isoformat()} and now with {new.hash[:16]}…: the chain was "
+                "rewritten"
+            )
+        if latest is None or old.seq > latest.seq:
+            latest = old
+    if latest is None or latest.seq == new.seq:
+        return None
+    if new.seq < latest.seq:
+        raise AuditRewriteError(
+            f"the audit chain now ends at row {new.seq}, but row {latest.seq} was signed at "
+            f"{latest.issued_at.isoformat()}: rows were deleted"
+        )
+    return latest
+
+
+def verify_audit_segment(
+    start: AuditCheckpoint, end: AuditCheckpoint, rows: Iterable[Mapping[str, Any]]
+) -> int:
+    """The hash-only rows link `start` to `end`, or `AuditRewriteError`; returns rows read.
+
+    `rows` are `{"seq", "prev_hash", "hash"}` from `start.seq` (or 1 when it is 0)
+    to `end.seq`, oldest first, and may be a generator over pages. Row
+    `start.seq` must still carry `start.hash`, each row must name the previous
+    row's hash, and the last must be `end.hash`: a chain rewritten below `start`
+    changes row `start.seq`'s hash, so it can never extend the kept checkpoint.
+    """
+    expected, prev = (start.seq, None) if start.seq > 0 else (1, AUDIT_GENESIS_HASH)
+    count = 0
+    for row in rows:
+        if not isinstance(row, Mapping):
+            raise AuditCheckpointError("each chain row must be an object")
+        seq = _int(row.get("seq"), "seq", AuditCheckpointError)
+        prev_hash, digest = row.get("prev_hash"), row.get("hash")
+        if not all(isinstance(h, str) and _HEX64.match(h) for h in (prev_hash, digest)):
+            raise AuditCheckpointError("chain row hashes must be 64 lowercase hex characters")
+        if seq != expected:
+            raise AuditRewriteError(f"the audit chain skips from row {expected - 1} to {seq}")
+        if seq == start.seq and not hmac.compare_digest(str(digest), start.hash):
+            raise AuditRewriteError(
+                f"audit row {seq} now has hash {str(digest)[:16]}…, but was signed with "
+                f"{start.hash[:16]}… at {start.issued_at.isoformat()}: the chain was rewritten"
+            )
+        if prev is not None and not hmac.compare_digest(str(prev_hash), prev):
+            raise AuditRewriteError(f"audit row {seq} does not link to row {seq - 1}")
+        prev, expected, count = str(digest), seq + 1, count + 1
+        if seq == end.seq:
+            break
+    if expected != end.seq + 1 or prev is None:
+        raise AuditRewriteError(
+            f"the audit chain proof stops at row {expected - 1}, checkpoint is row {end.seq}"
+        )
+    if not hmac.compare_digest(prev, end.hash):
+        raise AuditRewriteError(
+            f"the audit chain from row {start.seq} does not lead to the signed head "
+            f"(row {end.seq}): it does not extend the kept checkpoint"
+        )
+    return count

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import pkgutil
 import sys
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import click
 from flask import Flask
 
 from hub.config import ConfigError, resolve_config
+from hub.services import audit as audit_service
 from hub.services.audit import verify_chain
 from hub.services.consortium_keys import epoch_states
 from hub.services.key_rotation import rotate
@@ -309,17 +311,46 @@ for _action, _needs_reason in (
 
 
 @main.command("verify-audit")
+@click.option("--checkpoints", "checkpoint_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Signed audit checkpoints members kept (their state dir's "
+                   "trust/audit-checkpoints.json); repeatable.")
 @pass_app
-def verify_audit(app: Flask) -> None:
-    """Recompute the audit hash chain; exit 1 naming the first broken row."""
+def verify_audit(app: Flask, checkpoint_files: tuple[Path, ...]) -> None:
+    """Recompute the audit hash chain; exit 1 naming the first broken row.
+
+    With --checkpoints, also compare the chain with checkpoints the hub signed
+    and members kept: a chain re-hashed as a whole verifies on its own, but its
+    rows no longer carry the hashes the hub once signed.
+    """
     from hub.db import get_db
 
     _require_initialised(app)
+    points = [p for path in checkpoint_files for p in _read_checkpoints(path)]
     with get_db(app).new_session(write=False) as session:
         ok, first_bad = verify_chain(session)
+        conflicts = audit_service.verify_checkpoints(session, points)
     if not ok:
         raise click.ClickException(f"audit chain broken at row {first_bad}")
-    click.echo("audit chain OK")
+    if conflicts:
+        seq, actual = conflicts[0]
+        raise click.ClickException(
+            f"audit_rewrite: {len(conflicts)} kept checkpoint(s) contradict the chain; "
+            f"row {seq} was signed with another hash (the database has {actual})"
+        )
+    suffix = f", consistent with {len(points)} checkpoints" if points else ""
+    click.echo(f"audit chain OK{suffix}")
+
+
+def _read_checkpoints(path: Path) -> list[dict[str, Any]]:
+    """(seq, hash) pairs from a member's checkpoint file; a bad file is a usage error."""
+    try:
+        doc = json.loads(path.read_bytes())
+        items = doc["checkpoints"] if isinstance(doc, dict) else doc
+        return [{"seq": int(c["seq"]), "hash": str(c["hash"])} for c in items]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise click.BadParameter(f"{path}: not a checkpoint file ({type(exc).__name__})",
+                                 param_hint="--checkpoints") from None
 
 
 @main.command("rotate-consortium-key")

@@ -90,6 +90,16 @@ class ReasonSchema(Schema):
     reason = _text(1000)
 
 
+class RevokeSchema(ReasonSchema):
+    """Body of revoke: the reason, and whether to rotate the consortium keys at once.
+
+    A revoked member keeps every key it ever received; rotating makes the
+    indicators hashed from now on unreadable to it (docs/MEMBERS.md, "Revoking").
+    """
+
+    rotate_consortium_key = fields.Boolean(load_default=False)
+
+
 class OptionalReasonSchema(Schema):
     """Body of approve/reinstate: a note is optional."""
 

@@ -24,6 +24,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("hub.api.indicators", "bp"),
     ("hub.api.admin_lists", "bp"),
     ("hub.api.feeds", "bp"),
+    ("hub.api.audit", "bp"),
     ("hub.api.openapi", "bp"),
     ("hub.console", "bp"),
 ]

@@ -35,6 +35,7 @@ from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
 from hub.api import openapi_schemas as out
+from hub.api.audit import ChainProofQuerySchema
 from hub.errors import ApiError
 from hub.limits import MAX_BATCH_REPORTS, MAX_PATH_INT, MAX_PATH_PARAM_CHARS
 from schemas import membership as ms
@@ -66,6 +67,14 @@ class ReportBatchDocSchema(Schema):
         required=True,
         validate=validate.Length(min=1, max=MAX_BATCH_REPORTS),
     )
+
+
+class MemberActionDocSchema(ms.OptionalReasonSchema):
+    """`POST /v1/admin/members/{id}/{action}` as documented: the view loads `ReasonSchema`
+    (reject, suspend), `RevokeSchema` (revoke) or `OptionalReasonSchema` (the others)."""
+
+    rotate_consortium_key = fields.Boolean(metadata={
+        "description": "revoke only: start a new consortium-key epoch in the same transaction"})
 
 
 @dataclass(frozen=True)
@@ -153,7 +162,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/v1/admin/members/{member_id}/{action}", "admin_members.act_on_member",
               Auth.ADMIN, "approve / reject / suspend / reinstate / revoke a member "
               "(reject, suspend and revoke need a reason)", "admin",
-              {200: out.MemberSchema}, body=ms.OptionalReasonSchema, body_required=False,
+              {200: out.MemberActionAnswerSchema}, body=MemberActionDocSchema,
+              body_required=False,
               errors=(404, 409),
               path_params={**_MEMBER_ID, "action": {
                   "type": "string",
@@ -238,6 +248,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/v1/roots.json", "feeds.roots_json", Auth.PUBLIC,
               "Root rotation chain, oldest first", "feeds", {200: _JSON},
               errors=(304, 503), headers=(_CONDITIONAL,)),
+    Operation("get", "/v1/audit/checkpoint.json", "audit.checkpoint", Auth.READER,
+              "The audit head (seq, hash) signed by the feed key: keep it, compare later",
+              "feeds", {200: out.EnvelopeSchema}, errors=(503,)),
+    Operation("get", "/v1/audit/chain", "audit.chain", Auth.READER,
+              "Hash-only audit chain rows (seq, prev_hash, hash) from `from`", "feeds",
+              {200: out.ChainProofSchema}, query=ChainProofQuerySchema),
     Operation("get", "/v1/feeds", "feeds.list_feeds", Auth.READER,
               "Feeds and their current versions", "feeds", {200: out.FeedListSchema}),
     Operation("get", "/v1/feeds/{feed}/manifest.json", "feeds.manifest", Auth.READER,

@@ -169,6 +169,30 @@ class EnvelopeSchema(Schema):
     signatures = fields.List(fields.Nested(SignatureSchema), required=True)
 
 
+class MemberActionAnswerSchema(MemberSchema):
+    """The member after the action; `rotated_epoch` when a revoke also rotated the keys."""
+
+    rotated_epoch = fields.Integer()
+
+
+class ChainRowSchema(Schema):
+    seq = fields.Integer(required=True)
+    prev_hash = fields.String(required=True)
+    hash = fields.String(required=True)
+
+
+class AuditHeadSchema(Schema):
+    seq = fields.Integer(required=True)
+    hash = fields.String(required=True)
+
+
+class ChainProofSchema(Schema):
+    """`GET /v1/audit/chain`: hash-only rows (no actor, subject or details) and the head."""
+
+    rows = fields.List(fields.Nested(ChainRowSchema), required=True)
+    head = fields.Nested(AuditHeadSchema, required=True)
+
+
 class BuildResultSchema(Schema):
     busy = fields.Boolean(required=True)
     published = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)

@@ -30,10 +30,12 @@ from schemas.enums import MemberState
 from schemas.keys import ED25519_SIGNATURE_LEN, b64decode
 from schemas.membership import load_ed25519_public_key
 from schemas.signing import (
+    HEADER_IDEMPOTENCY,
     HEADER_MEMBER,
     HEADER_NONCE,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
+    LEGACY_SIGNING_DOMAIN,
     NONCE_PATTERN,
     request_signing_bytes,
 )
@@ -95,15 +97,7 @@ def authenticate_member() -> Member:
         raise ApiError(401, "unknown_member", "no such member")
     if not _TIMESTAMP_RE.match(timestamp) or not _NONCE_RE.match(nonce):
         raise ApiError(401, "bad_signature", "malformed timestamp or nonce header")
-    body = request.get_data(cache=True)
-    message = request_signing_bytes(
-        request.method, signed_path(), timestamp, nonce, body, member_id
-    )
-    try:
-        sig = b64decode(signature, length=ED25519_SIGNATURE_LEN)
-        load_ed25519_public_key(public_key).verify(sig, message)
-    except (InvalidSignature, ValueError):
-        raise ApiError(401, "bad_signature", "the request signature does not verify") from None
+    _verify_signature(public_key, signature, member_id, timestamp, nonce)
 
     cfg = get_config()
     now = utcnow()
@@ -128,6 +122,47 @@ def authenticate_member() -> Member:
         raise ApiError(401, "unknown_member", "no such member")
     ensure_approved(member)
     return member
+
+
+def _verify_signature(
+    public_key: str, signature: str, member_id: str, timestamp: str, nonce: str
+) -> None:
+    """Check the V2 signature (it covers `Idempotency-Key`); name an outdated V1 client.
+
+    The V1 message is only tried after V2 failed, and only to choose the error:
+    a V1 signature never authenticates, since it does not bind the
+    `Idempotency-Key` an on-path proxy could swap (issue 14).
+    """
+    body = request.get_data(cache=True)
+    idempotency_key = request.headers.get(HEADER_IDEMPOTENCY)
+    path = signed_path()
+    try:
+        sig = b64decode(signature, length=ED25519_SIGNATURE_LEN)
+        key = load_ed25519_public_key(public_key)
+    except ValueError:
+        raise ApiError(401, "bad_signature", "the request signature is malformed") from None
+    try:
+        key.verify(sig, request_signing_bytes(
+            request.method, path, timestamp, nonce, body, member_id, idempotency_key))
+        return
+    except InvalidSignature:
+        pass
+    try:
+        key.verify(sig, request_signing_bytes(
+            request.method, path, timestamp, nonce, body, member_id,
+            domain=LEGACY_SIGNING_DOMAIN))
+    except InvalidSignature:
+        raise ApiError(
+            401, "bad_signature",
+            "the request signature does not verify: it covers the method, path, timestamp, "
+            f"nonce, body and the {HEADER_IDEMPOTENCY} header, so a request changed on the way "
+            "(or an added, removed or altered header) is refused",
+        ) from None
+    raise ApiError(
+        401, "signature_scheme_outdated",
+        "signed with scheme LIANFANG-REQUEST-V1, which does not cover the "
+        f"{HEADER_IDEMPOTENCY} header; upgrade the SDK (scheme V2, docs/FORMATS.md)",
+    )
 
 
 def _remember_nonce(member_id: str, nonce: str, now: Any, retention_s: int) -> None:

@@ -28,6 +28,8 @@ NOTICES: dict[str, Any] = {
     "suspend": _l("Member suspended"),
     "reinstate": _l("Member reinstated"),
     "revoke": _l("Member revoked"),
+    "revoke_rotated": _l("Member revoked and the consortium keys rotated: a new epoch is "
+                         "current, the revoked member does not have its keys"),
     "token_revoked": _l("Reader token revoked"),
     "uphold": _l("Dispute resolved: listing upheld"),
     "delist": _l("Dispute resolved: listing delisted"),

@@ -9,32 +9,44 @@ from __future__ import annotations
 
 from marshmallow import ValidationError
 
-from hub import db
+from hub import db, get_config
 from hub.console.forms import invalid, load_form, require_confirmation
 from hub.console.session import actor
 from hub.errors import ApiError
 from hub.models.member import Member
-from hub.services import membership
-from schemas.membership import OptionalReasonSchema, ReasonSchema
+from hub.services import key_rotation, membership
+from schemas.membership import OptionalReasonSchema, ReasonSchema, RevokeSchema
 
 _REASON = ReasonSchema()
 _OPTIONAL_REASON = OptionalReasonSchema()
+_REVOKE = RevokeSchema()
 
 # Actions that cut a member off: the form must also carry a ticked confirmation box.
 CONFIRMED_ACTIONS = frozenset({"suspend", "revoke"})
 
 
-def transition_from_form(member_id: str, action: str) -> Member:
+def transition_from_form(member_id: str, action: str) -> tuple[Member, int | None]:
+    """Apply `action`; (member, new consortium-key epoch when a revoke also rotated)."""
     if action not in membership.TRANSITIONS:
         raise ApiError(404, "not_found", f"unknown member action {action!r}")
     needs_reason = membership.TRANSITIONS[action][2]
     try:
-        data = load_form(_REASON if needs_reason else _OPTIONAL_REASON, ["reason"])
+        if action == "revoke":
+            data = load_form(_REVOKE, ["reason", "rotate_consortium_key"])
+        else:
+            data = load_form(_REASON if needs_reason else _OPTIONAL_REASON, ["reason"])
     except ValidationError as exc:
         raise invalid(exc) from None
     if action in CONFIRMED_ACTIONS:
         require_confirmation(action)
     session = db.session()
-    member = membership.transition(session, member_id, action, actor(), data.get("reason"))
+    epoch = None
+    if action == "revoke":
+        member, epoch = key_rotation.revoke_member(
+            session, get_config(), member_id, actor(), data["reason"],
+            rotate_keys=data["rotate_consortium_key"],
+        )
+    else:
+        member = membership.transition(session, member_id, action, actor(), data.get("reason"))
     session.commit()
-    return member
+    return member, epoch

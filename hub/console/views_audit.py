@@ -22,7 +22,7 @@ def audit_page() -> ResponseReturnValue:
     rows, total = search_audit(
         session, **filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
     )
-    ok, broken_at = audit.verify_chain(session)
+    ok, broken_at = audit.verify_incremental(session)
     return render_template(
         "console/audit.html",
         rows=rows,

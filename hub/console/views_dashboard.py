@@ -81,7 +81,7 @@ def dashboard() -> ResponseReturnValue:
     feeds = [
         {"feed": f, "latest": rows[-1] if rows else None} for f, rows in history.items()
     ]
-    chain_ok, broken_at = audit.verify_chain(session)
+    chain_ok, broken_at = audit.verify_incremental(session)
     pending = session.scalar(
         select(func.count()).select_from(Member).where(Member.state == MemberState.PENDING.value)
     )

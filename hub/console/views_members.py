@@ -71,8 +71,9 @@ def member_detail(member_id: str) -> ResponseReturnValue:
 def member_action(member_id: str, action: str) -> ResponseReturnValue:
     if action not in MEMBER_ACTIONS:
         raise ApiError(404, "not_found", f"unknown member action {action!r}")
-    transition_from_form(member_id, action)
-    return back_with("console.member_detail", action, member_id=member_id)
+    _, epoch = transition_from_form(member_id, action)
+    notice = "revoke_rotated" if epoch is not None else action
+    return back_with("console.member_detail", notice, member_id=member_id)
 
 
 @bp.post("/members/<member_id>/reader-tokens/<token_id>/revoke")

@@ -5,7 +5,7 @@ Add your module to the import list when you add a model.
 
 from hub.models.admin import Admin
 from hub.models.allowlist import AllowlistConflictDecision, AllowlistEntry, AllowlistNumber
-from hub.models.audit import AuditEntry, AuditHead
+from hub.models.audit import AuditEntry, AuditHead, AuditVerified
 from hub.models.base import Base, UTCDateTime
 from hub.models.case import Case, CaseIndicator, ComplaintGroup
 from hub.models.consortium import ConsortiumKey
@@ -42,6 +42,7 @@ __all__ = [
     "AdminToken",
     "AuditEntry",
     "AuditHead",
+    "AuditVerified",
     "Base",
     "ConsortiumKey",
     "Member",

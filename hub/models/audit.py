@@ -36,3 +36,21 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditVerified(Base):
+    """The last point up to which a page view verified the chain (one row, id 1).
+
+    Lets the dashboard and the audit page verify only the rows appended since
+    (`audit.verify_incremental`), so a page view costs the same at 10^6 rows as
+    at 10^3. It is a cache for speed, not an anchor: whoever writes the database
+    can edit it too. The anchor is the signed checkpoint members keep, and the
+    full check is `lianfang-hub verify-audit` (docs/THREAT_MODEL.md).
+    """
+
+    __tablename__ = "audit_verified"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())

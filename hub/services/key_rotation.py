@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from hub.config import HubConfig
 from hub.models.allowlist import AllowlistEntry
 from hub.models.consortium import ConsortiumKey
+from hub.models.member import Member
 from hub.models.report import Report
 from hub.services import audit
 from hub.services.allowlist import allow_epoch
@@ -30,6 +31,7 @@ from hub.services.consortium_keys import (
     seal,
     wrapping_key,
 )
+from hub.services.membership import transition
 from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
 from schemas.enums import EpochState
@@ -134,6 +136,26 @@ def rotate(session: Session, cfg: HubConfig, actor: str = "cli") -> int:
     """Start a new epoch in `cfg`'s key store (re-merging under `cfg.policy`); returns
     its number."""
     return create_epoch(session, cfg.keys_dir, cfg.key_passphrase, actor=actor, policy=cfg.policy)
+
+
+def revoke_member(
+    session: Session, cfg: HubConfig, member_id: str, actor: str, reason: str | None,
+    *, rotate_keys: bool,
+) -> tuple[Member, int | None]:
+    """Revoke a member and, when asked, start a new consortium-key epoch in the same
+    transaction; returns the member and the new epoch (None without rotation).
+
+    A revoked member keeps the keys of every epoch it received: rotating is the
+    only way to stop it reading indicators hashed from now on. The rotation is
+    audited twice: `consortium_key.rotate` as every rotation, and
+    `member.revoke_rotation` naming the revoked member it answers.
+    """
+    member = transition(session, member_id, "revoke", actor, reason)
+    if not rotate_keys:
+        return member, None
+    epoch = rotate(session, cfg, actor=actor)
+    audit.record(session, actor, "member.revoke_rotation", member.id, {"epoch": epoch})
+    return member, epoch
 
 
 def retire_epoch(session: Session, epoch: int, *, policy: MergePolicy) -> int:

@@ -9,7 +9,7 @@ except for the documents the attacker replaces.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +62,62 @@ def hostile_mirror(upstream: str) -> Iterator[HostileMirror]:
     mirror.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         yield mirror
+    finally:
+        server.shutdown()
+        server.server_close()
+        session.close()
+
+
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "host",
+                         "content-length", "proxy-connection", "te", "upgrade"})
+
+HeaderRewrite = Callable[[str, str, dict[str, str]], dict[str, str]]
+
+
+@dataclass
+class OnPathProxy:
+    """An attacker on the network path: relays every request, may rewrite its headers."""
+
+    url: str
+    rewrite: HeaderRewrite
+    seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+
+@contextmanager
+def on_path_proxy(upstream: str, rewrite: HeaderRewrite) -> Iterator[OnPathProxy]:
+    """Relay any method to `upstream` with the body untouched and the headers as
+    `rewrite(method, path, headers)` returns them (it sees them before the change)."""
+    proxy = OnPathProxy(url="", rewrite=rewrite)
+    session = requests.Session()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+            return
+
+        def _relay(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            proxy.seen.append((self.command, self.path, dict(headers)))
+            headers = proxy.rewrite(self.command, self.path, headers)
+            answer = session.request(self.command, upstream + self.path, data=body,
+                                     headers=headers, timeout=60)
+            self.send_response(answer.status_code)
+            for name, value in answer.headers.items():
+                if name.lower() not in _HOP_BY_HOP and name.lower() != "content-encoding":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _relay  # noqa: N815 - stdlib hook names
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield proxy
     finally:
         server.shutdown()
         server.server_close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from client_sdk.request_auth import signed_headers
+from client_sdk.request_auth import idempotency_key_of, signed_headers
 
 
 def signed_request(
@@ -27,6 +27,7 @@ def signed_request(
     """`method url` with `body`, prepared and signed as `member_id`; send it with `Session.send`."""
     prepared = requests.Request(method, url, data=body, headers=headers or {}).prepare()
     prepared.headers.update(
-        signed_headers(key, member_id, method, prepared.path_url, body, now=now, nonce=nonce)
+        signed_headers(key, member_id, method, prepared.path_url, body, now=now, nonce=nonce,
+                       idempotency_key=idempotency_key_of(prepared.headers))
     )
     return prepared

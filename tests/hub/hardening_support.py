@@ -9,7 +9,7 @@ from __future__ import annotations
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from client_sdk.request_auth import signed_headers
+from client_sdk.request_auth import idempotency_key_of, signed_headers
 from schemas.signing import HEADER_MEMBER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from tests.helpers.hub import LiveHub
 
@@ -31,7 +31,8 @@ class MemberSignature(requests.auth.AuthBase):
             body = body.encode("utf-8")
         request.headers.update(
             signed_headers(self.key, self.member_id, request.method or "GET",
-                           request.path_url, body)
+                           request.path_url, body,
+                           idempotency_key=idempotency_key_of(request.headers))
         )
         return request
 

@@ -15,13 +15,8 @@ from hub.cli import main
 from hub.db import get_db
 from hub.models.audit import AuditEntry
 from hub.services import audit
-
-
-def _append(app: Flask, count: int, actor: str = "test") -> None:
-    with app.app_context(), get_db(app).new_session() as session:
-        for i in range(count):
-            audit.record(session, actor, "test.event", f"subject-{i}", {"n": i})
-        session.commit()
+from tests.helpers.audit import AuditReads
+from tests.helpers.audit import append_entries as _append
 
 
 def test_chain_verifies_and_names_an_edited_row(hub_app: Flask) -> None:
@@ -163,3 +158,62 @@ def test_rows_appended_behind_the_head_are_detected(hub_app: Flask) -> None:
         )
     with db.new_session(write=False) as session:
         assert audit.verify_chain(session) == (False, last.id + 1)
+
+
+# ---------------------------------------------------- incremental verification
+
+
+def _incremental(app: Flask) -> tuple[tuple[bool, int | None], int, int]:
+    with app.app_context(), get_db(app).new_session(write=False) as session, \
+            AuditReads(app) as reads:
+        result = audit.verify_incremental(session)
+    return result, reads.rows, reads.statements
+
+
+def test_incremental_verification_reads_only_new_rows(hub_app: Flask) -> None:
+    _append(hub_app, 300)
+    first, rows, _ = _incremental(hub_app)
+    assert first == (True, None) and rows >= 300  # the first view verifies everything once
+    again, rows, _ = _incremental(hub_app)
+    assert again == (True, None) and rows == 1  # only the anchor row
+    costs = []
+    for grow in (0, 3000):
+        _append(hub_app, grow)
+        _incremental(hub_app)
+        _append(hub_app, 5)
+        result, rows, statements = _incremental(hub_app)
+        assert result == (True, None)
+        costs.append((rows, statements))
+    assert costs[0] == costs[1] and costs[0][0] == 6  # same cost at 305 and 3310 rows
+
+
+def test_incremental_verification_catches_edits_since_and_at_the_mark(hub_app: Flask) -> None:
+    _append(hub_app, 20)
+    assert _incremental(hub_app)[0] == (True, None)
+    db = get_db(hub_app)
+    with db.new_session(write=False) as session:
+        mark = audit.head(session)[0]
+    _append(hub_app, 5)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'admin:nobody' WHERE id = :i"),
+                     {"i": mark + 2})
+    assert _incremental(hub_app)[0] == (False, mark + 2)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET hash = :h WHERE id = :i"),
+                     {"h": "f" * 64, "i": mark})
+    assert _incremental(hub_app)[0] == (False, mark)
+    # an edit behind the mark is the full check's job (documented in THREAT_MODEL.md)
+    with db.new_session(write=False) as session:
+        assert audit.verify_chain(session)[0] is False
+
+
+def test_incremental_verification_catches_a_deleted_tail_below_the_mark(hub_app: Flask) -> None:
+    _append(hub_app, 10)
+    assert _incremental(hub_app)[0] == (True, None)
+    db = get_db(hub_app)
+    with db.engine.begin() as conn:
+        top = conn.execute(text("SELECT MAX(id) FROM audit_log")).scalar_one()
+        conn.execute(text("DELETE FROM audit_log WHERE id > :i"), {"i": top - 3})
+        conn.execute(text("UPDATE audit_head SET seq = :s WHERE id = 1"), {"s": top - 3})
+    ok, bad = _incremental(hub_app)[0]
+    assert not ok and bad == top - 2
