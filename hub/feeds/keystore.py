@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from hub.filemodes import private_dir
 from schemas.atomicfile import atomic_write, fsync_dir, write_all
 from schemas.envelope import keyid_of, public_key_raw, sign_envelope
 from schemas.keys import b64decode, b64encode, fingerprint
@@ -69,7 +70,7 @@ class Keystore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.keys_dir)
         fd = os.open(self.keys_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
