@@ -5,8 +5,9 @@ stay cold while feed keys (online, used on every build) rotate freely. A new
 feed key is announced in a root-signed `keys.json`; a new root is announced by
 a statement signed by the old root and by itself (`roots.json`).
 
-Layout under `keys_dir`: `root-<n>.pem`, `feed-<n>.pem` (PKCS8 PEM, mode 0600,
-encrypted with the passphrase when one is given) and `keystore.json` (which key
+Layout under `keys_dir`: `root-<n>.pem`, `feed-<n>.pem` (mode 0600; PKCS8 PEM,
+or scrypt + AES-GCM under the passphrase when one is given: `schemas.keyfile`,
+which also reads the PBKDF2 files older hubs wrote) and `keystore.json` (which key
 is current, expiries, the root chain), written atomically. Mutations take an
 exclusive `flock` on `keystore.lock`, so several gunicorn workers sharing one
 directory never interleave a rotation.
@@ -24,17 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    load_pem_private_key,
-)
 
 from hub.filemodes import private_dir
 from schemas.atomicfile import atomic_write, fsync_dir, write_all
 from schemas.envelope import keyid_of, public_key_raw, sign_envelope
+from schemas.keyfile import KeyFileError, dump_private_key, load_private_key
 from schemas.keys import b64decode, b64encode, fingerprint
 from schemas.timefmt import format_time, parse_time, utcnow
 
@@ -100,10 +95,7 @@ class Keystore:
     def _write_key(self, name: str) -> Ed25519PrivateKey:
         """Create a fresh key file; O_EXCL so an existing key is never overwritten."""
         key = Ed25519PrivateKey.generate()
-        encryption = (
-            BestAvailableEncryption(self._passphrase) if self._passphrase else NoEncryption()
-        )
-        pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
+        pem = dump_private_key(key, self._passphrase)
         path = self.keys_dir / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -122,13 +114,11 @@ class Keystore:
             return cached
         pem = (self.keys_dir / name).read_bytes()
         try:
-            key = load_pem_private_key(pem, password=self._passphrase)
-        except (TypeError, ValueError) as exc:
+            key = load_private_key(pem, self._passphrase)
+        except KeyFileError as exc:
             raise KeystoreError(
-                f"cannot load {name}: wrong or missing LIANFANG_KEY_PASSPHRASE?"
+                f"cannot load {name}: {exc} (LIANFANG_KEY_PASSPHRASE?)"
             ) from exc
-        if not isinstance(key, Ed25519PrivateKey):
-            raise KeystoreError(f"{name} is not an Ed25519 key")
         self._cache[name] = key
         return key
 
