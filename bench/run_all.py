@@ -38,6 +38,8 @@ from common import (  # noqa: E402
 
 BENCH = ROOT / "bench"
 PY = ROOT / ".venv" / "bin" / "python"
+if not PY.exists():  # a worktree sharing another checkout's venv
+    PY = Path(sys.executable)
 MODULES: dict[str, list[str]] = {
     "codec": ["bench_codec.py"],
     "feed_build": ["bench_feed_build.py"],
@@ -45,6 +47,7 @@ MODULES: dict[str, list[str]] = {
     "ingest": ["bench_ingest.py"],
     "serving": ["bench_serving.py"],
     "oprf": ["bench_oprf.py"],
+    "enumeration": ["bench_enumeration.py"],
 }
 """Module name → script and default arguments; `--scale` is appended."""
 
@@ -55,6 +58,7 @@ HEADINGS = {
     "ingest": "Ingest through the signed HTTP batch API",
     "serving": "Serving: conditional manifest polls",
     "oprf": "Oblivious hashing: RFC 9497 OPRF/VOPRF, ristretto255-SHA512 (issue 20)",
+    "enumeration": "What a leaked hashing key reveals: HMAC-SHA256 enumeration (issue 14)",
 }
 
 
@@ -205,6 +209,14 @@ EXPLAINED = {
 
 
 SECTION_NOTES = {
+    "enumeration": (
+        "A 32-byte key and the exact wire input (`phone:+86…`, `id_number:…`). The compiled "
+        "loop is what an attacker holding a screener's phone key runs: key pads precomputed, "
+        "two SHA-256 compressions per candidate, a compare on the 64-bit feed key; it must "
+        "find a planted number, so its rate is a real enumeration. The derived times use "
+        "that rate; ID numbers are hashed under the identity key, which screeners no longer "
+        "receive (issue 14), so the ID figures are what a *member's* leaked key costs. Rates "
+        "are thread CPU time: multiply by the attacker's cores."),
     "oprf": (
         "The cryptography alone (`schemas/oprf.py` on libsodium through pysodium), one "
         "thread, no HTTP or database: the hub endpoint adds those. Per-core rates come from "

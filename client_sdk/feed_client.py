@@ -181,14 +181,23 @@ class FeedClient:
 
     # ------------------------------------------------------------ trust state
     def _load_root(self) -> TrustedRoot:
+        """The root reached last time, with the expiry learned for it (kept on disk so a
+        restarted screener cannot be served documents that leave the expiry out)."""
         doc = self._trust_store.load_root(self._pinned.keyid)
         if doc is None:
             return self._pinned
         try:
             root = load_root_key(doc["public_key"])
-            return TrustedRoot(int(doc["version"]), root.keyid, root.public_key)
+            expires = doc.get("expires_at")
+            stored = TrustedRoot(int(doc["version"]), root.keyid, root.public_key,
+                                 parse_time(expires) if expires else None)
         except (SyncError, KeyError, TypeError, ValueError):
             return self._pinned
+        if stored.version < self._pinned.version:
+            return self._pinned
+        if stored.keyid == self._pinned.keyid:
+            return stored.expiring_by(self._pinned.expires_at)
+        return stored
 
     def _load_keyset(self) -> TrustedKeyset | None:
         """The stored keyset, kept even when expired: it is the rollback floor."""
@@ -224,10 +233,14 @@ class FeedClient:
         check_root_fresh(new_root, now, self.clock_skew_s)
         data = self._signed_document("/v1/keys.json")
         keyset = verify_keyset(new_root, data, now, self._keyset, self.clock_skew_s)
-        if new_root.version != self._root.version:
+        new_root = new_root.expiring_by(keyset.root_expires_at)
+        check_root_fresh(new_root, now, self.clock_skew_s)
+        if (new_root.version, new_root.expires_at) != (self._root.version, self._root.expires_at):
             self._trust_store.save_root(self._pinned.keyid, new_root.version,
-                                        b64encode(public_key_raw(new_root.public_key)))
-            logger.info("root rotated to version %d", new_root.version)
+                                        b64encode(public_key_raw(new_root.public_key)),
+                                        new_root.expires_at)
+            if new_root.version != self._root.version:
+                logger.info("root rotated to version %d", new_root.version)
         self._root = new_root
         try:
             if data != self._trust_store.load_keyset():

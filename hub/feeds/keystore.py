@@ -146,7 +146,8 @@ class Keystore:
             feed = self._write_key("feed-1.pem")
             meta = {
                 "keyset_version": 1,
-                "roots": [self._key_entry(root, "root-1.pem", 1, now)],
+                "roots": [{**self._key_entry(root, "root-1.pem", 1, now),
+                           "expires_at": format_time(now + self.root_lifetime)}],
                 "root_chain": [],
                 "feed_keys": [{**self._key_entry(feed, "feed-1.pem", 1, now), "retire_at": None}],
             }
@@ -230,20 +231,62 @@ class Keystore:
             number = old_entry["n"] + 1
             name = f"root-{number}.pem"
             new = self._write_key(name)
-            entry = self._key_entry(new, name, number, now)
+            entry = {**self._key_entry(new, name, number, now),
+                     "expires_at": format_time(now + self.root_lifetime)}
             statement = {
                 "type": "root",
                 "version": number,
                 "keyid": entry["keyid"],
                 "public_key": entry["public_key"],
                 "issued_at": format_time(now),
-                "expires_at": format_time(now + self.root_lifetime),
+                "expires_at": entry["expires_at"],
             }
             meta["root_chain"].append(sign_envelope(statement, old, new))
             meta["roots"].append(entry)
             meta["keyset_version"] += 1
             self._save_meta(meta)
             return entry["keyid"]
+
+    def _root_expires_at(self, now: datetime) -> str:
+        """The current root's expiry, fixed once: keystores from before root expiries
+        (no `expires_at` on the entry) get `now + root_lifetime`, stored under the
+        lock so every worker and every later document states the same instant."""
+        meta = self._load_meta()
+        entry = self._current_root(meta)
+        if entry.get("expires_at"):
+            return str(entry["expires_at"])
+        with self._locked():
+            meta = self._load_meta()
+            entry = self._current_root(meta)
+            if not entry.get("expires_at"):
+                chained = [s["signed"] for s in meta["root_chain"]
+                           if s["signed"].get("version") == entry["n"]]
+                entry["expires_at"] = (chained[-1].get("expires_at") if chained else None) \
+                    or format_time(now + self.root_lifetime)
+                self._save_meta(meta)
+            return str(entry["expires_at"])
+
+    def root_expires_at(self, now: datetime | None = None) -> datetime:
+        """When the current root stops being trusted (the operator rotates before)."""
+        return parse_time(self._root_expires_at(now or utcnow()))
+
+    def root_metadata(self, now: datetime | None = None) -> dict[str, Any]:
+        """The current root's own statement, signed by itself: what an operator hands
+        screeners to pin (`lianfang-hub root-key --metadata`), so even a screener that
+        never reaches this hub again knows when its pinned root expires."""
+        now = now or utcnow()
+        expires_at = self._root_expires_at(now)
+        meta = self._load_meta()
+        entry = self._current_root(meta)
+        statement = {
+            "type": "root",
+            "version": entry["n"],
+            "keyid": entry["keyid"],
+            "public_key": entry["public_key"],
+            "issued_at": entry["created_at"],
+            "expires_at": expires_at,
+        }
+        return sign_envelope(statement, self._read_key(entry["file"]))
 
     # ---------------------------------------------------------------- signing
 
@@ -256,6 +299,7 @@ class Keystore:
                 if self._prune(meta, now):
                     self._save_meta(meta)
         expires_at = now + expires_in
+        root_expires_at = self._root_expires_at(now)
         feed_keys = []
         for entry in meta["feed_keys"]:
             until = expires_at if entry["retire_at"] is None else parse_time(entry["retire_at"])
@@ -271,6 +315,7 @@ class Keystore:
             "issued_at": format_time(now),
             "expires_at": format_time(expires_at),
             "root_keyid": root_entry["keyid"],
+            "root_expires_at": root_expires_at,
             "feed_keys": feed_keys,
             "min_poll_interval_s": self.min_poll_interval_s,
         }
