@@ -86,7 +86,10 @@ int main(int argc, char **argv) {
         unsigned long long k = 0;
         for (int b = 0; b < 8; b++) k = (k << 8) | out[b];
         if (k == target) { hits++; hit_at = n; }
-        for (int d = 10; d >= 0; d--) { if (digits[d] != '9') { digits[d]++; break; } digits[d] = '0'; }
+        for (int d = 10; d >= 0; d--) {
+            if (digits[d] != '9') { digits[d]++; break; }
+            digits[d] = '0';
+        }
     }
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     double s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -134,8 +137,9 @@ def compiled_rate(key: bytes, count: int) -> tuple[float, str] | None:
                                 capture_output=True, text=True, check=True).stdout.split()
         hits, hit_at, seconds = int(answer[0]), int(answer[1]), float(answer[2])
         assert hits >= 1 and first + hit_at == planted, "the C loop missed the planted number"
-        return count / seconds, (f"gcc -O2, libcrypto SHA256 with precomputed pads; found the "
-                                 f"planted number after {count:,} candidates in {seconds:.2f} s CPU")
+        return count / seconds, (
+            f"gcc -O2, libcrypto SHA256 with precomputed pads; found the planted number "
+            f"after {count:,} candidates in {seconds:.2f} s CPU")
 
 
 def main() -> None:

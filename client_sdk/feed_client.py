@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from client_sdk.errors import (
     ConsortiumKeyError,
+    DocumentTooLargeError,
     FetchError,
     StoreError,
     SyncError,
@@ -47,6 +48,7 @@ from client_sdk.fetcher import Fetcher
 from client_sdk.publication import NEVER_FRESH, FeedView, Publication
 from client_sdk.store import FeedStore, StoredFeed, TrustStore
 from client_sdk.trust import (
+    MAX_DOCUMENT_BYTES,
     TrustedKeyset,
     TrustedRoot,
     apply_key_artifacts,
@@ -119,6 +121,12 @@ def next_delay(
     if failures > 0:
         base = max(min(base * 2 ** min(failures, 32), max_backoff_s), base)
     return base + rand * jitter_s
+
+
+_DOCUMENT_LIMIT: dict[str, Any] = {"max_bytes": MAX_DOCUMENT_BYTES,
+                                   "too_large": DocumentTooLargeError}
+"""roots.json, keys.json, manifests and the consortium-key answer stop downloading at
+the trust core's parse limit (not the fetcher's 16 MiB default), with its error code."""
 
 
 class FeedClient:
@@ -215,7 +223,8 @@ class FeedClient:
         of the last 200, which the caller still verifies in full (expiry included),
         so the cache saves bandwidth, never a check."""
         cached = self._documents.get(path)
-        answer = self._fetcher.get(path, auth=False, etag=cached[0] if cached else None)
+        answer = self._fetcher.get(path, auth=False, etag=cached[0] if cached else None,
+                                   **_DOCUMENT_LIMIT)
         self.document_statuses[path] = answer.status
         if answer.status == 304 and cached is not None:
             return cached[1]
@@ -259,7 +268,8 @@ class FeedClient:
             return
         except ConsortiumKeyError:
             pass
-        fetched = _parse_consortium(self._fetcher.get("/v1/consortium-key").body or b"")
+        fetched = _parse_consortium(
+            self._fetcher.get("/v1/consortium-key", **_DOCUMENT_LIMIT).body or b"")
         merged = {**self._consortium, **fetched}
         check_consortium_keys(manifest, merged)
         try:
@@ -315,7 +325,8 @@ class FeedClient:
         stored = self._stored[feed]
         have_data = stored is not None and stored.data is not None
         answer = self._fetcher.get(f"/v1/feeds/{feed}/manifest.json",
-                                   etag=stored.etag if have_data and stored else None)
+                                   etag=stored.etag if have_data and stored else None,
+                                   **_DOCUMENT_LIMIT)
         if answer.body is None:
             if not have_data or stored is None:
                 raise FetchError("304 Not Modified without a stored manifest", status=304)
