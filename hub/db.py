@@ -10,6 +10,7 @@ Read-only requests (GET/HEAD/OPTIONS) use a deferred BEGIN and never wait.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,9 +55,11 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Engine
         return create_engine(url, **kwargs)
 
     path = sqlite_path(url)
-    if path is not None:
-        # sqlite3 would create it 0644 & ~umask; its -wal/-shm files copy this mode
-        create_private_file(path)
+    if path is not None and path.parent.is_dir():
+        # sqlite3 would create it 0644 & ~umask; its -wal/-shm files copy this mode.
+        # A missing directory is left for the first connect to report (503, not a crash).
+        with contextlib.suppress(OSError):
+            create_private_file(path)
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("check_same_thread", False)
     connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)

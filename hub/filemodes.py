@@ -43,7 +43,6 @@ def create_private_file(path: Path) -> bool:
     Used before SQLite opens a new database: sqlite3 creates files with 0644 &
     ~umask, and its WAL and shared-memory files copy the database file's mode.
     """
-    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     except FileExistsError:
