@@ -48,6 +48,7 @@ MODULES: dict[str, list[str]] = {
     "serving": ["bench_serving.py"],
     "oprf": ["bench_oprf.py"],
     "audit": ["bench_audit.py"],
+    "enumeration": ["bench_enumeration.py"],
 }
 """Module name → script and default arguments; `--scale` is appended."""
 
@@ -58,6 +59,7 @@ HEADINGS = {
     "ingest": "Ingest through the signed HTTP batch API",
     "serving": "Serving: conditional manifest polls",
     "oprf": "Oblivious hashing: RFC 9497 OPRF/VOPRF, ristretto255-SHA512 (issue 20)",
+    "enumeration": "What a leaked hashing key reveals: HMAC-SHA256 enumeration (issue 14)",
 }
 
 
@@ -208,6 +210,14 @@ EXPLAINED = {
 
 
 SECTION_NOTES = {
+    "enumeration": (
+        "A 32-byte key and the exact wire input (`phone:+86…`, `id_number:…`). The compiled "
+        "loop is what an attacker holding a screener's phone key runs: key pads precomputed, "
+        "two SHA-256 compressions per candidate, a compare on the 64-bit feed key; it must "
+        "find a planted number, so its rate is a real enumeration. The derived times use "
+        "that rate; ID numbers are hashed under the identity key, which screeners no longer "
+        "receive (issue 14), so the ID figures are what a *member's* leaked key costs. Rates "
+        "are thread CPU time: multiply by the attacker's cores."),
     "oprf": (
         "The cryptography alone (`schemas/oprf.py` on libsodium through pysodium), one "
         "thread, no HTTP or database: the hub endpoint adds those. Per-core rates come from "

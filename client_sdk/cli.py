@@ -22,17 +22,12 @@ from typing import Any, TypeVar
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-    load_pem_private_key,
-)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tqdm import tqdm
 
 from client_sdk.errors import SyncError
 from client_sdk.member_client import HubError, MemberClient
+from schemas import keyfile
 from schemas.enums import Category, IndicatorKind, MemberKind
 from schemas.keys import b64encode, fingerprint
 from schemas.reports import MAX_BATCH_REPORTS
@@ -63,15 +58,31 @@ def _one_line_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+PASSPHRASE_ENV = "LIANFANG_MEMBER_KEY_PASSPHRASE"
+"""Where a passphrase-protected member key's passphrase comes from (cron jobs);
+an interactive terminal is asked instead when it is unset."""
+
+
+def _passphrase(confirm: bool = False) -> bytes:
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is None:
+        if not sys.stdin.isatty():
+            raise ValueError(f"the key is passphrase-protected: set {PASSPHRASE_ENV}")
+        value = click.prompt("key passphrase", hide_input=True, confirmation_prompt=confirm)
+    if not value:
+        raise ValueError("an empty passphrase protects nothing")
+    return value.encode("utf-8")
+
+
 def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """The member's Ed25519 key from an unencrypted PKCS8 PEM file."""
+    """The member's Ed25519 key: plain PKCS8 PEM, or passphrase-protected (`schemas.keyfile`,
+    including files encrypted the old PBKDF2 way)."""
+    data = path.read_bytes()
+    passphrase = _passphrase() if keyfile.is_encrypted(data) else None
     try:
-        key = load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: not an unencrypted PEM private key") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path}: not an Ed25519 key")
-    return key
+        return keyfile.load_private_key(data, passphrase)
+    except keyfile.KeyFileError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def _public_b64(key: Ed25519PrivateKey) -> str:
@@ -113,11 +124,13 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--encrypt", is_flag=True,
+              help=f"Protect the key with a passphrase (scrypt; from {PASSPHRASE_ENV} or asked).")
 @_one_line_errors
-def keygen(path: Path, force: bool) -> None:
-    """Create an Ed25519 member key at PATH (PKCS8 PEM, mode 0600)."""
+def keygen(path: Path, force: bool, encrypt: bool) -> None:
+    """Create an Ed25519 member key at PATH (mode 0600; PKCS8 PEM, or scrypt-encrypted)."""
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    pem = keyfile.dump_private_key(key, _passphrase(confirm=True) if encrypt else None)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
     try:
         fd = os.open(path, flags, 0o600)

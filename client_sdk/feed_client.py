@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from client_sdk.errors import (
     AuditCheckpointError,
     ConsortiumKeyError,
+    DocumentTooLargeError,
     FetchError,
     StoreError,
     SyncError,
@@ -49,6 +50,7 @@ from client_sdk.publication import NEVER_FRESH, FeedView, Publication
 from client_sdk.store import FeedStore, StoredFeed, TrustStore
 from client_sdk.trust import (
     AuditCheckpoint,
+    MAX_DOCUMENT_BYTES,
     TrustedKeyset,
     TrustedRoot,
     apply_key_artifacts,
@@ -142,6 +144,12 @@ def next_delay(
     return base + rand * jitter_s
 
 
+_DOCUMENT_LIMIT: dict[str, Any] = {"max_bytes": MAX_DOCUMENT_BYTES,
+                                   "too_large": DocumentTooLargeError}
+"""roots.json, keys.json, manifests and the consortium-key answer stop downloading at
+the trust core's parse limit (not the fetcher's 16 MiB default), with its error code."""
+
+
 class FeedClient:
     """Verified, scheduled sync of the hub's feeds into `state_dir` (docs/ARCHITECTURE.md §6)."""
 
@@ -206,14 +214,23 @@ class FeedClient:
 
     # ------------------------------------------------------------ trust state
     def _load_root(self) -> TrustedRoot:
+        """The root reached last time, with the expiry learned for it (kept on disk so a
+        restarted screener cannot be served documents that leave the expiry out)."""
         doc = self._trust_store.load_root(self._pinned.keyid)
         if doc is None:
             return self._pinned
         try:
             root = load_root_key(doc["public_key"])
-            return TrustedRoot(int(doc["version"]), root.keyid, root.public_key)
+            expires = doc.get("expires_at")
+            stored = TrustedRoot(int(doc["version"]), root.keyid, root.public_key,
+                                 parse_time(expires) if expires else None)
         except (SyncError, KeyError, TypeError, ValueError):
             return self._pinned
+        if stored.version < self._pinned.version:
+            return self._pinned
+        if stored.keyid == self._pinned.keyid:
+            return stored.expiring_by(self._pinned.expires_at)
+        return stored
 
     def _load_keyset(self) -> TrustedKeyset | None:
         """The stored keyset, kept even when expired: it is the rollback floor."""
@@ -231,7 +248,8 @@ class FeedClient:
         of the last 200, which the caller still verifies in full (expiry included),
         so the cache saves bandwidth, never a check."""
         cached = self._documents.get(path)
-        answer = self._fetcher.get(path, auth=False, etag=cached[0] if cached else None)
+        answer = self._fetcher.get(path, auth=False, etag=cached[0] if cached else None,
+                                   **_DOCUMENT_LIMIT)
         self.document_statuses[path] = answer.status
         if answer.status == 304 and cached is not None:
             return cached[1]
@@ -249,10 +267,14 @@ class FeedClient:
         check_root_fresh(new_root, now, self.clock_skew_s)
         data = self._signed_document("/v1/keys.json")
         keyset = verify_keyset(new_root, data, now, self._keyset, self.clock_skew_s)
-        if new_root.version != self._root.version:
+        new_root = new_root.expiring_by(keyset.root_expires_at)
+        check_root_fresh(new_root, now, self.clock_skew_s)
+        if (new_root.version, new_root.expires_at) != (self._root.version, self._root.expires_at):
             self._trust_store.save_root(self._pinned.keyid, new_root.version,
-                                        b64encode(public_key_raw(new_root.public_key)))
-            logger.info("root rotated to version %d", new_root.version)
+                                        b64encode(public_key_raw(new_root.public_key)),
+                                        new_root.expires_at)
+            if new_root.version != self._root.version:
+                logger.info("root rotated to version %d", new_root.version)
         self._root = new_root
         try:
             if data != self._trust_store.load_keyset():
@@ -271,7 +293,8 @@ class FeedClient:
             return
         except ConsortiumKeyError:
             pass
-        fetched = _parse_consortium(self._fetcher.get("/v1/consortium-key").body or b"")
+        fetched = _parse_consortium(
+            self._fetcher.get("/v1/consortium-key", **_DOCUMENT_LIMIT).body or b"")
         merged = {**self._consortium, **fetched}
         check_consortium_keys(manifest, merged)
         try:
@@ -405,7 +428,8 @@ class FeedClient:
         stored = self._stored[feed]
         have_data = stored is not None and stored.data is not None
         answer = self._fetcher.get(f"/v1/feeds/{feed}/manifest.json",
-                                   etag=stored.etag if have_data and stored else None)
+                                   etag=stored.etag if have_data and stored else None,
+                                   **_DOCUMENT_LIMIT)
         if answer.body is None:
             if not have_data or stored is None:
                 raise FetchError("304 Not Modified without a stored manifest", status=304)

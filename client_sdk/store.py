@@ -220,8 +220,13 @@ class TrustStore:
             return None
         return doc
 
-    def save_root(self, pinned_keyid: str, version: int, public_key_b64: str) -> None:
-        doc = {"pinned_keyid": pinned_keyid, "version": version, "public_key": public_key_b64}
+    def save_root(self, pinned_keyid: str, version: int, public_key_b64: str,
+                  expires_at: datetime | None = None) -> None:
+        """The root reached from `pinned_keyid` and the earliest expiry learned for it."""
+        doc: dict[str, Any] = {"pinned_keyid": pinned_keyid, "version": version,
+                               "public_key": public_key_b64}
+        if expires_at is not None:
+            doc["expires_at"] = format_time(expires_at)
         atomic_write(self.dir / "root.json", canonical_json(doc))
 
     def load_keyset(self) -> bytes | None:

@@ -77,7 +77,19 @@ class TrustedRoot:
     version: int
     keyid: str
     public_key: Ed25519PublicKey
-    expires_at: datetime | None = None  # None: the pinned v1, or a statement without one
+    expires_at: datetime | None = None  # None: no signed statement of its expiry seen yet
+
+    def expiring_by(self, when: datetime | None) -> TrustedRoot:
+        """This root with the earlier of its known expiry and `when`.
+
+        Expiries only ever move earlier for one root: whoever holds a root's key
+        (stolen, or rotated away) could sign a later one, or omit it, so the
+        first expiry learned -- from the pinned metadata, the rotation statement
+        or a keyset -- stays the bound. Only a rotation to a new root moves on.
+        """
+        if when is None or (self.expires_at is not None and self.expires_at <= when):
+            return self
+        return replace(self, expires_at=when)
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,7 @@ class TrustedKeyset:
     feed_keys: Mapping[str, tuple[Ed25519PublicKey, datetime]]
     min_poll_interval_s: int
     issued_at: datetime | None = None
+    root_expires_at: datetime | None = None  # the signing root's expiry, as it states it
 
 
 @dataclass(frozen=True)
@@ -160,12 +173,40 @@ def _signers(envelope: Any, trusted: Mapping[str, Ed25519PublicKey], error: type
 
 
 def load_root_key(text_or_key: str | Ed25519PublicKey) -> TrustedRoot:
-    """The pinned root (version 1) from `lianfang-hub root-key` output or a key object."""
+    """The pinned root from `lianfang-hub root-key` output or a key object.
+
+    The bare base64 key pins version 1 with no expiry known until the hub states
+    one (in keys.json, signed by that root). `lianfang-hub root-key --metadata`
+    output -- the root's statement signed by itself -- also pins its version and
+    its `expires_at`, so a screener that never reaches the real hub again still
+    stops trusting the root (`root_expired`) when it expires.
+    """
     if isinstance(text_or_key, Ed25519PublicKey):
         key = text_or_key
     else:
-        key = _public_key(str(text_or_key).strip(), RootChainError)
+        text = str(text_or_key).strip()
+        if text.startswith("{"):
+            return _pinned_metadata(text.encode("utf-8"))
+        key = _public_key(text, RootChainError)
     return TrustedRoot(version=1, keyid=key_id(public_key_raw(key)), public_key=key)
+
+
+def _pinned_metadata(data: bytes) -> TrustedRoot:
+    """A self-signed root statement given as the pin (refused unless its key signed it)."""
+    envelope = _load_json(data, RootChainError)
+    signed = envelope.get("signed") if isinstance(envelope, dict) else None
+    if not isinstance(signed, dict) or signed.get("type") != "root":
+        raise RootChainError("pinned root metadata must be a signed root statement")
+    key = _public_key(signed.get("public_key"), RootChainError)
+    keyid = key_id(public_key_raw(key))
+    if signed.get("keyid") != keyid or keyid not in _signers(envelope, {keyid: key},
+                                                               RootChainError):
+        raise RootChainError("pinned root metadata is not signed by its own key")
+    version = _int(signed.get("version"), "root version", RootChainError, minimum=1)
+    if "expires_at" not in signed:
+        raise RootChainError("pinned root metadata has no expires_at")
+    return TrustedRoot(version=version, keyid=keyid, public_key=key,
+                       expires_at=_root_expiry(signed))
 
 
 def update_root(trusted: TrustedRoot, roots_doc: bytes) -> TrustedRoot:
@@ -173,8 +214,8 @@ def update_root(trusted: TrustedRoot, roots_doc: bytes) -> TrustedRoot:
 
     Entries below the trusted version are skipped (they cannot be checked
     against a key we hold and change nothing); the trusted version's own
-    statement, when signed by its key, supplies its `expires_at` (a stored root
-    does not keep it). Any gap, bad signature or malformed entry above it
+    statement, when signed by its key, can only bring its expiry forward
+    (`TrustedRoot.expiring_by`). Any gap, bad signature or malformed entry above it
     refuses the whole document. Freshness is `check_root_fresh`'s job.
     """
     doc = _load_json(roots_doc, RootChainError)
@@ -188,11 +229,11 @@ def update_root(trusted: TrustedRoot, roots_doc: bytes) -> TrustedRoot:
         if not isinstance(signed, dict):
             raise RootChainError("each root statement must be a signed envelope")
         version = _int(signed.get("version"), "root version", RootChainError, minimum=1)
-        if version == current.version and version > 1:
+        if version == current.version:
             if signed.get("keyid") == current.keyid and current.keyid in _signers(
                 entry, {current.keyid: current.public_key}, RootChainError
             ):
-                current = replace(current, expires_at=_root_expiry(signed))
+                current = current.expiring_by(_root_expiry(signed))
             continue
         if version < current.version:
             continue
@@ -265,6 +306,10 @@ def verify_keyset(
         if "issued_at" in signed else None
     )
     poll = _int(signed.get("min_poll_interval_s", 0), "min_poll_interval_s", KeysetSignatureError)
+    root_expires_at = (
+        _time(signed["root_expires_at"], "root_expires_at", KeysetSignatureError)
+        if "root_expires_at" in signed else None
+    )
     raw_keys = signed.get("feed_keys")
     if not isinstance(raw_keys, list):
         raise KeysetSignatureError("feed_keys must be a list")
@@ -288,6 +333,7 @@ def verify_keyset(
         feed_keys=feed_keys,
         min_poll_interval_s=poll,
         issued_at=issued_at,
+        root_expires_at=root_expires_at,
     )
 
 

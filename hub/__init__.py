@@ -18,9 +18,26 @@ from hub.config import HubConfig, resolve_config
 if TYPE_CHECKING:  # the package imports without Flask, so `hub.launcher` can say what is missing
     from flask import Flask
 
-__all__ = ["HubConfig", "create_app", "get_config"]
+__all__ = ["HubConfig", "create_app", "get_config", "permission_warnings"]
 
 _CONFIG_KEY = "LIANFANG"
+
+
+def permission_warnings(cfg: HubConfig) -> list[str]:
+    """Paths of `cfg`'s data readable beyond the hub's user (see `hub.filemodes`).
+
+    The SQLite database may live outside the data directory
+    (`LIANFANG_DATABASE_URL`), so its file and its -wal/-shm companions are
+    checked wherever they are.
+    """
+    from hub.db import sqlite_path
+    from hub.filemodes import permission_warnings as wider_paths
+
+    database = sqlite_path(cfg.database_url)
+    extra = () if database is None else tuple(
+        database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")
+    )
+    return wider_paths(cfg.data_dir, extra)
 
 
 def create_app(config: HubConfig | Mapping[str, Any] | None = None) -> Flask:

@@ -15,6 +15,7 @@ from hub import get_config
 from hub.auth.admin_auth import create_admin
 from hub.db import get_db, migrate
 from hub.feeds.builder import keystore_for
+from hub.filemodes import private_dir
 from hub.models.admin import Admin
 from hub.services.consortium_keys import ensure_master_key
 from hub.services.key_rotation import ensure_first_epoch
@@ -34,7 +35,7 @@ def initialize(
 ) -> InitResult:
     """Bring a data dir and database to a usable state; safe to run again."""
     cfg = get_config(app)
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(cfg.data_dir)
     migrate(cfg.database_url)
     master_created = ensure_master_key(cfg.keys_dir)
     keystore_for(app).ensure()  # root + first feed signing key (hub.feeds.keystore)

@@ -215,11 +215,15 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     """
     from werkzeug.serving import run_simple
 
+    from hub import get_config, permission_warnings
+
     state = ctx.find_object(CliState)
     assert state is not None
     state.scheduler = True
     app = state.app()
     _require_current_schema(app)
+    for line in permission_warnings(get_config(app)):
+        click.echo(f"warning: {line} (chmod it; see OPERATIONS.md, file modes)", err=True)
     click.echo(f"Lianfang hub on http://{host}:{port}  (Ctrl-C to stop)")
     run_simple(host, port, app, threaded=True, use_reloader=False)
 

@@ -44,6 +44,7 @@ NOT_HUB_SETTINGS: Mapping[str, str] = {
     "LIANFANG_ROOT_KEY": "the `lianfang` SDK command line: pinned root key",
     "LIANFANG_MEMBER_ID": "the `lianfang` SDK command line: member id",
     "LIANFANG_KEY": "the `lianfang` SDK command line: member private key file",
+    "LIANFANG_MEMBER_KEY_PASSPHRASE": "the `lianfang` SDK command line: member key passphrase",
     "LIANFANG_REQUIRE_POSTGRES": "test suite: fail instead of skip when PostgreSQL is down",
     "LIANFANG_REQUIRE_BROWSER": "test suite: fail instead of skip when Chromium is missing",
     "LIANFANG_FUZZ_EXAMPLES": "test suite: examples per endpoint in `make fuzz`",

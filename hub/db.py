@@ -10,6 +10,7 @@ Read-only requests (GET/HEAD/OPTIONS) use a deferred BEGIN and never wait.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,10 @@ from typing import Any
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from hub.filemodes import create_private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _BEGIN_OPTION = "lianfang_sqlite_begin"
@@ -28,6 +32,16 @@ _EXTENSION = "lianfang_db"
 
 def is_sqlite_url(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for PostgreSQL and in-memory databases)."""
+    if not is_sqlite_url(url):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Engine:
@@ -40,6 +54,12 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Engine
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
 
+    path = sqlite_path(url)
+    if path is not None and path.parent.is_dir():
+        # sqlite3 would create it 0644 & ~umask; its -wal/-shm files copy this mode.
+        # A missing directory is left for the first connect to report (503, not a crash).
+        with contextlib.suppress(OSError):
+            create_private_file(path)
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("check_same_thread", False)
     connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)

@@ -22,6 +22,7 @@ when the config is built); an empty string turns that scope off, and
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -119,11 +120,34 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+IPV6_BUCKET_PREFIX = 64
+
+
+def address_bucket(address: str) -> str:
+    """What per-address limits count by: an IPv4 address, or an IPv6 address's /64.
+
+    Why: one IPv6 subscriber or server is routinely handed a whole /64 (2^64
+    addresses), so counting per IPv6 address lets one attacker rotate source
+    addresses and make every per-address limit -- the sign-in throttle, the
+    application rate limit -- meaningless. An IPv4-mapped IPv6 address counts
+    as its IPv4 address.
+    """
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, IPV6_BUCKET_PREFIX), strict=False))
+    return str(parsed)
+
+
 def _check_address_scopes() -> None:
     scope = ADDRESS_SCOPES.get(request.endpoint or "")
     limiter = get_limiter()
     if scope is not None and limiter is not None:
-        limiter.check(scope, client_address())
+        limiter.check(scope, address_bucket(client_address()))
 
 
 def check_member(member_id: str) -> None:

@@ -6,7 +6,9 @@ orchestrator does not restart a hub that is merely waiting for a migration.
 its schema is the revision this code expects (an un-migrated database would
 otherwise answer 500 on the first feature), the keys decrypt and the feed
 directory is writable. Each failed check is named in the 503 body; no check
-echoes a path, key or database URL.
+echoes a path, key or database URL. `warnings` says what does not stop
+traffic but needs the operator (data files readable beyond the hub's user:
+the count here, the paths in the log).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import get_config
+from hub import get_config, permission_warnings
 from hub.db import get_db, ping
 from hub.feeds.builder import keystore_for
+from hub.filemodes import private_dir
 from hub.services.consortium_keys import config_wrapping_key
 
 bp = Blueprint("health", __name__)
@@ -72,7 +75,7 @@ def _check_keys() -> str | None:
 def _check_feeds_dir() -> str | None:
     feeds_dir = get_config().feeds_dir
     try:
-        feeds_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(feeds_dir)
         fd, name = tempfile.mkstemp(prefix=".readyz-", dir=feeds_dir)
         os.close(fd)
         os.unlink(name)
@@ -97,8 +100,14 @@ def readyz() -> ResponseReturnValue:
             results[name] = "unknown (database unreachable)"
             continue
         results[name] = check() or "ok"
+    wide = permission_warnings(get_config())
+    warnings: dict[str, str] = {}
+    if wide:  # the count only: /readyz is public and echoes no path (the log names them)
+        warnings["file_modes"] = f"{len(wide)} data paths readable beyond the hub's user"
+        log.warning("readiness: %s", "; ".join(wide))
     not_ready = sorted(name for name, value in results.items() if value != "ok")
     if not_ready:
         log.warning("readiness: not ready (%s)", ", ".join(not_ready))
-        return jsonify({"status": "not_ready", "not_ready": not_ready, "checks": results}), 503
-    return jsonify({"status": "ready", "checks": results})
+        return jsonify({"status": "not_ready", "not_ready": not_ready, "checks": results,
+                        "warnings": warnings}), 503
+    return jsonify({"status": "ready", "checks": results, "warnings": warnings})

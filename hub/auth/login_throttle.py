@@ -24,7 +24,7 @@ import time
 from limits.storage import MemoryStorage, Storage
 
 from hub.errors import ApiError
-from hub.ratelimit import get_limiter
+from hub.ratelimit import address_bucket, get_limiter
 
 #: First block after `admin_max_failures` failures; each further failure doubles it,
 #: capped at `admin_lockout_s`.
@@ -39,7 +39,8 @@ def _storage() -> Storage:
 
 
 def _keys(username: str, address: str) -> tuple[str, str]:
-    tag = hashlib.sha256(f"{username}\x00{address}".encode()).hexdigest()[:32]
+    # per IPv6 /64, not per address: a /64 is 2^64 addresses one attacker may rotate
+    tag = hashlib.sha256(f"{username}\x00{address_bucket(address)}".encode()).hexdigest()[:32]
     return f"lianfang/login-fail/{tag}", f"lianfang/login-block/{tag}"
 
 

@@ -34,11 +34,15 @@ def build_feeds_cmd(app: Flask) -> None:
 
 
 @main.command("root-key")
+@click.option("--metadata", is_flag=True,
+              help="Print the root's self-signed statement (JSON, with its expiry) instead: "
+                   "screeners pinned to it refuse the root once it expires.")
 @pass_app
-def root_key(app: Flask) -> None:
+def root_key(app: Flask, metadata: bool) -> None:
     """Print the root public key screeners pin (base64) and its fingerprint."""
     ks = keystore_for(app)
-    click.echo(ks.root_public_b64())
+    click.echo(canonical_json(ks.root_metadata()).decode() if metadata
+               else ks.root_public_b64())
     click.echo(f"fingerprint: {ks.root_fingerprint()}  (root version {ks.root_version()})",
                err=True)
 

@@ -5,8 +5,9 @@ stay cold while feed keys (online, used on every build) rotate freely. A new
 feed key is announced in a root-signed `keys.json`; a new root is announced by
 a statement signed by the old root and by itself (`roots.json`).
 
-Layout under `keys_dir`: `root-<n>.pem`, `feed-<n>.pem` (PKCS8 PEM, mode 0600,
-encrypted with the passphrase when one is given) and `keystore.json` (which key
+Layout under `keys_dir`: `root-<n>.pem`, `feed-<n>.pem` (mode 0600; PKCS8 PEM,
+or scrypt + AES-GCM under the passphrase when one is given: `schemas.keyfile`,
+which also reads the PBKDF2 files older hubs wrote) and `keystore.json` (which key
 is current, expiries, the root chain), written atomically. Mutations take an
 exclusive `flock` on `keystore.lock`, so several gunicorn workers sharing one
 directory never interleave a rotation.
@@ -24,16 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    load_pem_private_key,
-)
 
+from hub.filemodes import private_dir
 from schemas.atomicfile import atomic_write, fsync_dir, write_all
 from schemas.envelope import keyid_of, public_key_raw, sign_envelope
+from schemas.keyfile import KeyFileError, dump_private_key, load_private_key
 from schemas.keys import b64decode, b64encode, fingerprint
 from schemas.timefmt import format_time, parse_time, utcnow
 
@@ -69,7 +65,7 @@ class Keystore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.keys_dir)
         fd = os.open(self.keys_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -99,10 +95,7 @@ class Keystore:
     def _write_key(self, name: str) -> Ed25519PrivateKey:
         """Create a fresh key file; O_EXCL so an existing key is never overwritten."""
         key = Ed25519PrivateKey.generate()
-        encryption = (
-            BestAvailableEncryption(self._passphrase) if self._passphrase else NoEncryption()
-        )
-        pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
+        pem = dump_private_key(key, self._passphrase)
         path = self.keys_dir / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -121,13 +114,11 @@ class Keystore:
             return cached
         pem = (self.keys_dir / name).read_bytes()
         try:
-            key = load_pem_private_key(pem, password=self._passphrase)
-        except (TypeError, ValueError) as exc:
+            key = load_private_key(pem, self._passphrase)
+        except KeyFileError as exc:
             raise KeystoreError(
-                f"cannot load {name}: wrong or missing LIANFANG_KEY_PASSPHRASE?"
+                f"cannot load {name}: {exc} (LIANFANG_KEY_PASSPHRASE?)"
             ) from exc
-        if not isinstance(key, Ed25519PrivateKey):
-            raise KeystoreError(f"{name} is not an Ed25519 key")
         self._cache[name] = key
         return key
 
@@ -155,7 +146,8 @@ class Keystore:
             feed = self._write_key("feed-1.pem")
             meta = {
                 "keyset_version": 1,
-                "roots": [self._key_entry(root, "root-1.pem", 1, now)],
+                "roots": [{**self._key_entry(root, "root-1.pem", 1, now),
+                           "expires_at": format_time(now + self.root_lifetime)}],
                 "root_chain": [],
                 "feed_keys": [{**self._key_entry(feed, "feed-1.pem", 1, now), "retire_at": None}],
             }
@@ -239,20 +231,62 @@ class Keystore:
             number = old_entry["n"] + 1
             name = f"root-{number}.pem"
             new = self._write_key(name)
-            entry = self._key_entry(new, name, number, now)
+            entry = {**self._key_entry(new, name, number, now),
+                     "expires_at": format_time(now + self.root_lifetime)}
             statement = {
                 "type": "root",
                 "version": number,
                 "keyid": entry["keyid"],
                 "public_key": entry["public_key"],
                 "issued_at": format_time(now),
-                "expires_at": format_time(now + self.root_lifetime),
+                "expires_at": entry["expires_at"],
             }
             meta["root_chain"].append(sign_envelope(statement, old, new))
             meta["roots"].append(entry)
             meta["keyset_version"] += 1
             self._save_meta(meta)
             return entry["keyid"]
+
+    def _root_expires_at(self, now: datetime) -> str:
+        """The current root's expiry, fixed once: keystores from before root expiries
+        (no `expires_at` on the entry) get `now + root_lifetime`, stored under the
+        lock so every worker and every later document states the same instant."""
+        meta = self._load_meta()
+        entry = self._current_root(meta)
+        if entry.get("expires_at"):
+            return str(entry["expires_at"])
+        with self._locked():
+            meta = self._load_meta()
+            entry = self._current_root(meta)
+            if not entry.get("expires_at"):
+                chained = [s["signed"] for s in meta["root_chain"]
+                           if s["signed"].get("version") == entry["n"]]
+                entry["expires_at"] = (chained[-1].get("expires_at") if chained else None) \
+                    or format_time(now + self.root_lifetime)
+                self._save_meta(meta)
+            return str(entry["expires_at"])
+
+    def root_expires_at(self, now: datetime | None = None) -> datetime:
+        """When the current root stops being trusted (the operator rotates before)."""
+        return parse_time(self._root_expires_at(now or utcnow()))
+
+    def root_metadata(self, now: datetime | None = None) -> dict[str, Any]:
+        """The current root's own statement, signed by itself: what an operator hands
+        screeners to pin (`lianfang-hub root-key --metadata`), so even a screener that
+        never reaches this hub again knows when its pinned root expires."""
+        now = now or utcnow()
+        expires_at = self._root_expires_at(now)
+        meta = self._load_meta()
+        entry = self._current_root(meta)
+        statement = {
+            "type": "root",
+            "version": entry["n"],
+            "keyid": entry["keyid"],
+            "public_key": entry["public_key"],
+            "issued_at": entry["created_at"],
+            "expires_at": expires_at,
+        }
+        return sign_envelope(statement, self._read_key(entry["file"]))
 
     # ---------------------------------------------------------------- signing
 
@@ -265,6 +299,7 @@ class Keystore:
                 if self._prune(meta, now):
                     self._save_meta(meta)
         expires_at = now + expires_in
+        root_expires_at = self._root_expires_at(now)
         feed_keys = []
         for entry in meta["feed_keys"]:
             until = expires_at if entry["retire_at"] is None else parse_time(entry["retire_at"])
@@ -280,6 +315,7 @@ class Keystore:
             "issued_at": format_time(now),
             "expires_at": format_time(expires_at),
             "root_keyid": root_entry["keyid"],
+            "root_expires_at": root_expires_at,
             "feed_keys": feed_keys,
             "min_poll_interval_s": self.min_poll_interval_s,
         }

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.feeds.entries import kind_of
+from hub.filemodes import PRIVATE_FILE_MODE, private_dir
 from schemas import artifact as codec
 from schemas.atomicfile import atomic_write, fsync_dir
 from schemas.canonical import canonical_json
@@ -76,7 +77,7 @@ class FeedPaths:
 
     def ensure(self) -> None:
         for d in (self.root, self.artifacts, self.state):
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d)
 
 
 def feed_paths(feeds_dir: Path | str, feed: str) -> FeedPaths:
@@ -114,8 +115,8 @@ def write_artifact(paths: FeedPaths, data: bytes) -> dict[str, Any]:
     rel = f"{ARTIFACT_DIR}/{sha}.lfa"
     target = paths.artifacts / f"{sha}.lfa"
     if not target.exists():
-        paths.artifacts.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, data)
+        private_dir(paths.artifacts)
+        atomic_write(target, data, PRIVATE_FILE_MODE)
     return {"path": rel, "sha256": sha, "size": len(data)}
 
 
@@ -195,7 +196,7 @@ def prepare_publish(
         deltas = [dict(d) for d in previous.get("deltas", [])]
         deltas.append({"from": version - 1, "to": version, **ref})
         written += len(delta_data)
-    atomic_write(_state_path(paths, feed, version), kind.dump(entries), 0o600)
+    atomic_write(_state_path(paths, feed, version), kind.dump(entries), PRIVATE_FILE_MODE)
     signed = {
         "type": "manifest",
         "format": MANIFEST_FORMAT,
@@ -235,7 +236,7 @@ def install_manifest(paths: FeedPaths, envelope: Mapping[str, Any]) -> bool:
         if old == signed and live.get("signatures") == envelope.get("signatures"):
             return False  # a re-signing by a new feed key in the same second still lands
     paths.ensure()
-    atomic_write(paths.manifest, manifest_bytes(envelope))
+    atomic_write(paths.manifest, manifest_bytes(envelope), PRIVATE_FILE_MODE)
     return True
 
 
@@ -315,7 +316,7 @@ def load_entries(paths: FeedPaths, feed: str, signed: Mapping[str, Any] | None) 
             return entries
     entries = entries_from_artifacts(paths, feed, signed)
     paths.ensure()
-    atomic_write(state, kind.dump(entries), 0o600)
+    atomic_write(state, kind.dump(entries), PRIVATE_FILE_MODE)
     return entries
 
 
@@ -368,7 +369,8 @@ def collect_garbage(
             new_ledger[name] = since
     if new_ledger != ledger:
         paths.ensure()
-        atomic_write(ledger_path, json.dumps(new_ledger, sort_keys=True).encode(), 0o600)
+        atomic_write(ledger_path, json.dumps(new_ledger, sort_keys=True).encode(),
+                     PRIVATE_FILE_MODE)
     if removed:
         fsync_dir(paths.artifacts)
     if signed is not None and paths.state.is_dir():

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
 from hub.errors import ApiError
+from hub.filemodes import private_dir
 from hub.models.consortium import ConsortiumKey
 from schemas.enums import EpochState
 from schemas.keys import b64encode
@@ -55,7 +56,7 @@ def master_key_path(keys_dir: Path) -> Path:
 
 def ensure_master_key(keys_dir: Path) -> bool:
     """Create `master.key` (0600, directory 0700) unless it exists; True when created."""
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(keys_dir)
     os.chmod(keys_dir, 0o700)
     path = master_key_path(keys_dir)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import timedelta
@@ -198,3 +199,42 @@ def test_password_hashing_round_trip() -> None:
     assert encoded != hash_password("s3cret pass")  # random salt
     assert not verify_password("x", "scrypt$99999999999$8$1$AA==$AA==")
     assert not verify_password("x", "garbage")
+
+
+def test_rotating_ipv6_addresses_within_one_64_does_not_escape_the_throttle(
+    db_url: str, tmp_path: Any
+) -> None:
+    """Re-attack: behind the TLS proxy, an attacker holding an IPv6 /64 (2^64 source
+    addresses: what one VPS or home line gets) guessed from a fresh address every
+    time and was never throttled. Failures now count per /64 for IPv6; the console
+    sign-in shares the same counter; another network's admin still signs in."""
+    from tests.helpers.hub import serve_hub
+
+    with serve_hub(db_url, tmp_path / "data", trusted_proxies="1") as hub:
+        def guess(n: int, password: str = "guess", console: bool = False) -> int:
+            headers = {"X-Forwarded-For": f"2001:db8:bad:1:{n:x}::{n + 1:x}"}
+            if console:
+                browser = requests.Session()
+                page = browser.get(hub.url + "/console/login", headers=headers, timeout=30)
+                token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+                assert token is not None
+                return browser.post(hub.url + "/console/login", headers=headers, timeout=30,
+                                    allow_redirects=False,
+                                    data={"username": "admin", "password": password,
+                                          "csrf_token": token.group(1)}).status_code
+            return requests.post(hub.url + "/v1/admin/login", headers=headers, timeout=30,
+                                 json={"username": "admin", "password": password}).status_code
+
+        assert [guess(n) for n in range(3)] == [401] * 3
+        assert [guess(n, console=True) for n in range(3, 5)] == [401] * 2  # one counter
+        assert guess(5, PASSWORD) == 429 and guess(6, PASSWORD, console=True) == 429
+        elsewhere = {"X-Forwarded-For": "2001:db8:600d::1"}
+        assert requests.post(hub.url + "/v1/admin/login", headers=elsewhere, timeout=30,
+                             json={"username": "admin", "password": PASSWORD}).status_code == 200
+        mapped = {"X-Forwarded-For": "::ffff:198.51.100.9"}  # counted as its IPv4 address
+        for _ in range(5):
+            requests.post(hub.url + "/v1/admin/login", headers=mapped, timeout=30,
+                          json={"username": "admin", "password": "guess"})
+        ipv4 = {"X-Forwarded-For": "198.51.100.9"}
+        assert requests.post(hub.url + "/v1/admin/login", headers=ipv4, timeout=30,
+                             json={"username": "admin", "password": PASSWORD}).status_code == 429

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    PrivateFormat,
+    load_pem_private_key,
+)
 
 from hub.feeds.keystore import Keystore, KeystoreError
+from schemas import keyfile
 from schemas.envelope import EnvelopeError, verified_signers, verify_envelope
 from schemas.keys import b64decode, key_id
 
@@ -57,8 +63,9 @@ def test_passphrase_encrypts_keys_and_is_required(tmp_path: Path) -> None:
     ks.ensure(NOW)
     for name in ("root-1.pem", "feed-1.pem"):
         pem = (tmp_path / "keys" / name).read_bytes()
-        assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
-        with pytest.raises(TypeError):
+        assert pem.startswith(keyfile.BEGIN)
+        assert keyfile.key_file_header(pem)["kdf"] == "scrypt"
+        with pytest.raises(ValueError):
             load_pem_private_key(pem, password=None)
         assert stat.S_IMODE((tmp_path / "keys" / name).stat().st_mode) == 0o600
     # the same passphrase in a fresh process-like instance signs fine
@@ -70,6 +77,23 @@ def test_passphrase_encrypts_keys_and_is_required(tmp_path: Path) -> None:
         Keystore(tmp_path / "keys", passphrase="wrong").keyset_envelope(NOW, timedelta(days=1))
     with pytest.raises(KeystoreError):
         Keystore(tmp_path / "keys").keyset_envelope(NOW, timedelta(days=1))
+
+
+def test_feed_key_encrypted_the_old_pbkdf2_way_still_signs(tmp_path: Path) -> None:
+    """A hub upgraded in place keeps its PBKDF2-encrypted PEMs (2,048 iterations) readable;
+    keys it creates from then on are scrypt files."""
+    ks = Keystore(tmp_path / "keys", passphrase="correct horse")
+    ks.ensure(NOW)
+    path = tmp_path / "keys" / "feed-1.pem"
+    key = keyfile.load_private_key(path.read_bytes(), b"correct horse")
+    path.write_bytes(key.private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(b"correct horse")))
+    upgraded = Keystore(tmp_path / "keys", passphrase="correct horse")
+    signed = upgraded.sign_manifest({"type": "manifest", "version": 1})
+    verify_envelope(signed, {upgraded.current_feed_keyid(): key.public_key()})
+    upgraded.rotate_feed_key(timedelta(days=1), NOW)
+    newest = sorted((tmp_path / "keys").glob("feed-*.pem"))[-1]
+    assert keyfile.key_file_header(newest.read_bytes())["kdf"] == "scrypt"
 
 
 def test_no_keystore_is_a_clear_error(tmp_path: Path) -> None:

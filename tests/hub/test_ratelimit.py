@@ -16,6 +16,8 @@ import pytest
 import requests
 import time_machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub import create_app
 from hub.ratelimit import DEFAULT_LIMITS, build_limiter
@@ -226,3 +228,22 @@ def test_redis_storage_shares_counters_between_workers(tmp_path: Path) -> None:
         client.environ_base["REMOTE_ADDR"] = address
     codes = [clients[i % 2].post("/v1/admin/login", json=body).status_code for i in range(3)]
     assert codes == [401, 401, 429]
+
+
+@given(st.integers(0, 2**128 - 1), st.integers(0, 2**64 - 1))
+def test_every_address_of_one_ipv6_64_shares_one_bucket(address: int, host: int) -> None:
+    """Per-address limits count an IPv6 /64 as one client (an attacker rotating source
+    addresses inside it gains nothing); IPv4 and IPv4-mapped addresses count alone."""
+    import ipaddress
+
+    from hub.ratelimit import address_bucket
+
+    one = ipaddress.IPv6Address(address)
+    other = ipaddress.IPv6Address((address >> 64 << 64) | host)
+    if one.ipv4_mapped is None:
+        assert address_bucket(str(one)) == address_bucket(str(other))
+        neighbour = ipaddress.IPv6Address(address ^ (1 << 64))
+        if neighbour.ipv4_mapped is None:
+            assert address_bucket(str(neighbour)) != address_bucket(str(one))
+    v4 = ipaddress.IPv4Address(address % 2**32)
+    assert address_bucket(str(v4)) == str(v4) == address_bucket(f"::ffff:{v4}")

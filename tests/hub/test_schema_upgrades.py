@@ -103,7 +103,7 @@ def test_upgrade_from_release_0_1_0_keeps_data_and_serves(db_url: str, tmp_path:
         ready = requests.get(hub.url + "/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
         assert ready.json() == {"status": "ready", "checks": {
-            "database": "ok", "schema": "ok", "keys": "ok", "feeds_dir": "ok"}}
+            "database": "ok", "schema": "ok", "keys": "ok", "feeds_dir": "ok"}, "warnings": {}}
     finally:
         hub.kill()
 

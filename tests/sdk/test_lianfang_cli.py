@@ -8,11 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from client_sdk.cli import cli, load_private_key
 from client_sdk.member_client import MemberClient
 from hub.feeds.builder import build_feeds
+from schemas import keyfile
 from schemas.keys import fingerprint
 
 BLOCKED = ["13800138000", "+86 139 0013 9000"]
@@ -34,6 +40,30 @@ def new_member_via_cli(live_hub: Any, tmp_path: Path, name: str) -> tuple[str, P
     approved = live_hub.admin("POST", f"/v1/admin/members/{member_id}/approve", json={})
     assert approved.status_code == 200, approved.text
     return member_id, key
+
+
+def test_keygen_encrypt_writes_a_scrypt_key_file_the_other_commands_read(
+    tmp_path: Path,
+) -> None:
+    """A member key copied off a laptop costs the thief 128 MiB of scrypt per guess."""
+    path = tmp_path / "member.pem"
+    env = {"LIANFANG_MEMBER_KEY_PASSPHRASE": "correct horse battery staple"}
+    assert run("keygen", str(path), "--encrypt", env=env).exit_code == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert keyfile.key_file_header(path.read_bytes())["kdf"] == "scrypt"
+    printed = run("fingerprint", str(path), env=env)
+    assert printed.exit_code == 0 and printed.stdout.strip().count(":") >= 1
+    missing = run("fingerprint", str(path), env={"LIANFANG_MEMBER_KEY_PASSPHRASE": ""})
+    assert missing.exit_code == 1 and "passphrase" in missing.stderr
+    wrong = run("fingerprint", str(path), env={"LIANFANG_MEMBER_KEY_PASSPHRASE": "nope"})
+    assert wrong.exit_code == 1 and "wrong passphrase" in wrong.stderr
+    # a member key encrypted the old PBKDF2 way (2,048 iterations) still works
+    old = tmp_path / "old.pem"
+    key = keyfile.load_private_key(
+        path.read_bytes(), env["LIANFANG_MEMBER_KEY_PASSPHRASE"].encode())
+    old.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
+                                      BestAvailableEncryption(b"correct horse battery staple")))
+    assert run("fingerprint", str(old), env=env).stdout == printed.stdout
 
 
 def test_keygen_writes_a_private_pem_and_never_overwrites(tmp_path: Path) -> None:
@@ -135,7 +165,7 @@ def test_errors_are_one_line_and_non_zero(live_hub: Any, tmp_path: Path, root_ke
     not_a_key.write_text("hello")
     wrong = run("apply", "--hub", live_hub.url, "--key", str(not_a_key), "--name", "X",
                 "--kind", "bank", "--registration-no", "R", "--email", "a@b.example.cn")
-    assert wrong.exit_code == 1 and "not an unencrypted PEM private key" in wrong.stderr
+    assert wrong.exit_code == 1 and "not a PEM private key" in wrong.stderr
 
     missing = run("sync", "--hub", live_hub.url, "--state-dir", str(tmp_path / "s"),
                   "--root-key", root_key)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from client_sdk import errors
@@ -109,3 +110,45 @@ def test_verification_never_loops_over_padding(live_hub: Any, root_key: str) -> 
     assert counting.calls == 1
     with pytest.raises(errors.DocumentTooLargeError):
         verify_keyset(root, _padded(genuine, JUNK), datetime.now(UTC), None, 0)
+
+
+class _CountingSession(requests.Session):
+    """Counts the body bytes the SDK actually pulled off the wire, per path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: dict[str, int] = {}
+
+    def send(self, request: Any, **kwargs: Any) -> requests.Response:
+        response = super().send(request, **kwargs)
+        path = request.path_url.split("?", 1)[0]
+        original = response.iter_content
+
+        def counted(chunk_size: int = 1, decode_unicode: bool = False) -> Any:
+            for chunk in original(chunk_size, decode_unicode):
+                self.read[path] = self.read.get(path, 0) + len(chunk)
+                yield chunk
+
+        response.iter_content = counted  # type: ignore[method-assign]
+        return response
+
+
+@pytest.mark.parametrize("path", ["/v1/roots.json", "/v1/keys.json",
+                                  "/v1/feeds/phone-block/manifest.json", "/v1/consortium-key"])
+def test_every_document_the_sdk_parses_stops_downloading_at_the_size_limit(
+    live_hub: Any, root_key: str, tmp_path: Path, path: str
+) -> None:
+    """Re-attack: the parse limit is 1 MiB, but the SDK downloaded up to 16 MiB of any
+    metadata document first (and the consortium-key answer had no limit of its own).
+    A 4 MiB document from the mirror is now refused on its announced length, read not
+    at all, with `document_too_large`, for every document the screener parses."""
+    build_feeds(live_hub.app)
+    token = _reader_token(live_hub)
+    session = _CountingSession()
+    with hostile_mirror(live_hub.url) as mirror:
+        mirror.overrides[path] = b"[" + b" " * (4 * MAX_DOCUMENT_BYTES) + b"]"
+        client = FeedClient(mirror.url, root_key, tmp_path / "s", token=token,
+                            feeds=["phone-block"], session=session)
+        result = client.sync()["phone-block"]
+    assert not result.ok and result.error_code == "document_too_large"
+    assert session.read.get(path, 0) <= MAX_DOCUMENT_BYTES
