@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# Imported when gunicorn reads this file, never inside the SIGCHLD handler: an
+# import there can interrupt the arbiter's own import of prometheus_client.
+from prometheus_client import multiprocess
+
 
 def child_exit(server: Any, worker: Any) -> None:
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)
