@@ -290,13 +290,13 @@ def consortium_bundle(hub_url: str, key_path: Path, member_id: str, output: Path
 @hub_option
 @root_option
 @state_option
-@click.option("--token", envvar="LIANFANG_TOKEN", default=None,
-              help="A reader token (a CDN may need none, or its own).")
+@click.option("--token", envvar="LIANFANG_TOKEN", required=True,
+              help="A reader token (for a CDN: the token it checks, if any).")
 @click.option("--keys", "keys_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="A consortium key bundle (`consortium-bundle`) for CDN mode.")
 @_one_line_errors
 def sync(
-    hub_url: str, root_key: str, state_dir: Path, token: str | None, keys_path: Path | None
+    hub_url: str, root_key: str, state_dir: Path, token: str, keys_path: Path | None
 ) -> None:
     """Fetch, verify and store the feeds once; exit 1 when any feed failed."""
     client = _feed_client(state_dir, root_key, hub_url, token)
