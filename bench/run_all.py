@@ -37,12 +37,13 @@ from common import (  # noqa: E402
 )
 
 BENCH = ROOT / "bench"
-PY = ROOT / ".venv" / "bin" / "python"
+PY = ROOT / ".venv" / "bin" / "python" if (ROOT / ".venv").is_dir() else Path(sys.executable)
 MODULES: dict[str, list[str]] = {
     "codec": ["bench_codec.py"],
     "feed_build": ["bench_feed_build.py"],
     "sdk": ["bench_sdk.py"],
     "ingest": ["bench_ingest.py"],
+    "peers": ["bench_peers.py"],
     "serving": ["bench_serving.py"],
     "oprf": ["bench_oprf.py"],
 }
