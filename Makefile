@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint demo bench fuzz clean translations
+.PHONY: run test lint demo bench bench-peers fuzz clean translations
 
 $(STAMP): setup.cfg pyproject.toml
 	bash scripts/system-packages.sh runtime
@@ -42,6 +42,10 @@ demo: $(STAMP)
 # BENCH_SCALE=0.1 shrinks the sizes for a quick run.
 bench: $(STAMP)
 	$(PY) bench/run_all.py
+
+# CrowdSec LAPI (Debian package, scripts/install-crowdsec.sh) next to our ingest, same run
+bench-peers: $(STAMP)
+	$(PY) bench/run_all.py --only peers
 
 # Contract fuzzing (schemathesis) against a live hub: prints cases run and failures.
 FUZZ_EXAMPLES ?= 120

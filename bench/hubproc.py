@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,9 @@ from tests.helpers.hub import (  # noqa: E402 - the tests' initialised app and H
 )
 from tests.helpers.processes import free_port, wait_healthy  # noqa: E402
 
-VENV_BIN = ROOT / ".venv" / "bin"
+# the project's .venv (make bench), else the interpreter running the benchmark
+VENV_BIN = ROOT / ".venv" / "bin" if (ROOT / ".venv" / "bin").is_dir() else Path(
+    sys.executable).parent
 
 
 @contextmanager

@@ -45,6 +45,7 @@ MODULES: dict[str, list[str]] = {
     "feed_build": ["bench_feed_build.py"],
     "sdk": ["bench_sdk.py"],
     "ingest": ["bench_ingest.py"],
+    "peers": ["bench_peers.py"],
     "serving": ["bench_serving.py"],
     "oprf": ["bench_oprf.py"],
     "audit": ["bench_audit.py"],

@@ -281,15 +281,40 @@ def _feed_client(
     return FeedClient(hub_url, root_key, state_dir, token=token)
 
 
+@cli.command("consortium-bundle")
+@hub_option
+@key_option
+@click.option("--member-id", envvar="LIANFANG_MEMBER_ID", required=True)
+@click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="Where to write the bundle (mode 0600; it is a secret).")
+@_one_line_errors
+def consortium_bundle(hub_url: str, key_path: Path, member_id: str, output: Path) -> None:
+    """Write the phone consortium keys for screeners that sync from a CDN (`sync --keys`)."""
+    import os
+
+    bundle = MemberClient(hub_url, load_private_key(key_path), member_id).consortium_key_bundle()
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(bundle)
+    click.echo(f"wrote {output}")
+
+
 @cli.command()
 @hub_option
 @root_option
 @state_option
-@click.option("--token", envvar="LIANFANG_TOKEN", required=True, help="A reader token.")
+@click.option("--token", envvar="LIANFANG_TOKEN", required=True,
+              help="A reader token (for a CDN: the token it checks, if any).")
+@click.option("--keys", "keys_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="A consortium key bundle (`consortium-bundle`) for CDN mode.")
 @_one_line_errors
-def sync(hub_url: str, root_key: str, state_dir: Path, token: str) -> None:
+def sync(
+    hub_url: str, root_key: str, state_dir: Path, token: str, keys_path: Path | None
+) -> None:
     """Fetch, verify and store the feeds once; exit 1 when any feed failed."""
     client = _feed_client(state_dir, root_key, hub_url, token)
+    if keys_path is not None:
+        client.import_consortium_keys(keys_path.read_bytes())
     failed = False
     for feed, result in client.sync().items():
         if result.ok:

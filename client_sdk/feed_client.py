@@ -49,8 +49,8 @@ from client_sdk.fetcher import Fetcher
 from client_sdk.publication import NEVER_FRESH, FeedView, Publication
 from client_sdk.store import FeedStore, StoredFeed, TrustStore
 from client_sdk.trust import (
-    AuditCheckpoint,
     MAX_DOCUMENT_BYTES,
+    AuditCheckpoint,
     TrustedKeyset,
     TrustedRoot,
     apply_key_artifacts,
@@ -283,6 +283,23 @@ class FeedClient:
             raise StoreError(f"cannot write the trusted keyset: {exc.strerror}") from exc
         self._keyset = keyset
         return keyset
+
+    def import_consortium_keys(self, bundle: bytes) -> list[int]:
+        """Store consortium keys from a member's bundle (`MemberClient.consortium_key_bundle`).
+
+        For a screener syncing from a static mirror or CDN, where
+        `/v1/consortium-key` does not exist: keys already held are kept, the
+        bundle's are added; each is still checked against the `key_sha256`
+        that signed manifests announce before it is used. Returns the epochs.
+        """
+        fetched = _parse_consortium(bundle)
+        merged = {**self._consortium, **fetched}
+        try:
+            self._trust_store.save_consortium(merged)
+        except OSError as exc:
+            raise StoreError(f"cannot write the consortium keys: {exc.strerror}") from exc
+        self._consortium = merged
+        return sorted(fetched)
 
     def _ensure_consortium_keys(self, manifest: Mapping[str, Any]) -> None:
         epochs = manifest_epochs(manifest)

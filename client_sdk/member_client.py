@@ -212,6 +212,23 @@ class MemberClient:
             return dict(self._identity_epochs)
         return dict(self._epochs)
 
+    def consortium_key_bundle(self) -> bytes:
+        """The phone consortium keys as a bundle a member hands its screeners (CDN mode).
+
+        A screener syncing from a static mirror cannot call `/v1/consortium-key`;
+        `FeedClient.import_consortium_keys(bundle)` stores this instead. Only
+        the phone keys are in it (identity keys stay with the member). It is a
+        secret: distribute it like a reader token, and again after every
+        consortium key rotation (docs/OPERATIONS.md, "CDN mode").
+        """
+        answer = self._request("GET", "/v1/consortium-key")
+        try:
+            keys = [{"epoch": int(k["epoch"]), "key": str(k["key"])} for k in answer["keys"]]
+            current = int(answer["current_epoch"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HubError(None, "bad_consortium_key", f"malformed key document: {exc}") from exc
+        return json.dumps({"current_epoch": current, "keys": keys}, sort_keys=True).encode()
+
     def _load_consortium_keys(self) -> None:
         answer = self._request("GET", "/v1/consortium-key")
         try:

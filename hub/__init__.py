@@ -48,6 +48,7 @@ def create_app(config: HubConfig | Mapping[str, Any] | None = None) -> Flask:
     from hub.api import register_blueprints
     from hub.errors import register_error_handlers
     from hub.limits import install_request_limits
+    from hub.logs import install_request_logging
     from hub.metrics import install_metrics
     from hub.ratelimit import install_rate_limits
 
@@ -61,6 +62,7 @@ def create_app(config: HubConfig | Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app, cfg.database_url)
     register_error_handlers(app)
+    install_request_logging(app, cfg.access_log)
     install_metrics(app)
     install_request_limits(app)
     install_rate_limits(app, cfg)

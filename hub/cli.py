@@ -211,14 +211,19 @@ def hub_url(app: Flask, host: str | None, port: int | None) -> str:
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the hub with werkzeug's threaded server (embedded default).
 
-    Production: gunicorn -w 4 -b 0.0.0.0:8000 'hub:create_app()'
+    Logs go to stderr as configured by LIANFANG_LOG_LEVEL / LIANFANG_LOG_FORMAT
+    (the same set-up gunicorn gets from hub/gunicorn_conf.py).
+
+    Production: gunicorn -c python:hub.gunicorn_conf -w 4 -b 127.0.0.1:8000 'hub:create_app()'
     """
     from werkzeug.serving import run_simple
 
     from hub import get_config, permission_warnings
+    from hub.logs import configure
 
     state = ctx.find_object(CliState)
     assert state is not None
+    configure(state.config.log_level, state.config.log_format)
     state.scheduler = True
     app = state.app()
     _require_current_schema(app)

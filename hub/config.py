@@ -197,6 +197,16 @@ def _metrics_access(value: Any) -> str:
 
 BOOL = Kind("on or off", _boolean)
 METRICS_ACCESS = Kind("off, token or addresses", _metrics_access)
+
+
+def _log_format(value: Any) -> str:
+    text = _text(value).strip().lower()
+    if text not in ("text", "json"):
+        raise ValueError
+    return text
+
+
+LOG_FORMAT = Kind("text or json", _log_format)
 TEXT = Kind("text", _text)
 SECRET = Kind("text (unset: none)", _optional_text)
 PATH = Kind("a directory path", _path)
@@ -376,6 +386,12 @@ class HubConfig(_Settings):
         "the hub's public URL (printed by `init`; `https://` marks console cookies Secure)")
     log_level: str = setting(
         "LIANFANG_LOG_LEVEL", LEVEL, "INFO", "level of the `hub` loggers")
+    log_format: str = setting(
+        "LIANFANG_LOG_FORMAT", LOG_FORMAT, "text",
+        "`text` (time level pid logger request id message) or `json` (one object a line)")
+    access_log: bool = setting(
+        "LIANFANG_ACCESS_LOG", BOOL, True,
+        "one `hub.access` line per request (method, route, status, duration, request id)")
     scheduler: bool = setting(
         "LIANFANG_SCHEDULER", BOOL, True,
         "run the background feed build and retention purge in this process")

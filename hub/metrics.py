@@ -50,7 +50,9 @@ REPORTS = Counter(
 RATE_LIMITED = Counter("lianfang_rate_limit_refusals_total", "Requests refused with 429")
 QUOTA_REFUSALS = Counter(
     "lianfang_quota_refusals_total",
-    "Report batches refused with 429 quota_exceeded (a member's daily new-indicator quota)",
+    "Requests refused by a quota: new_indicators_per_day (429 quota_exceeded, a member's "
+    "daily new-indicator quota) or body_too_large (413, before parsing)",
+    ["reason"],
 )
 DATABASE_ERRORS = Counter(
     "lianfang_database_errors_total", "Requests answered 503 because the database failed"
@@ -157,6 +159,114 @@ def _config(app: Flask) -> Any:
     return get_config(app)
 
 
+class StateCollector:
+    """Gauges read from the database and the key directory at scrape time.
+
+    Like `FeedCollector`, the same answer from every worker: publish lag (the
+    oldest listing change no feed build has published yet, i.e. how far the
+    feeds are behind the merged listings), last publication per feed, and the
+    expiry times an operator must act before (feed keys being retired, the
+    root's lifetime, retiring consortium epochs). Labels are feed names, key
+    kinds and epoch numbers only.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield from self._database()
+        yield from self._keys()
+
+    def _database(self) -> Iterator[GaugeMetricFamily]:
+        from datetime import timedelta
+
+        from sqlalchemy import func, select
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from hub import get_config
+        from hub.db import get_db
+        from hub.feeds.settings import ALL_FEEDS
+        from hub.models.consortium import ConsortiumKey
+        from hub.models.feed import FeedState, FeedVersion
+        from hub.models.feed_change import FeedChange
+        from schemas.timefmt import utcnow
+
+        pending = GaugeMetricFamily(
+            "lianfang_feed_pending_changes",
+            "Listing changes merged but not yet in a published version", labels=["feed"])
+        lag = GaugeMetricFamily(
+            "lianfang_feed_publish_lag_seconds",
+            "Age of the oldest merged change not yet published (0 when none)", labels=["feed"])
+        published = GaugeMetricFamily(
+            "lianfang_feed_published_timestamp_seconds",
+            "When the feed's live version was built (age = time() - this)", labels=["feed"])
+        epochs = GaugeMetricFamily(
+            "lianfang_consortium_epoch_retires_timestamp_seconds",
+            "When a retiring consortium key epoch leaves the feeds", labels=["epoch"])
+        cfg = get_config(self.app)
+        now = utcnow()
+        try:
+            with get_db(self.app).new_session(write=False) as session:
+                consumed = {feed: last for feed, last in session.execute(
+                    select(FeedState.feed, FeedState.last_change_id))}
+                for feed in ALL_FEEDS:
+                    count, oldest = session.execute(
+                        select(func.count(), func.min(FeedChange.created_at)).where(
+                            FeedChange.feed == feed,
+                            FeedChange.id > consumed.get(feed, 0))
+                    ).one()
+                    pending.add_metric([feed], float(count))
+                    age = (now - oldest).total_seconds() if oldest is not None else 0.0
+                    lag.add_metric([feed], max(age, 0.0))
+                for feed, last in session.execute(
+                    select(FeedVersion.feed, func.max(FeedVersion.published_at))
+                    .group_by(FeedVersion.feed)
+                ):
+                    published.add_metric([feed], last.timestamp())
+                for epoch, since in session.execute(
+                    select(ConsortiumKey.epoch, ConsortiumKey.retiring_at)
+                    .where(ConsortiumKey.state == "retiring")
+                ):
+                    if since is not None:
+                        retires = since + timedelta(seconds=cfg.consortium_retire_after_s)
+                        epochs.add_metric([str(epoch)], retires.timestamp())
+        except SQLAlchemyError:
+            DATABASE_ERRORS.inc()
+            return
+        yield from (pending, lag, published, epochs)
+
+    def _keys(self) -> Iterator[GaugeMetricFamily]:
+        import json
+        from datetime import timedelta
+
+        from hub import get_config
+        from hub.feeds.keystore import META_FILE
+        from schemas.timefmt import parse_time
+
+        cfg = get_config(self.app)
+        expiry = GaugeMetricFamily(
+            "lianfang_key_expiry_timestamp_seconds",
+            "When a signing key stops being trusted or must be rotated: feed keys being "
+            "retired, and the root (its statement's expires_at, else created + root lifetime)",
+            labels=["key"])
+        try:
+            meta = json.loads((cfg.keys_dir / META_FILE).read_text())
+        except (OSError, ValueError):
+            return
+        retiring = [parse_time(k["retire_at"]) for k in meta.get("feed_keys", [])
+                    if k.get("retire_at")]
+        if retiring:
+            expiry.add_metric(["feed_retiring"], min(retiring).timestamp())
+        chain = meta.get("root_chain") or []
+        if chain:
+            root_expires = parse_time(chain[-1]["signed"]["expires_at"])
+        else:
+            created = parse_time(meta["roots"][-1]["created_at"])
+            root_expires = created + timedelta(seconds=cfg.feeds.root_lifetime_s)
+        expiry.add_metric(["root"], root_expires.timestamp())
+        yield expiry
+
+
 def _registry(app: Flask) -> CollectorRegistry:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -168,6 +278,7 @@ def _registry(app: Flask) -> CollectorRegistry:
     cfg = _config(app)
     collector = FeedCollector(cfg.feeds_dir, cfg.feeds.max_entries, _held_feeds(app))
     registry.register(collector)  # type: ignore[arg-type]
+    registry.register(StateCollector(app))  # type: ignore[arg-type]
     return registry
 
 
@@ -208,9 +319,11 @@ def install_metrics(app: Flask) -> None:
         if request.endpoint == "reports.submit" and status < 500:
             REPORTS.labels("accepted" if status < 400 else "rejected").inc()
         if status == 429 and _is_quota_refusal(response):
-            QUOTA_REFUSALS.inc()
+            QUOTA_REFUSALS.labels("new_indicators_per_day").inc()
         elif status == 429:
             RATE_LIMITED.inc()
+        elif status == 413:
+            QUOTA_REFUSALS.labels("body_too_large").inc()
         elif status == 503 and request.path != "/readyz":
             DATABASE_ERRORS.inc()
         return response

@@ -40,12 +40,16 @@ from hub.feeds.entries import RECORDS, kind_of
 from hub.feeds.journal import FeedOp
 from hub.feeds.keystore import Keystore
 from hub.feeds.settings import ALL_FEEDS, FeedSettings
+from hub.models.case import ComplaintGroup
 from hub.models.feed import FeedState, FeedVersion
+from hub.models.indicator import Indicator
+from hub.models.listing import Listing
 from hub.services.consortium_keys import active_keys, config_wrapping_key
 from hub.services.groups import group_record
 from hub.services.key_rotation import retire_due
 from hub.services.remerge import remerge_due
-from schemas.manifest import phone_key
+from schemas.enums import Feed, IndicatorKind
+from schemas.manifest import chain_digest, phone_key
 from schemas.timefmt import utcnow
 
 log = logging.getLogger("hub.feeds")
@@ -197,15 +201,29 @@ def _build_locked(
             row = _state_row(session, feed, now)
             envelope = json.loads(row.manifest) if row.manifest else None
             previous = envelope["signed"] if envelope else None
-            base = pub.load_entries(paths, feed, previous)
-            final = journal.final_ops(session, feed, row.last_change_id, upto)
             kind = kind_of(feed)
-            if kind is RECORDS:
-                adds, removes = net_record_change(session, base, final)
+            published = pub.newest_published(paths)
+            snapshot_every = settings.snapshot_every
+            if ahead_of_database(published, previous):
+                # A restored (older) database next to newer published feeds: continue
+                # above the newest version ever published, chained to it, with the
+                # set re-derived from the database (docs/OPERATIONS.md, "Restore").
+                assert published is not None
+                envelope, previous = published, published["signed"]
+                base, adds, removes = derive_entries(session, feed), kind.empty(), kind.empty()
+                snapshot_every = 1  # the artifacts of the adopted version may be gone
+                log.warning("feed %s: the database is behind published v%s; re-deriving",
+                            feed, previous["version"])
+                changed = True
             else:
-                adds, removes = net_key_change(base, final)
+                base = pub.load_entries(paths, feed, previous)
+                final = journal.final_ops(session, feed, row.last_change_id, upto)
+                if kind is RECORDS:
+                    adds, removes = net_record_change(session, base, final)
+                else:
+                    adds, removes = net_key_change(base, final)
+                changed = not kind.is_empty_change(adds, removes) or previous is None
             feed_epochs = [] if kind is RECORDS else epochs
-            changed = not kind.is_empty_change(adds, removes) or previous is None
             if not changed and previous is not None and previous.get("key_epochs") != feed_epochs:
                 changed = True  # a new or retired consortium epoch is content too
             size = kind.count(base) - len(removes) + len(adds)
@@ -226,7 +244,7 @@ def _build_locked(
                 prepared = pub.prepare_publish(
                     paths, feed, previous, base, adds, removes,
                     sign=keystore.sign_manifest, now=now, key_epochs=feed_epochs,
-                    lifetime=settings.manifest_lifetime, snapshot_every=settings.snapshot_every,
+                    lifetime=settings.manifest_lifetime, snapshot_every=snapshot_every,
                 )
                 _claim(session, row, row.version, version=prepared.version,
                        last_change_id=max(upto, row.last_change_id),
@@ -282,6 +300,47 @@ def _refuse(session: Session, row: FeedState, size: int, now: datetime) -> None:
         values["refused_at"] = now
     _claim(session, row, row.version, **values)
     session.refresh(row)
+
+
+def ahead_of_database(
+    published: Mapping[str, Any] | None, previous: Mapping[str, Any] | None
+) -> bool:
+    """Whether the feed directory has published what the database does not know.
+
+    True when the newest published manifest is a later version than the
+    database's, or the same version with other content (two different v3s).
+    """
+    if published is None:
+        return False
+    signed = published["signed"]
+    if previous is None:
+        return True
+    if int(signed["version"]) != int(previous["version"]):
+        return int(signed["version"]) > int(previous["version"])
+    return chain_digest(signed) != chain_digest(previous)
+
+
+def derive_entries(session: Session, feed: str) -> Any:
+    """The whole set of `feed` computed from the listings and groups (not the journal).
+
+    Used after a restore, when the journal and the published files disagree:
+    the same rules the re-merge journals by (`journal.phone_feed`, `group_record`).
+    """
+    kind = kind_of(feed)
+    if kind is RECORDS:
+        labels = session.scalars(select(ComplaintGroup.label).order_by(ComplaintGroup.label))
+        records = [r for r in (group_record(session, label) for label in labels) if r]
+        return kind.apply(kind.empty(), records, [])
+    rows = session.execute(
+        select(Indicator.value, Listing.tier, Listing.allowlisted, Listing.held)
+        .join(Listing, Listing.indicator_id == Indicator.id)
+        .where(Indicator.kind == IndicatorKind.PHONE.value, Indicator.feed_key.is_not(None))
+    )
+    keys = sorted({
+        phone_key(value) for value, tier, allowed, held in rows
+        if journal.phone_feed(IndicatorKind.PHONE.value, tier, allowed, held) == Feed(feed)
+    })
+    return kind.apply(kind.empty(), np.array(keys, dtype=np.uint64), kind.empty())
 
 
 def sync_manifests(app: Flask) -> list[str]:

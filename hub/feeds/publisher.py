@@ -132,6 +132,28 @@ def read_manifest(paths: FeedPaths) -> dict[str, Any] | None:
     return read_envelope(paths.manifest)
 
 
+FLOOR_NAME = "published-floor.json"
+"""In `.state/`: the newest manifest a restore learnt was published (`--published-from`)."""
+
+
+def newest_published(paths: FeedPaths) -> dict[str, Any] | None:
+    """The newest manifest ever published here: the live file, or the restore's floor.
+
+    Ordered by (version, issued_at), like `install_manifest`: a build never
+    publishes at or below it, so no screener ever sees two manifests for one version.
+    """
+    found = [e for e in (read_manifest(paths), read_envelope(paths.state / FLOOR_NAME)) if e]
+    if not found:
+        return None
+    return max(found, key=lambda e: (int(e["signed"]["version"]), e["signed"]["issued_at"]))
+
+
+def record_floor(paths: FeedPaths, envelope: Mapping[str, Any]) -> None:
+    """Remember `envelope` as published (it may name artifacts this disk lacks)."""
+    paths.ensure()
+    atomic_write(paths.state / FLOOR_NAME, manifest_bytes(envelope), 0o600)
+
+
 # ------------------------------------------------------------------- publish
 
 

@@ -3,45 +3,19 @@
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
-from tests.helpers.hubproc import cli_args, hub_env
-from tests.helpers.processes import free_port, wait_healthy
+from tests.helpers.gunicorn import gunicorn_hub
 
 
 @contextmanager
 def _gunicorn(tmp_path: Path, db_url: str, **env: str) -> Iterator[str]:
-    data_dir = tmp_path / "var"
-    subprocess.run(cli_args(data_dir, db_url, "init"), env=hub_env(), check=True,
-                   capture_output=True, timeout=120)
-    subprocess.run(cli_args(data_dir, db_url, "build-feeds"), env=hub_env(), check=True,
-                   capture_output=True, timeout=120)
-    prom_dir = tmp_path / "prom"
-    prom_dir.mkdir()
-    port = free_port()
-    log = (tmp_path / "gunicorn.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "-w", "2", "-b", f"127.0.0.1:{port}",
-         "-c", "python:hub.gunicorn_conf", "hub:create_app()"],
-        env=hub_env(LIANFANG_DATABASE_URL=db_url, LIANFANG_DATA_DIR=str(data_dir),
-                    LIANFANG_SCHEDULER="false", PROMETHEUS_MULTIPROC_DIR=str(prom_dir), **env),
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, proc)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
+    with gunicorn_hub(tmp_path, db_url, **env) as hub:
+        yield hub.url
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -95,3 +69,39 @@ def test_address_mode_serves_only_listed_addresses(db_url: str, tmp_path: Path) 
                    LIANFANG_METRICS_ALLOWED="127.0.0.1") as url:
         answer = requests.get(url + "/metrics", timeout=10)
         assert answer.status_code == 200 and "lianfang_http_requests_total" in answer.text
+
+
+def test_refusals_publish_lag_and_key_expiry_under_two_workers(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The operator's alerts: 429s and 413s counted, feeds behind the listings, keys to rotate."""
+    token = {"Authorization": "Bearer scrape-secret-1234"}
+    with gunicorn_hub(tmp_path, db_url, LIANFANG_METRICS_ACCESS="token",
+                      LIANFANG_METRICS_TOKEN="scrape-secret-1234",
+                      LIANFANG_RATELIMIT_ADMIN_LOGIN="1/hour") as hub:
+        login = requests.post(hub.url + "/v1/admin/login", timeout=10,
+                              json={"username": "admin", "password": hub.admin_password})
+        assert login.status_code == 200, login.text
+        admin = {"Authorization": f"Bearer {login.json()['token']}"}
+        value = "ab" * 32
+        added = requests.post(hub.url + "/v1/admin/allowlist", headers=admin, timeout=10,
+                              json={"kind": "phone", "value": value, "key_epoch": 1})
+        assert added.status_code == 201, added.text
+        statuses = [requests.post(hub.url + "/v1/admin/login", timeout=10,
+                                  json={"username": "admin", "password": "wrong-password-1"}
+                                  ).status_code for _ in range(3)]
+        assert 429 in statuses  # 1/hour per worker: of 3 logins on 2 workers one is refused
+        huge = requests.post(hub.url + "/v1/applications", data=b"x" * 3_000_000, timeout=10,
+                             headers={"Content-Type": "application/json"})
+        assert huge.status_code == 413
+        text = requests.get(hub.url + "/metrics", headers=token, timeout=10).text
+        assert _sample(text, "lianfang_rate_limit_refusals_total") >= 1
+        assert _sample(text, "lianfang_quota_refusals_total", reason="body_too_large") == 1
+        assert _sample(text, "lianfang_feed_pending_changes", feed="phone-allow") == 1
+        assert _sample(text, "lianfang_feed_pending_changes", feed="phone-block") == 0
+        assert _sample(text, "lianfang_feed_publish_lag_seconds", feed="phone-allow") >= 0
+        assert _sample(text, "lianfang_feed_published_timestamp_seconds",
+                       feed="phone-block") > 1.7e9
+        assert _sample(text, "lianfang_key_expiry_timestamp_seconds", key="root") > 1.7e9
+        assert "lianfang_database_errors_total" in text
+        assert value not in text and value[:16] not in text, "a hash became a label"

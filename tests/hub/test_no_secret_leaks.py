@@ -15,6 +15,7 @@ from sqlalchemy import MetaData, select
 
 from client_sdk import hash_indicator
 from hub.db import get_db
+from hub.logs import dict_config
 from schemas.keys import b64decode
 from tests.helpers.hub import ADMIN_PASSWORD, ADMIN_USERNAME
 
@@ -34,6 +35,26 @@ def _all_stored_text(app: Any) -> str:
             for row in conn.execute(select(table)):
                 chunks.extend(str(value) for value in row)
     return "\n".join(chunks)
+
+
+def formatted(records: list[logging.LogRecord], fmt: str) -> str:
+    """The records through the handler `hub.logs.dict_config` installs."""
+    import io
+    import logging.config
+
+    stream = io.StringIO()
+    config = dict_config("DEBUG", fmt)
+    config["handlers"]["hub"]["stream"] = stream
+    config["loggers"] = {"leak-check": {"handlers": ["hub"], "level": "DEBUG"}}
+    config["root"] = {"level": "WARNING", "handlers": []}
+    logging.config.dictConfig(config)
+    handler = logging.getLogger("leak-check").handlers[0]
+    try:
+        for record in records:
+            handler.handle(record)
+    finally:
+        logging.getLogger("leak-check").handlers.clear()
+    return stream.getvalue()
 
 
 def test_busy_session_leaves_no_secret_in_logs_or_database(
@@ -76,6 +97,11 @@ def test_busy_session_leaves_no_secret_in_logs_or_database(
                            json={"raw_number": "+86 10 9558 8000", "note": "bank service line"})
     assert allow.status_code in (200, 201), allow.text
 
+    # URLs carrying secrets: the access log names the route rule, never the raw target
+    live_hub.http.get(live_hub.url + f"/v1/feeds?token={token}&n={RAW_PHONE}", timeout=30)
+    live_hub.http.get(live_hub.url + f"/v1/no-such/{RAW_PHONE}", timeout=30)
+    live_hub.http.get(live_hub.url + "/healthz", timeout=30, headers={"X-Request-ID": "leak-1"})
+
     secrets = {
         "raw phone": RAW_PHONE,
         "raw phone (E.164)": RAW_E164,
@@ -88,7 +114,15 @@ def test_busy_session_leaves_no_secret_in_logs_or_database(
         "consortium key (base64)": hmac_key_b64,
         "consortium key (hex)": hmac_key.hex(),
     }
-    logs = caplog.text
+    # every line as the hub writes it (text and JSON formatters of hub/logs.py):
+    # its own loggers at DEBUG, anything else from WARNING (hub.logs.dict_config);
+    # the test's HTTP client's debug lines and werkzeug's raw request lines (off in
+    # `serve`, replaced by hub.access) are not the hub's output
+    emitted = [r for r in caplog.records if r.name.startswith("hub")
+               or (r.levelno >= logging.WARNING and not r.name.startswith("urllib3"))]
+    logs = "\n".join(r.getMessage() for r in emitted) + "".join(
+        formatted(emitted, fmt) for fmt in ("text", "json"))
+    assert "hub.access" in logs and "request_id=leak-1" in logs
     stored = _all_stored_text(live_hub.app)
     assert logs, "the hub logged nothing at DEBUG: the test would prove nothing"
     for name, secret in secrets.items():
