@@ -91,7 +91,9 @@ class HubRateLimiter:
             429,
             "rate_limited",
             f"too many requests ({scope}: {item.amount} per "
-            f"{item.multiples} {item.GRANULARITY.name}); retry after {retry_after} s",
+            f"{item.multiples} {item.GRANULARITY.name}"
+            + (f"; this request counts {cost}" if cost > 1 else "")
+            + f"); retry after {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )
 

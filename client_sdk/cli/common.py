@@ -99,9 +99,17 @@ def from_config(name: str) -> Callable[[], Any]:
     return lambda: _config().get(name)
 
 
+def _present(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click does not enforce `required` when a callable default returns None: do it here."""
+    if value is None and not ctx.resilient_parsing:
+        raise click.MissingParameter(ctx=ctx, param=param)
+    return value
+
+
 def _setting(*decls: str, name: str, envvar: str, help: str, **kw: Any) -> Callable[[F], F]:
     return click.option(*decls, envvar=envvar, default=from_config(name), required=True,
-                        show_default=False, help=f"{help} [env {envvar}; config `{name}`]", **kw)
+                        show_default=False, callback=_present,
+                        help=f"{help} [env {envvar}; config `{name}`]", **kw)
 
 
 hub_option = _setting("--hub", "hub_url", name="hub", envvar="LIANFANG_HUB_URL",

@@ -9,9 +9,11 @@ from typing import Any
 import click
 
 from client_sdk.cli.common import (
+    emit,
     finish,
     hub_option,
     one_line_errors,
+    output_option,
     root_option,
     state_option,
 )
@@ -32,20 +34,27 @@ def _feed_client(
 @hub_option
 @root_option
 @state_option
-@click.option("--token", envvar="LIANFANG_TOKEN", required=True, help="A reader token.")
+@click.option("--token", envvar="LIANFANG_TOKEN", required=True,
+              help="A reader token. [env LIANFANG_TOKEN]")
+@output_option
 @one_line_errors
-def sync(hub_url: str, root_key: str, state_dir: Path, token: str) -> None:
+def sync(hub_url: str, root_key: str, state_dir: Path, token: str, output: str) -> None:
     """Fetch, verify and store the feeds once; exit 1 when some feed failed, 2 when all did."""
     client = _feed_client(state_dir, root_key, hub_url, token)
     ok = failed = 0
+    doc: dict[str, Any] = {}
     for feed, result in client.sync().items():
+        doc[feed] = {"ok": result.ok, "version": result.version, "changed": result.changed,
+                     "error_code": result.error_code, "error": result.error}
         if result.ok:
             ok += 1
-            note = "updated" if result.changed else "unchanged"
-            click.echo(f"{feed}: version {result.version} ({note})")
+            if output == "human":
+                note = "updated" if result.changed else "unchanged"
+                click.echo(f"{feed}: version {result.version} ({note})")
         else:
             failed += 1
             click.echo(f"{feed}: FAILED {result.error_code}: {result.error}", err=True)
+    emit(output, doc)
     finish(ok, failed)
 
 
@@ -66,6 +75,7 @@ def _parse_window(text: str | None) -> tuple[str, str] | None:
 @click.option("--quiet-hours", help="Local window like 22:00-08:00 silencing unknown callers.")
 @click.option("--timezone", default="Asia/Shanghai", show_default=True)
 @click.option("--at", "at_text", help="Screen as of this ISO time instead of now.")
+@output_option
 @one_line_errors
 def check(
     number: str,
@@ -75,6 +85,7 @@ def check(
     quiet_hours: str | None,
     timezone: str,
     at_text: str | None,
+    output: str,
 ) -> None:
     """Screen NUMBER against the synced feeds in the state dir and print the verdict."""
     from client_sdk.screener import CallScreener
@@ -89,22 +100,26 @@ def check(
     verdict = screener.check(number, at=at)
     versions = verdict.feed_version if isinstance(verdict.feed_version, dict) else {}
     feeds = ",".join(f"{f}@{v}" for f, v in sorted(versions.items())) or "-"
-    click.echo(
-        f"{verdict.action}  reasons={','.join(verdict.reasons)}  feeds={feeds}"
-        f"  stale={'yes' if verdict.stale else 'no'}"
-    )
+    emit(output, {"action": verdict.action, "reasons": list(verdict.reasons),
+                  "feeds": dict(sorted(versions.items())), "stale": verdict.stale},
+         [f"{verdict.action}  reasons={','.join(verdict.reasons)}  feeds={feeds}"
+          f"  stale={'yes' if verdict.stale else 'no'}"])
 
 
 @click.command()
 @state_option
 @root_option
+@output_option
 @one_line_errors
-def status(state_dir: Path, root_key: str) -> None:
+def status(state_dir: Path, root_key: str, output: str) -> None:
     """Per-feed version, last success and last error of the state dir."""
+    doc: dict[str, Any] = {}
+    lines: list[str] = []
     for feed, st in _feed_client(state_dir, root_key).status().items():
         last = st.last_success.isoformat() if st.last_success else "never"
+        doc[feed] = {"version": st.version, "last_success": st.last_success and last,
+                     "stale": st.stale, "last_error_code": st.last_error_code}
         error = f"  last_error={st.last_error_code}" if st.last_error_code else ""
-        click.echo(
-            f"{feed}: version={st.version if st.version is not None else '-'}"
-            f"  last_success={last}  stale={'yes' if st.stale else 'no'}{error}"
-        )
+        lines.append(f"{feed}: version={st.version if st.version is not None else '-'}"
+                     f"  last_success={last}  stale={'yes' if st.stale else 'no'}{error}")
+    emit(output, doc, lines)

@@ -7,24 +7,15 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from client_sdk.cli import cli, load_private_key
+from client_sdk.cli import load_private_key
 from client_sdk.member_client import MemberClient
 from hub.feeds.builder import build_feeds
 from schemas.keys import fingerprint
+from tests.helpers.cli import run
 
 BLOCKED = ["13800138000", "+86 139 0013 9000"]
-
-
-NO_CONFIG = {"LIANFANG_CONFIG": "/nonexistent/lianfang.toml"}
-"""Tests never read the developer's ~/.config/lianfang/config.toml."""
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), env={**NO_CONFIG, **(env or {})},
-                              catch_exceptions=False)
 
 
 def new_member_via_cli(live_hub: Any, tmp_path: Path, name: str) -> tuple[str, Path]:
