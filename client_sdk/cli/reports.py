@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -30,6 +31,15 @@ HASHED_KINDS = [k.value for k in IndicatorKind if k is not IndicatorKind.COMPLAI
 kind_option = click.option("--kind", default=IndicatorKind.PHONE.value, show_default=True,
                            type=click.Choice(HASHED_KINDS), help="What the values are.")
 category_choice = click.Choice([c.value for c in Category])
+
+
+_MASKED = re.compile(r" ?\*+[^\s)]*")
+"""The masked value in a local message (`unparseable phone number ***bc`)."""
+
+
+def reason_of(message: str) -> str:
+    """The reason a row was rejected without its masked value, so equal reasons group."""
+    return _MASKED.sub("", message)
 
 
 def summary(rows: int, accepted: int, reasons: Counter[str], encoding: str | None,
@@ -94,7 +104,8 @@ def report(file: Path, hub_url: str, key_path: Path, member_id: str, category: s
             if bar is not None:
                 bar.update(len(chunk))
     problems.sort()
-    s = summary(len(rows.values), accepted, Counter(m for _, m in problems), rows.encoding)
+    s = summary(len(rows.values), accepted, Counter(reason_of(m) for _, m in problems),
+                rows.encoding)
     if output == "json":
         emit(output, {**s, "rejected_rows": [{"line": ln, "reason": m} for ln, m in problems]})
     else:
