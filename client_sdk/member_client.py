@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -34,7 +35,7 @@ from client_sdk.request_auth import idempotency_key_of, signed_headers_for_url
 from schemas.enums import IndicatorKind
 from schemas.indicators import InvalidIndicator, hash_indicator, key_audience, simhash64
 from schemas.keys import MEMBER_KEY_ROTATION_CONTEXT, b64decode, b64encode
-from schemas.reports import MAX_BATCH_REPORTS
+from schemas.reports import MAX_BATCH_REPORTS, MAX_LOOKUP_VALUES
 from schemas.timefmt import format_time, utcnow
 
 USER_AGENT = "lianfang-sdk/0.1"
@@ -111,6 +112,11 @@ def batch_idempotency_key(member_id: str, call_nonce: str, body: bytes) -> str:
     return hashlib.sha256(material).hexdigest()
 
 
+def _query(**params: Any) -> str:
+    """A query string of the parameters that are set."""
+    return urlencode({k: v for k, v in params.items() if v is not None})
+
+
 def _is_connect_failure(exc: requests.RequestException) -> bool:
     """True when the request never reached the hub (safe to retry any write)."""
     return isinstance(exc, requests.ConnectTimeout) or (
@@ -166,6 +172,7 @@ class MemberClient:
         return self.member_id
 
     def me(self) -> dict[str, Any]:
+        """The member's own record: state, merge `weight`, `key_fingerprint` and the rest."""
         return self._request("GET", "/v1/members/me")
 
     def rotate_key(self, new_key: Ed25519PrivateKey) -> dict[str, Any]:
@@ -246,8 +253,71 @@ class MemberClient:
 
     def mint_reader_token(self, label: str | None = None) -> str:
         """A bearer token for this member's call screeners (feeds only)."""
+        return str(self.create_reader_token(label)["token"])
+
+    def create_reader_token(self, label: str | None = None) -> dict[str, Any]:
+        """`mint_reader_token` with the token's record (id, label, created_at) as well."""
         body: dict[str, Any] = {} if label is None else {"label": label}
-        return str(self._request("POST", "/v1/reader-tokens", body, idempotent=False)["token"])
+        return self._request("POST", "/v1/reader-tokens", body, idempotent=False)
+
+    def reader_tokens(self) -> list[dict[str, Any]]:
+        """This member's reader tokens, revoked ones included (never the secrets)."""
+        return list(self._request("GET", "/v1/reader-tokens")["items"])
+
+    def revoke_reader_token(self, token_id: str) -> dict[str, Any]:
+        """Revoke one reader token; screeners using it are refused from then on."""
+        return self._request("DELETE", f"/v1/reader-tokens/{quote(token_id, safe='')}")
+
+    # -- own records ----------------------------------------------------------
+
+    def reports(
+        self, state: str | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """This member's own reports as the hub holds them (hashed values), oldest first."""
+        return list(self._request("GET", "/v1/reports?" + _query(
+            state=state, limit=limit, offset=offset))["items"])
+
+    def disputes(
+        self, state: str | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """The disputes this member opened, with their state and resolution."""
+        return list(self._request("GET", "/v1/disputes?" + _query(
+            state=state, limit=limit, offset=offset))["items"])
+
+    # -- lookups --------------------------------------------------------------
+
+    def lookup(self, kind: str, raw_values: Sequence[str], region: str = "CN"
+               ) -> list[dict[str, Any]]:
+        """How the consortium sees each value, indexed like the input.
+
+        Values are hashed here with the current epoch key and sent in signed
+        batches of up to `MAX_LOOKUP_VALUES` (`POST /v1/indicators/lookup`).
+        Each answer has the single lookup's ``status``: 200 with ``listing``,
+        404 (nobody reported it) or 422 with ``error`` -- a value that does not
+        normalise gets a local 422 and is never sent. The hub counts every value
+        against the member's lookup budget, so a 429 names that budget.
+        """
+        _, key = self.consortium_key(kind)
+        answers: list[dict[str, Any] | None] = [None] * len(raw_values)
+        items: list[dict[str, str]] = []
+        origin: list[int] = []
+        for index, raw in enumerate(raw_values):
+            try:
+                items.append({"kind": kind, "value": _hashed_value(kind, raw, key, region)})
+            except (InvalidIndicator, ValueError, TypeError) as exc:
+                answers[index] = {"status": 422, "error": {
+                    "code": "invalid_value", "message": str(exc) or "invalid value",
+                    "fields": None}}
+                continue
+            origin.append(index)
+        for start in range(0, len(items), MAX_LOOKUP_VALUES):
+            batch = items[start : start + MAX_LOOKUP_VALUES]
+            answer = self._request("POST", "/v1/indicators/lookup", {"items": batch})
+            for result in answer["results"]:
+                result = dict(result)
+                position = start + int(result.pop("index"))
+                answers[origin[position]] = result
+        return [a if a is not None else {"status": 422} for a in answers]
 
     # -- reports ------------------------------------------------------------
 

@@ -29,9 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from limits import parse as parse_limit
-from limits.storage import SCHEMES as STORAGE_SCHEMES
-
 MIB = 1024 * 1024
 PREFIX = "LIANFANG_"
 TEST_PREFIX = "LIANFANG_TEST_"
@@ -166,6 +163,11 @@ def _level(value: Any) -> str:
 
 
 def _limit(value: Any) -> str:
+    # `limits` is imported here, not at module level: `hub/__init__` imports this
+    # module, and `lianfang-hub` must import `hub` without the hub extra (where
+    # `limits` lives) to say in one line what to install (issue 19).
+    from limits import parse as parse_limit
+
     text = _text(value).strip()
     if text:
         parse_limit(text)  # ValueError when malformed
@@ -173,6 +175,8 @@ def _limit(value: Any) -> str:
 
 
 def _storage_uri(value: Any) -> str:
+    from limits.storage import SCHEMES as STORAGE_SCHEMES  # lazily: see `_limit`
+
     text = _text(value).strip()
     if text.split("://", 1)[0] not in STORAGE_SCHEMES or "://" not in text:
         raise ValueError
@@ -349,6 +353,10 @@ class RateLimitConfig(_Settings):
         "signed POST/DELETE per member, counted after the signature is verified")
     member_read: str = setting(
         "LIANFANG_RATELIMIT_MEMBER_READ", LIMIT, "1200/minute", "signed GET per member")
+    member_lookup: str = setting(
+        "LIANFANG_RATELIMIT_MEMBER_LOOKUP", LIMIT, "20000/minute",
+        "indicator lookups per member, counted in values (a batch of n costs n, a single "
+        "lookup 1); must allow a full 10,000-value batch")
     feed_read: str = setting(
         "LIANFANG_RATELIMIT_FEED_READ", LIMIT, "600/minute",
         "feed and consortium-key reads per reader token (or member)")
@@ -360,7 +368,8 @@ class RateLimitConfig(_Settings):
         """Scope name → limit text (empty: that scope is off)."""
         return {
             name: getattr(self, name)
-            for name in ("applications", "admin_login", "member_write", "member_read", "feed_read")
+            for name in ("applications", "admin_login", "member_write", "member_read",
+                         "member_lookup", "feed_read")
         }
 
 
@@ -533,7 +542,9 @@ class Setting:
 def _fields(cls: type, group_name: str | None) -> Iterator[Setting]:
     for f in dataclasses.fields(cls):
         if f.metadata.get("group"):
-            yield from _fields(f.default_factory(), f.name)  # type: ignore[misc]
+            # The group's class, not an instance: building one would validate its
+            # defaults (and import `limits`) when this module is merely imported.
+            yield from _fields(f.default_factory, f.name)  # type: ignore[arg-type]
             continue
         env = f.metadata["env"]
         yield Setting(

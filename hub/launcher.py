@@ -12,7 +12,7 @@ import importlib.util
 import sys
 
 HUB_MODULES = (
-    "flask", "flask_babel", "apispec", "sqlalchemy", "alembic", "prometheus_client",
+    "flask", "flask_babel", "apispec", "sqlalchemy", "alembic", "limits", "prometheus_client",
     "pythonjsonlogger",
 )
 """Top-level modules of the `hub` extra that `hub.cli` needs to start."""

@@ -27,6 +27,7 @@ from schemas.reports import (
     MAX_BODY_BYTES,
     MAX_CASE_INDICATORS,
     MAX_CASE_REF,
+    MAX_LOOKUP_VALUES,
     MAX_RETRACT_ITEMS,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_CASE_REF",
     "MAX_JSON_DEPTH",
     "MAX_JSON_NUMBER_CHARS",
+    "MAX_LOOKUP_VALUES",
     "MAX_PAGE_OFFSET",
     "MAX_PAGE_SIZE",
     "MAX_PUBLIC_BODY_BYTES",

@@ -39,8 +39,8 @@ from hub.config import ConfigError, HubConfig, RateLimitConfig
 from hub.errors import ApiError
 
 #: Scope → default limit (per client address: applications, admin_login; per approved
-#: member after signature verification: member_write, member_read; per reader token:
-#: feed_read).
+#: member after signature verification: member_write, member_read, and member_lookup
+#: counted in looked-up values; per reader token: feed_read).
 DEFAULT_LIMITS: Mapping[str, str] = RateLimitConfig().scopes()
 
 #: Flask endpoint → address-keyed scope checked before the view runs.
@@ -65,13 +65,21 @@ class HubRateLimiter:
     def __post_init__(self) -> None:
         self.strategy = FixedWindowRateLimiter(self.storage)
 
-    def check(self, scope: str, key: str) -> None:
-        """Count one hit of `key` in `scope`; ApiError 429 with Retry-After when over."""
+    def check(self, scope: str, key: str, cost: int = 1) -> None:
+        """Count `cost` hits of `key` in `scope`; ApiError 429 with Retry-After when over.
+
+        A cost above what is left of the window is refused *without* being counted
+        (`test` before `hit`; `hit` alone would add the refused cost and lock the
+        member out for the rest of the window), so a too-large batch can be retried
+        smaller at once.
+        """
         item = self.limits.get(scope)
         if not self.enabled or item is None:
             return
         try:
-            if self.strategy.hit(item, scope, key):
+            fits = cost <= item.amount and (
+                cost == 1 or self.strategy.test(item, scope, key, cost=cost))
+            if fits and self.strategy.hit(item, scope, key, cost=cost):
                 return
             stats = self.strategy.get_window_stats(item, scope, key)
         except Exception as exc:  # noqa: BLE001 - any storage failure (redis down, timeout)
@@ -84,7 +92,9 @@ class HubRateLimiter:
             429,
             "rate_limited",
             f"too many requests ({scope}: {item.amount} per "
-            f"{item.multiples} {item.GRANULARITY.name}); retry after {retry_after} s",
+            f"{item.multiples} {item.GRANULARITY.name}"
+            + (f"; this request counts {cost}" if cost > 1 else "")
+            + f"); retry after {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )
 
@@ -156,6 +166,13 @@ def check_member(member_id: str) -> None:
     if limiter is not None:
         scope = "member_read" if request.method in ("GET", "HEAD") else "member_write"
         limiter.check(scope, member_id)
+
+
+def check_member_values(member_id: str, count: int) -> None:
+    """After a member signature verified: count `count` looked-up values (batch lookup)."""
+    limiter = get_limiter()
+    if limiter is not None:
+        limiter.check("member_lookup", member_id, cost=count)
 
 
 def check_reader(token_id: str | None, member_id: str) -> None:

@@ -24,13 +24,15 @@ from marshmallow import (
     validates_schema,
 )
 
-from schemas.enums import Category, DisputeState, IndicatorKind
+from schemas.enums import Category, DisputeState, IndicatorKind, ReportState
 from schemas.indicators import HASHED_VALUE_PATTERN, InvalidIndicator, check_hashed_value
 from schemas.limits import MAX_PAGE_OFFSET, MAX_PAGE_SIZE
 from schemas.timefmt import format_time, parse_time, utcnow
 
 MAX_BATCH_REPORTS = 10_000
 MAX_RETRACT_ITEMS = 10_000
+MAX_LOOKUP_VALUES = 10_000
+"""Values per `POST /v1/indicators/lookup` (each counts against the lookup budget)."""
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MIN_CASE_INDICATORS = 2
 MAX_CASE_INDICATORS = 500
@@ -210,6 +212,17 @@ class ReportBatchSchema(Schema):
     )
 
 
+class LookupBatchSchema(Schema):
+    """The envelope of `POST /v1/indicators/lookup`: `{kind, value}` items, validated one
+    by one (`IndicatorRefSchema`) so one malformed value answers 422 for itself only."""
+
+    items = fields.List(
+        fields.Raw(),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_LOOKUP_VALUES),
+    )
+
+
 class RetractItemSchema(IndicatorRefSchema):
     """Withdraw the member's own report(s) on an indicator (one category, or all)."""
 
@@ -330,6 +343,7 @@ __all__ = [
     "DisputeSchema",
     "IndicatorRefSchema",
     "ListingSchema",
+    "LookupBatchSchema",
     "ReportBatchSchema",
     "ReportSchema",
     "RetractSchema",
@@ -343,6 +357,14 @@ class PageQuerySchema(Schema):
 
     limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_PAGE_SIZE))
     offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_PAGE_OFFSET))
+
+
+class MemberReportListQuerySchema(PageQuerySchema):
+    """`GET /v1/reports`: the calling member's own reports, optionally by state."""
+
+    state = fields.String(
+        load_default=None, validate=validate.OneOf([s.value for s in ReportState])
+    )
 
 
 class DisputeListQuerySchema(PageQuerySchema):

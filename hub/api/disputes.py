@@ -1,4 +1,5 @@
-"""Disputes: members open them (`POST /v1/disputes`); admins list and resolve them."""
+"""Disputes: members open and list their own (`POST`/`GET /v1/disputes`); admins list
+and resolve them all."""
 
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ def open_dispute() -> ResponseReturnValue:
     )
     session.commit()
     return jsonify(answer), 201
+
+
+@bp.get("/disputes")
+@require_member
+def member_disputes() -> ResponseReturnValue:
+    query = load_query(_LIST)
+    items = disputes.member_disputes(
+        db.session(), g.member.id, query["state"], limit=query["limit"], offset=query["offset"]
+    )
+    return jsonify({"items": items, "limit": query["limit"], "offset": query["offset"]})
 
 
 @bp.post("/admin/disputes")

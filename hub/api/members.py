@@ -1,5 +1,10 @@
-"""`GET /v1/members/me` and `POST /v1/members/me/key` (member-signed): a member reads its
-own record, and rotates its own key in place (its standing stays with its member id)."""
+"""`GET /v1/members/me` and `POST /v1/members/me/key` (member-signed).
+
+A member reads its own record, its merge weight (0 unless approved, lowered by
+delistings) and the key fingerprint the console shows, so `lianfang whoami` can
+confirm out of band which key the hub holds; and it rotates its own key in place
+(its standing stays with its member id).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from hub import db
 from hub.api.request_io import load_body
 from hub.auth.member_signature import require_member
+from hub.models.report import MemberStanding
 from hub.services import membership
-from schemas.keys import b64decode
+from hub.services.remerge import load_weights
+from schemas.keys import b64decode, fingerprint
 from schemas.membership import KeyRotationSchema
 
 bp = Blueprint("members", __name__, url_prefix="/v1/members")
@@ -21,7 +28,14 @@ _ROTATION = KeyRotationSchema()
 @bp.get("/me")
 @require_member
 def me() -> ResponseReturnValue:
-    return jsonify(membership.member_to_dict(g.member))
+    session = db.session()
+    member = g.member
+    standing = session.get(MemberStanding, member.id)
+    body = membership.member_to_dict(member)
+    body["weight"] = load_weights(session, [member.id]).get(member.id, 1.0)
+    body["dispute_weight"] = standing.dispute_weight if standing is not None else 1.0
+    body["key_fingerprint"] = fingerprint(b64decode(member.public_key))
+    return jsonify(body)
 
 
 @bp.post("/me/key")

@@ -23,6 +23,8 @@ Swagger UI in `hub/static/apidocs/` (no CDN).
 from __future__ import annotations
 
 import enum
+import gzip
+import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,15 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, Flask, Response, current_app, jsonify, send_from_directory
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    request,
+    send_from_directory,
+)
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
@@ -169,7 +179,8 @@ OPERATIONS: tuple[Operation, ...] = (
                   "type": "string",
                   "enum": ["approve", "reject", "suspend", "reinstate", "revoke"]}}),
     Operation("get", "/v1/members/me", "members.me", Auth.MEMBER,
-              "The calling member's own record", "members", {200: out.MemberSchema}),
+              "The calling member's own record, merge weight and key fingerprint", "members",
+              {200: out.MemberSelfSchema}),
     Operation("post", "/v1/members/me/key", "members.rotate_key", Auth.MEMBER,
               "Rotate the member's own key (signed with the current key; `proof` is the new "
               "key's signature over `lianfang-member-key-rotation\\n<member id>`); the "
@@ -193,6 +204,9 @@ OPERATIONS: tuple[Operation, ...] = (
               "Submit a batch of hashed indicator reports", "reports",
               {200: out.ReportAnswerSchema}, body=ReportBatchDocSchema, errors=(409,),
               headers=(_IDEMPOTENCY,)),
+    Operation("get", "/v1/reports", "own_reports.list_own_reports", Auth.MEMBER,
+              "The calling member's own reports (hashed values), oldest first", "reports",
+              {200: out.OwnReportPageSchema}, query=rs.MemberReportListQuerySchema),
     Operation("post", "/v1/reports/retract", "reports.retract", Auth.MEMBER,
               "Withdraw the member's own reports", "reports",
               {200: out.RetractAnswerSchema}, body=rs.RetractSchema),
@@ -205,6 +219,13 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/v1/indicators/{kind}/{value}", "indicators.show", Auth.MEMBER,
               "How the consortium sees one hashed indicator", "reports",
               {200: rs.ListingSchema}, errors=(404,), path_params=_KIND_VALUE),
+    Operation("post", "/v1/indicators/lookup", "indicators.lookup", Auth.MEMBER,
+              "Look up to 10,000 hashed indicators at once; counts one lookup per value "
+              "against LIANFANG_RATELIMIT_MEMBER_LOOKUP", "reports",
+              {200: out.LookupAnswerSchema}, body=rs.LookupBatchSchema),
+    Operation("get", "/v1/disputes", "disputes.member_disputes", Auth.MEMBER,
+              "The disputes the calling member opened", "disputes",
+              {200: out.DisputePageSchema}, query=rs.DisputeListQuerySchema),
     Operation("post", "/v1/admin/disputes", "disputes.admin_open_dispute", Auth.ADMIN,
               "Open a dispute as the association", "disputes",
               {201: out.DisputeViewSchema}, body=rs.DisputeSchema, errors=(404, 409)),
@@ -486,6 +507,27 @@ def docs() -> ResponseReturnValue:
 
 @bp.get("/docs/assets/<name>")
 def asset(name: str) -> ResponseReturnValue:
+    """A vendored asset; the large ones are stored gzipped (`<name>.gz`).
+
+    Why gzipped on disk: the wheel is one distribution, so `pip install lianfang`
+    (the SDK alone) carries these files too, and 1.9 MB of Swagger UI kept the
+    SDK over its 100 MB footprint budget (docs/SDK_INSTALL.md). Browsers get the
+    gzip bytes with `Content-Encoding: gzip`; a client that does not accept gzip
+    gets them decompressed.
+    """
     if name not in DOC_ASSETS:
         raise ApiError(404, "not_found", "no such documentation asset")
-    return send_from_directory(_ASSETS, name, max_age=3600)
+    packed = _ASSETS / f"{name}.gz"
+    if not packed.is_file():
+        return send_from_directory(_ASSETS, name, max_age=3600)
+    data = packed.read_bytes()
+    mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if request.accept_encodings["gzip"]:
+        response = Response(data, mimetype=mimetype)
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = Response(gzip.decompress(data), mimetype=mimetype)
+    response.headers["Vary"] = "Accept-Encoding"
+    response.cache_control.max_age = 3600
+    response.cache_control.public = True
+    return response

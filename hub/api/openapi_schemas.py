@@ -60,6 +60,17 @@ class MemberPageSchema(Schema):
     offset = fields.Integer(required=True)
 
 
+class MemberSelfSchema(MemberSchema):
+    """`GET /v1/members/me`: the member record plus what `lianfang whoami` shows."""
+
+    weight = fields.Float(required=True, metadata={
+        "description": "merge weight of the member's reports now (0 unless approved)"})
+    dispute_weight = fields.Float(required=True, metadata={
+        "description": "scales the member's open-dispute cap (halved per dismissed dispute)"})
+    key_fingerprint = fields.String(required=True, metadata={
+        "description": "the fingerprint the console shows, e.g. 3f2a:91c0:77de:0b14"})
+
+
 class ReaderTokenSchema(Schema):
     id = fields.String(required=True)
     label = fields.String(required=True, allow_none=True)
@@ -123,6 +134,39 @@ class DisputeViewSchema(Schema):
     resolved_at = _time(allow_none=True)
 
 
+class LookupResultSchema(Schema):
+    """One value's answer: `status` is what the single lookup would have answered."""
+
+    index = fields.Integer(required=True)
+    status = fields.Integer(required=True, metadata={"enum": [200, 404, 422]})
+    kind = fields.String(metadata={"description": "absent when the item did not validate"})
+    value = fields.String(metadata={"description": "absent when the item did not validate"})
+    listing = fields.Nested(ListingSchema, metadata={"description": "when status is 200"})
+    error = fields.Nested(ErrorBodySchema, metadata={"description": "when status is 404/422"})
+
+
+class LookupAnswerSchema(Schema):
+    count = fields.Integer(required=True)
+    found = fields.Integer(required=True)
+    invalid = fields.Integer(required=True)
+    results = fields.List(fields.Nested(LookupResultSchema), required=True)
+
+
+class OwnReportSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    value = fields.String(required=True)
+    key_epoch = fields.Integer(required=True)
+    category = fields.String(required=True)
+    confidence = fields.Integer(required=True)
+    state = fields.String(required=True)
+    case_ref = fields.String(required=True, allow_none=True)
+    first_seen = _time()
+    last_seen = _time()
+    expires_at = _time()
+    updated_at = _time()
+
+
 class _Page(Schema):
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
@@ -130,6 +174,10 @@ class _Page(Schema):
 
 class DisputePageSchema(_Page):
     items = fields.List(fields.Nested(DisputeViewSchema), required=True)
+
+
+class OwnReportPageSchema(_Page):
+    items = fields.List(fields.Nested(OwnReportSchema), required=True)
 
 
 class ItemPageSchema(_Page):

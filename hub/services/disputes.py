@@ -183,6 +183,22 @@ def list_disputes(
     ]
 
 
+def member_disputes(
+    session: Session, member_id: str, state: str | None = None, *, limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """The disputes this member opened (the member view: no other member's names)."""
+    stmt = (
+        select(Dispute, Indicator)
+        .join(Indicator, Indicator.id == Dispute.indicator_id)
+        .where(Dispute.opened_by_member == member_id)
+    )
+    if state:
+        stmt = stmt.where(Dispute.state == state)
+    rows = session.execute(stmt.order_by(Dispute.id).limit(limit).offset(offset)).all()
+    return [dispute_view(dispute, indicator) for dispute, indicator in rows]
+
+
 def _opener_names(session: Session, member_ids: set[str | None]) -> dict[str, str]:
     """Institution names for the admin view: admins must see who disputes what."""
     ids = sorted(m for m in member_ids if m)

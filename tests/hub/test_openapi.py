@@ -3,6 +3,7 @@ with an offline documentation page."""
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,3 +128,17 @@ def test_only_vendored_assets_are_served(client: FlaskClient) -> None:
     vendored = Path(__file__).resolve().parents[2] / "hub" / "static" / "apidocs"
     assert (vendored / "LICENSE").read_text().lstrip().startswith("Apache License")
     assert "5.35.0" in (vendored / "VERSION.md").read_text()
+
+
+def test_gzipped_assets_are_served_gzipped_or_plain(client: FlaskClient) -> None:
+    """The bundle is stored gzipped (SDK footprint): a browser gets gzip, others plain JS."""
+    gz = client.get("/v1/docs/assets/swagger-ui-bundle.js", headers={"Accept-Encoding": "gzip"})
+    assert gz.status_code == 200 and gz.headers["Content-Encoding"] == "gzip"
+    assert gz.mimetype in ("text/javascript", "application/javascript")
+    plain = client.get("/v1/docs/assets/swagger-ui-bundle.js",
+                       headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert gzip.decompress(gz.data) == plain.data
+    assert b"SwaggerUIBundle" in plain.data
+    css = client.get("/v1/docs/assets/swagger-ui.css", headers={"Accept-Encoding": "identity"})
+    assert css.mimetype == "text/css" and b".swagger-ui" in css.data

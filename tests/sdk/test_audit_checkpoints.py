@@ -114,7 +114,7 @@ def test_a_rehashed_chain_is_reported_by_members_who_kept_a_checkpoint(
         "verify-audit", "--hub", live_hub.url, "--root-key", root_key,
         "--state-dir", str(tmp_path / "state"), "--key", str(key_file),
         "--member-id", member[0]])
-    assert out.exit_code == 1 and "audit_rewrite" in out.output, out.output
+    assert out.exit_code == 2 and "audit_rewrite" in out.output, out.output
 
     # the operator's own tool, given the member's kept checkpoints
     kept = tmp_path / "state" / "trust" / "audit-checkpoints.json"

@@ -68,7 +68,7 @@ def test_screener_syncs_from_a_static_mirror_with_the_hub_down(
         bundle = tmp_path / "consortium-keys.json"
         made = subprocess.run(
             [LIANFANG, "consortium-bundle", "--hub", hub.url, "--key", str(key_file),
-             "--member-id", a_id, "--output", str(bundle)],
+             "--member-id", a_id, "--to", str(bundle)],
             capture_output=True, text=True, timeout=60, check=False)
         assert made.returncode == 0, made.stderr
         assert bundle.stat().st_mode & 0o077 == 0

@@ -7,7 +7,6 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
     Encoding,
@@ -15,17 +14,14 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from client_sdk.cli import cli, load_private_key
+from client_sdk.cli import load_private_key
 from client_sdk.member_client import MemberClient
 from hub.feeds.builder import build_feeds
 from schemas import keyfile
 from schemas.keys import fingerprint
+from tests.helpers.cli import run
 
 BLOCKED = ["13800138000", "+86 139 0013 9000"]
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
 def new_member_via_cli(live_hub: Any, tmp_path: Path, name: str) -> tuple[str, Path]:
@@ -54,9 +50,9 @@ def test_keygen_encrypt_writes_a_scrypt_key_file_the_other_commands_read(
     printed = run("fingerprint", str(path), env=env)
     assert printed.exit_code == 0 and printed.stdout.strip().count(":") >= 1
     missing = run("fingerprint", str(path), env={"LIANFANG_MEMBER_KEY_PASSPHRASE": ""})
-    assert missing.exit_code == 1 and "passphrase" in missing.stderr
+    assert missing.exit_code == 2 and "passphrase" in missing.stderr
     wrong = run("fingerprint", str(path), env={"LIANFANG_MEMBER_KEY_PASSPHRASE": "nope"})
-    assert wrong.exit_code == 1 and "wrong passphrase" in wrong.stderr
+    assert wrong.exit_code == 2 and "wrong passphrase" in wrong.stderr
     # a member key encrypted the old PBKDF2 way (2,048 iterations) still works
     old = tmp_path / "old.pem"
     key = keyfile.load_private_key(
@@ -82,7 +78,7 @@ def test_keygen_writes_a_private_pem_and_never_overwrites(tmp_path: Path) -> Non
     assert run("fingerprint", str(tmp_path / "missing.pem")).exit_code != 0
     before = path.read_bytes()
     again = run("keygen", str(path))
-    assert again.exit_code == 1 and "exists" in again.stderr
+    assert again.exit_code == 2 and "exists" in again.stderr
     assert path.read_bytes() == before
     assert run("keygen", str(path), "--force").exit_code == 0
     assert path.read_bytes() != before
@@ -96,8 +92,8 @@ def test_report_sync_check_status(live_hub: Any, root_key: str, tmp_path: Path) 
                      "impersonator,+86 139 0013 9000\n", encoding="utf-8")
     result = run("report", str(csv_a), "--hub", live_hub.url, "--key", str(a_key),
                  "--member-id", a_id, "--category", "fraud", "--confidence", "95")
-    assert result.exit_code == 1  # one row was rejected
-    assert "accepted 2 of 3 rows; rejected 1" in result.stdout
+    assert result.exit_code == 1  # one row was rejected, the others accepted
+    assert "read 3 rows: accepted 2, rejected 1" in result.stdout
     assert "line 3:" in result.stderr and "not-a-number" not in result.stderr
     csv_b = tmp_path / "b.csv"  # no header: the first column is read
     csv_b.write_text("13800138000,x\n13900139000,y\n", encoding="utf-8")
@@ -105,7 +101,7 @@ def test_report_sync_check_status(live_hub: Any, root_key: str, tmp_path: Path) 
     result = run("report", str(csv_b), "--key", str(b_key), "--category", "fraud",
                  "--confidence", "95", "--batch-size", "1", env=env)
     assert result.exit_code == 0, result.output
-    assert "accepted 2 of 2 rows; rejected 0" in result.stdout
+    assert "read 2 rows: accepted 2, rejected 0" in result.stdout
 
     build_feeds(live_hub.app)
     minted = run("mint-token", "--hub", live_hub.url, "--key", str(a_key), "--member-id", a_id,
@@ -154,18 +150,19 @@ def test_errors_are_one_line_and_non_zero(live_hub: Any, tmp_path: Path, root_ke
     run("keygen", str(key))
     bad = run("apply", "--hub", live_hub.url, "--key", str(key), "--name", "X", "--kind", "bank",
               "--registration-no", "R", "--email", "not-an-email")
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert bad.stderr.startswith("Error: hub refused (422 ") and bad.stderr.count("\n") == 1
+    assert "contact_email: " in bad.stderr and "{" not in bad.stderr  # no raw dicts
 
     down = run("apply", "--hub", "http://127.0.0.1:9", "--key", str(key), "--name", "X",
                "--kind", "bank", "--registration-no", "R", "--email", "a@b.example.cn")
-    assert down.exit_code == 1 and "unreachable" in down.stderr
+    assert down.exit_code == 2 and "unreachable" in down.stderr
 
     not_a_key = tmp_path / "nope.pem"
     not_a_key.write_text("hello")
     wrong = run("apply", "--hub", live_hub.url, "--key", str(not_a_key), "--name", "X",
                 "--kind", "bank", "--registration-no", "R", "--email", "a@b.example.cn")
-    assert wrong.exit_code == 1 and "not a PEM private key" in wrong.stderr
+    assert wrong.exit_code == 2 and "not a PEM private key" in wrong.stderr
 
     missing = run("sync", "--hub", live_hub.url, "--state-dir", str(tmp_path / "s"),
                   "--root-key", root_key)
@@ -173,8 +170,8 @@ def test_errors_are_one_line_and_non_zero(live_hub: Any, tmp_path: Path, root_ke
 
     refused = run("sync", "--hub", live_hub.url, "--state-dir", str(tmp_path / "s"),
                   "--root-key", root_key, "--token", "wrong-token")
-    assert refused.exit_code == 1 and "FAILED fetch" in refused.stderr
+    assert refused.exit_code == 2 and "FAILED fetch" in refused.stderr  # every feed failed
 
     bad_root = run("check", "13800138000", "--state-dir", str(tmp_path / "s"),
                    "--root-key", "not-base64!")
-    assert bad_root.exit_code == 1 and bad_root.stderr.startswith("Error:")
+    assert bad_root.exit_code == 2 and bad_root.stderr.startswith("Error:")
