@@ -45,6 +45,7 @@ MODULES: dict[str, list[str]] = {
     "ingest": ["bench_ingest.py"],
     "serving": ["bench_serving.py"],
     "oprf": ["bench_oprf.py"],
+    "campaigns": ["bench_campaigns.py"],
 }
 """Module name → script and default arguments; `--scale` is appended."""
 
