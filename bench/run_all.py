@@ -50,6 +50,7 @@ MODULES: dict[str, list[str]] = {
     "oprf": ["bench_oprf.py"],
     "audit": ["bench_audit.py"],
     "enumeration": ["bench_enumeration.py"],
+    "campaigns": ["bench_campaigns.py"],
 }
 """Module name → script and default arguments; `--scale` is appended."""
 
@@ -61,6 +62,7 @@ HEADINGS = {
     "serving": "Serving: conditional manifest polls",
     "oprf": "Oblivious hashing: RFC 9497 OPRF/VOPRF, ristretto255-SHA512 (issue 20)",
     "enumeration": "What a leaked hashing key reveals: HMAC-SHA256 enumeration (issue 14)",
+    "campaigns": "Complaint templates: keyed MinHash matching on a synthetic corpus (issue 17)",
 }
 
 
