@@ -413,14 +413,21 @@ def _delta_chain(manifest: Mapping[str, Any], start: int) -> list[ArtifactRef] |
     return chain
 
 
+def _bytes(refs: Sequence[ArtifactRef]) -> int:
+    return sum(ref.size for ref in refs)
+
+
 def plan_update(
     manifest: Mapping[str, Any], current_version: int | None, max_artifact_bytes: int
 ) -> list[ArtifactRef]:
     """The artifacts to fetch to reach `manifest["version"]`, size-checked before download.
 
-    Deltas from the current version when it is at or after the snapshot and the
-    chain is complete; otherwise the snapshot plus its deltas. `current_version`
-    None means "no usable local data".
+    Deltas from the current version when the manifest lists an unbroken chain from
+    it -- also from before the snapshot, since the hub keeps a window of deltas
+    across snapshot cuts -- unless that chain is larger than the snapshot plus
+    its deltas; otherwise the snapshot plus its deltas. `current_version` None
+    means "no usable local data". Either way the rebuilt set is checked against
+    the signed `set_digest`, so which path is taken is a matter of bytes only.
     """
     target = manifest["version"]
     if current_version is not None and current_version > target:
@@ -428,18 +435,19 @@ def plan_update(
     if current_version == target:
         return []
     snapshot = _ref_fields(manifest["snapshot"], "snapshot")
-    plan: list[ArtifactRef] | None = None
-    if current_version is not None and current_version >= snapshot.to_version:
-        plan = _delta_chain(manifest, current_version)
-    if plan is None:
-        if snapshot.to_version > target:
-            raise ManifestFormatError("snapshot is newer than the manifest")
-        rest = _delta_chain(manifest, snapshot.to_version)
-        if rest is None:
-            raise ManifestFormatError(
-                f"deltas do not lead from snapshot v{snapshot.to_version} to v{target}"
-            )
-        plan = [snapshot, *rest]
+    if snapshot.to_version > target:
+        raise ManifestFormatError("snapshot is newer than the manifest")
+    rest = _delta_chain(manifest, snapshot.to_version)
+    if rest is None:
+        raise ManifestFormatError(
+            f"deltas do not lead from snapshot v{snapshot.to_version} to v{target}"
+        )
+    plan = [snapshot, *rest]
+    if current_version is not None:
+        chain = _delta_chain(manifest, current_version)
+        if chain is not None and (current_version >= snapshot.to_version or _bytes(chain)
+                                  <= _bytes(plan)):
+            plan = chain
     for ref in plan:
         if ref.size > max_artifact_bytes:
             raise ArtifactTooLargeError(
