@@ -334,6 +334,11 @@ def refresh(
 # -------------------------------------------------------------------- state
 
 
+def _format(signed: Mapping[str, Any]) -> int:
+    """The manifest format `signed` was published in (its digest rules)."""
+    return int(signed.get("format", 1))
+
+
 def entries_from_artifacts(paths: FeedPaths, feed: str, signed: Mapping[str, Any]) -> Any:
     """Rebuild the set of `signed` from its snapshot and deltas, checked against set_digest."""
     kind = kind_of(feed)
@@ -345,7 +350,7 @@ def entries_from_artifacts(paths: FeedPaths, feed: str, signed: Mapping[str, Any
         if hashlib.sha256(data).hexdigest() != ref["sha256"]:
             raise PublishError(f"{ref['path']} does not match its SHA-256")
         entries = kind.apply_artifact(entries, codec.decode_artifact(data))
-    if entries is None or kind.digest(entries) != signed["set_digest"]:
+    if entries is None or kind.digest(entries, _format(signed)) != signed["set_digest"]:
         raise PublishError(f"artifacts of {feed} v{signed['version']} do not give set_digest")
     return entries
 
@@ -362,9 +367,9 @@ def load_entries(paths: FeedPaths, feed: str, signed: Mapping[str, Any] | None) 
     state = _state_path(paths, feed, int(signed["version"]))
     if state.is_file():
         entries = kind.load(state)
-        if kind.count(entries) == signed["entry_count"] and kind.digest(entries) == signed[
-            "set_digest"
-        ]:
+        if kind.count(entries) == signed["entry_count"] and kind.digest(
+            entries, _format(signed)
+        ) == signed["set_digest"]:
             return entries
     entries = entries_from_artifacts(paths, feed, signed)
     paths.ensure()

@@ -19,7 +19,7 @@ from hub.feeds.keystore import Keystore
 from schemas import artifact as codec
 from schemas.envelope import verify_envelope
 from schemas.keys import b64decode, key_id
-from schemas.manifest import chain_digest, key_set_digest, record_set_digest
+from schemas.manifest import MANIFEST_FORMAT, chain_digest, key_set_digest, record_set_digest
 
 NOW = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)
 EPOCHS = [{"epoch": 1, "key_sha256": "ab" * 32}]
@@ -77,7 +77,7 @@ def test_first_publish_is_a_verifiable_snapshot(tmp_path: Path, keystore: Keysto
     signed = verify_via_root(keystore, on_disk)
     assert signed == prepared.signed
     assert signed["version"] == 1 and signed["prev_manifest_sha256"] is None
-    assert signed["feed"] == "phone-block" and signed["format"] == 1
+    assert signed["feed"] == "phone-block" and signed["format"] == MANIFEST_FORMAT
     assert signed["entry_count"] == 3 and signed["deltas"] == []
     assert signed["key_epochs"] == EPOCHS
     assert signed["expires_at"] == "2026-11-26T23:00:00Z"
