@@ -37,7 +37,7 @@ from common import (  # noqa: E402
 )
 
 BENCH = ROOT / "bench"
-PY = ROOT / ".venv" / "bin" / "python"
+PY = Path(sys.executable)  # the venv running run_all (a worktree has no .venv)
 MODULES: dict[str, list[str]] = {
     "codec": ["bench_codec.py"],
     "feed_build": ["bench_feed_build.py"],

@@ -44,6 +44,13 @@ def _contains(sorted_keys: np.ndarray, probe: np.ndarray) -> np.ndarray:
     return sorted_keys[np.minimum(pos, sorted_keys.size - 1)] == probe
 
 
+def _merge(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Sorted union of two sorted, disjoint uint64 arrays."""
+    out = np.concatenate([np.asarray(x, dtype=np.uint64), np.asarray(y, dtype=np.uint64)])
+    out.sort()
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class KeySet:
     """(base − removes) ∪ adds, with the format-2 bucket digests of that set.
@@ -147,11 +154,12 @@ class KeySet:
         a_present = _contains(self.adds, a) | (_contains(self.base, a) & ~a_in_removes)
         if bool(a_present.any()):
             raise codec.ArtifactError("delta adds a key that is already in the base set")
-        new_adds = np.setdiff1d(self.adds, r[r_in_adds], assume_unique=True)
-        new_removes = np.union1d(self.removes, r[~r_in_adds])
-        new_removes = np.setdiff1d(new_removes, a[a_in_removes], assume_unique=True)
-        new_adds = np.union1d(new_adds, a[~a_in_removes]).astype(np.uint64, copy=False)
-        new_removes = new_removes.astype(np.uint64, copy=False)
+        # the validation above makes every pair below disjoint: a sorted concatenation
+        # is their union (np.union1d's hash-based unique measured 0.2 s here)
+        new_adds = self.adds[~_contains(r[r_in_adds], self.adds)]
+        new_removes = _merge(self.removes, r[~r_in_adds])
+        new_removes = new_removes[~_contains(a[a_in_removes], new_removes)]
+        new_adds = _merge(new_adds, a[~a_in_removes])
         digests = None
         if self.digests is not None and (a.size or r.size):
             touched = np.unique(bucket_of(np.concatenate([a, r])))
@@ -160,7 +168,7 @@ class KeySet:
             from_base = np.concatenate(parts) if parts else _EMPTY
             from_base = from_base[~_contains(new_removes, from_base)]
             from_adds = new_adds[np.isin(bucket_of(new_adds), touched)]
-            subset = np.union1d(from_base, from_adds).astype(np.uint64, copy=False)
+            subset = _merge(from_base, from_adds)
             digests = bytes(rehash_buckets(self.digests, touched, subset))
         elif self.digests is not None:
             digests = self.digests
