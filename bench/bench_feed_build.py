@@ -13,6 +13,14 @@ Measurements per size N (default 10^7 and 10^6, scaled by `--scale`/BENCH_SCALE)
   1,000 journal rows and one timed build. Only for N <= `--builder-max`
   (default 10^6): seeding 10^7 journal rows takes minutes.
 
+- `delta window` (issue 13 item 8): a 200,000-key `phone-warn` where one value
+  is toggled per build (the issue's attack: a snapshot cut every 20 builds), 120
+  versions; for a screener 1, 5 and 50 versions behind, the bytes one sync
+  downloads (manifest + the artifacts the SDK's own `plan_update` picks) divided
+  by the versions it catches up, averaged (and the worst) over every target
+  version from 60 on — with the window of deltas kept across cuts (50 versions)
+  and with the old rule (every delta dropped at a cut) for comparison.
+
 Time is wall clock (best of `--repeat`).
 
     .venv/bin/python bench/bench_feed_build.py --sizes 1000000 10000000
@@ -160,18 +168,81 @@ def bench_builder(n: int) -> Figure:
                        f"{peak / MiB:.0f} MiB")
 
 
+DELTA_WINDOW_KEYS = 200_000
+DELTA_WINDOW_VERSIONS = 120
+DELTA_WINDOW = 50
+DELTA_LAGS = (1, 5, 50)
+
+
+def _toggle_history(ks: Keystore, n: int, versions: int, window: int | None
+                    ) -> dict[int, tuple[dict[str, Any], int]]:
+    """Publish `versions` versions toggling one key per build; version -> (signed, manifest B)."""
+    paths = pub.feed_paths(tempfile.mkdtemp(prefix="lf-bench-window-"), "phone-warn")
+    empty = np.zeros(0, np.uint64)
+    base = random_keys(n, 7)
+    now = utcnow()
+    prepared = pub.publish(paths, "phone-warn", None, empty, base, empty,
+                           sign=ks.sign_manifest, now=now)
+    out = {1: (prepared.signed, len(pub.manifest_bytes(prepared.envelope)))}
+    toggled = np.array([2], dtype=np.uint64)  # even: never among random_keys' odd keys
+    current = base
+    for version in range(2, versions + 1):
+        present = version % 2 == 0
+        adds, removes = (toggled, empty) if present else (empty, toggled)
+        floor = None if window is None else max(1, version - window)
+        prepared = pub.publish(paths, "phone-warn", prepared.signed, current, adds, removes,
+                               sign=ks.sign_manifest, now=now, delta_floor=floor)
+        current = prepared.entries
+        out[version] = (prepared.signed, len(pub.manifest_bytes(prepared.envelope)))
+    return out
+
+
+def bench_delta_window(ks: Keystore, n: int = DELTA_WINDOW_KEYS,
+                       versions: int = DELTA_WINDOW_VERSIONS) -> list[Figure]:
+    from client_sdk.trust import plan_update
+
+    figures = []
+    runs = {"window": _toggle_history(ks, n, versions, DELTA_WINDOW),
+            "old rule": _toggle_history(ks, n, versions, None)}
+    snapshot_size = runs["window"][versions][0]["snapshot"]["size"]
+    for lag in DELTA_LAGS:
+        per: dict[str, tuple[float, float]] = {}
+        for mode, history in runs.items():
+            costs = []
+            for target in range(60, versions + 1):
+                signed, manifest_size = history[target]
+                plan = plan_update(signed, target - lag, 2**40)
+                costs.append((manifest_size + sum(ref.size for ref in plan)) / lag)
+            per[mode] = (sum(costs) / len(costs), max(costs))
+        mean, worst = per["window"]
+        old_mean, old_worst = per["old rule"]
+        figures.append(Figure(
+            f"feed.delta_window_bytes_per_version.{lag}",
+            f"Bytes per version, screener {lag} behind ({n:,}-key feed, one toggle per build)",
+            mean, "B",
+            note=f"worst {worst:,.0f} B/version; old rule (deltas dropped at each cut): mean "
+                 f"{old_mean:,.0f}, worst {old_worst:,.0f} B/version; snapshot "
+                 f"{snapshot_size:,} B; window {DELTA_WINDOW} versions; manifest included",
+            extra={"worst": worst, "old_mean": old_mean, "old_worst": old_worst}))
+        print(f"delta window lag {lag:>2}: {mean:,.0f} B/version (worst {worst:,.0f}); "
+              f"old rule {old_mean:,.0f} (worst {old_worst:,.0f})", flush=True)
+    return figures
+
+
 def main() -> None:
     parser = bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=None)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--builder-max", type=int, default=1_000_000)
+    parser.add_argument("--delta-window-only", action="store_true",
+                        help="only the delta-window bytes-per-version figures (issue 13 item 8)")
     args = parser.parse_args()
     sizes = args.sizes or sorted({scaled(10**6, args.scale), scaled(10**7, args.scale)})
     print(machine_info(), flush=True)
     ks = Keystore(Path(tempfile.mkdtemp(prefix="lf-bench-keys-")))
     ks.ensure()
-    figures: list[Figure] = []
-    for n in sorted(sizes, reverse=True):
+    figures: list[Figure] = bench_delta_window(ks)
+    for n in ([] if args.delta_window_only else sorted(sizes, reverse=True)):
         figures.append(bench_snapshot(n, args.repeat, ks))
         figures.append(bench_publisher(n, args.repeat, ks))
         if n <= args.builder_max:

@@ -46,6 +46,7 @@ from client_sdk.errors import (
     SyncError,
 )
 from client_sdk.fetcher import Fetcher
+from client_sdk.keyset import KeySet
 from client_sdk.publication import NEVER_FRESH, FeedView, Publication
 from client_sdk.store import FeedStore, StoredFeed, TrustStore
 from client_sdk.trust import (
@@ -83,8 +84,7 @@ DEFAULT_STALE_AFTER_S = 24 * 3600
 DEFAULT_MAX_BACKOFF_S = 3600
 _JOB_ID = "lianfang-feed-sync"
 AUDIT_PROOF_PAGE = 1000
-_EMPTY_KEYS = np.empty(0, dtype=np.uint64)
-_EMPTY_KEYS.setflags(write=False)
+_EMPTY_KEYS = KeySet.of(np.empty(0, dtype=np.uint64))
 
 
 @dataclass(frozen=True)
@@ -516,7 +516,7 @@ class FeedClient:
             if feed in PHONE_FEED_NAMES:
                 self._epochs[feed] = frozenset(manifest_epochs(stored.manifest))
             records = stored.data if isinstance(stored.data, tuple) else ()
-            keys = stored.data if isinstance(stored.data, np.ndarray) else _EMPTY_KEYS
+            keys = stored.data if isinstance(stored.data, KeySet) else _EMPTY_KEYS
             expires_at = parse_time(stored.manifest["expires_at"])
             old = views.get(feed)
             if old is None or old.version != stored.version or old.keys is not keys \

@@ -105,12 +105,13 @@ class _Answers:
         def verdict(action: str, reason: str, *extra: str, force_stale: bool = False) -> Verdict:
             return Verdict(action, (reason, *extra, *notes), (), versions, stale or force_stale)
 
-        hits: list[tuple[memoryview, array, int, Verdict]] = []
+        hits: list[tuple[memoryview, array, int, frozenset[int] | None,
+                         frozenset[int] | None, Verdict]] = []
         for feed in SCREENED_FEEDS:
             lookup: SortedKeys | None = publication.lookups.get(feed)
-            if lookup is not None and len(lookup.keys):  # an empty feed never answers
-                hits.append((lookup.search, lookup.index, lookup.shift,
-                             verdict(*_ANSWERS_BY_FEED[feed])))
+            if lookup is not None and len(lookup):  # an empty feed never answers
+                hits.append((lookup.search, lookup.index, lookup.shift, lookup.extra or None,
+                             lookup.gone or None, verdict(*_ANSWERS_BY_FEED[feed])))
         self.hits = tuple(hits)
         self.silence = verdict(SILENCE, R_QUIET)
         self.allow = verdict(ALLOW, R_NO_MATCH)
@@ -217,12 +218,14 @@ class CallScreener:
         contact_keys = derived.contact_keys
         if contact_keys and not contact_keys.isdisjoint(keys):
             return _CONTACT
-        for sorted_keys, index, shift, verdict in answers.hits:
+        for sorted_keys, index, shift, extra, gone, verdict in answers.hits:
             for key in keys:
+                if extra is not None and key in extra:  # added since the base file
+                    return verdict
                 bucket = key >> shift
                 end = index[bucket + 1]
                 i = _bisect_left(sorted_keys, key, index[bucket], end)
-                if i < end and sorted_keys[i] == key:
+                if i < end and sorted_keys[i] == key and (gone is None or key not in gone):
                     return verdict
         if self._quiet is not None and self._in_quiet_hours(at):
             return answers.silence

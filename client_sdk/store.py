@@ -5,13 +5,18 @@ Layout under `state_dir`:
     trust/root.json           the root reached by walking the chain from the pinned key
     trust/keys.json           the last trusted keys.json, byte for byte
     trust/consortium.json     consortium keys per epoch (mode 0600: they reverse hashes)
-    <feed>/state.json         the commit point: trusted manifest envelope, ETag, data file name
-    <feed>/keys-<v>-<r>.u64   phone feeds: sorted keys, flat little-endian uint64
+    <feed>/state.json         the commit point: trusted manifest envelope, ETag, data file name,
+                              and for phone feeds the overlay (adds/removes since the base file)
+    <feed>/keys-<v>-<r>.u64   phone feeds: the base, sorted keys, flat little-endian uint64
     <feed>/records-<v>-<r>.json  complaint-groups: canonical JSON array of records
 
 A sync writes the new data file under a fresh name and fsyncs it, then
 replaces `state.json` (temp file + fsync + `os.replace` + fsync of the
-directory), and only then deletes the old data file. A crash at any point
+directory), and only then deletes the old data file. A phone-feed delta sync
+writes no data file at all (issue 15): the base stays and the overlay
+(`client_sdk.keyset`) is part of `state.json`, replaced by the same one atomic
+step; once the overlay passes `MERGE_AT` keys the sync writes a merged base
+file first, as above, and commits it with an empty overlay. A crash at any point
 leaves `state.json` naming a complete file: the old version or the new one.
 Loading re-checks the data against the stored manifest's `set_digest`, so a
 corrupted or truncated store is seen and dropped (forcing a snapshot download)
@@ -36,10 +41,12 @@ from typing import Any
 
 import numpy as np
 
+from client_sdk.keyset import MERGE_AT, KeySet
+from schemas.artifact import ArtifactError
 from schemas.atomicfile import atomic_write, fsync_dir
 from schemas.canonical import canonical_json
 from schemas.keys import b64decode, b64encode
-from schemas.manifest import key_set_digest, record_set_digest
+from schemas.manifest import record_set_digest
 from schemas.timefmt import format_time, parse_time
 
 STATE_FORMAT = 1
@@ -59,7 +66,7 @@ class StoredFeed:
 
     manifest_envelope: bytes
     manifest: dict[str, Any]
-    data: np.ndarray | tuple[dict[str, Any], ...] | None
+    data: KeySet | tuple[dict[str, Any], ...] | None
     etag: str | None
     synced_at: datetime | None
     data_file: str | None
@@ -92,9 +99,10 @@ class FeedStore:
             data_file = state["data_file"]
             synced_at = parse_time(state["synced_at"]) if state.get("synced_at") else None
             etag = state.get("etag")
+            overlay = _decode_overlay(state.get("overlay"))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        data = self._load_verified(data_file, manifest)
+        data = self._load_verified(data_file, manifest, overlay)
         return StoredFeed(
             manifest_envelope=envelope,
             manifest=manifest,
@@ -105,8 +113,9 @@ class FeedStore:
         )
 
     def _load_verified(
-        self, data_file: Any, manifest: Mapping[str, Any]
-    ) -> np.ndarray | tuple[dict[str, Any], ...] | None:
+        self, data_file: Any, manifest: Mapping[str, Any],
+        overlay: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> KeySet | tuple[dict[str, Any], ...] | None:
         if not isinstance(data_file, str) or not _DATA_FILE.match(data_file):
             return None
         path = self.dir / data_file
@@ -118,13 +127,22 @@ class FeedStore:
                 if record_set_digest(records) != manifest.get("set_digest"):
                     return None
                 return tuple(records)
-            if path.stat().st_size != 8 * int(manifest.get("entry_count", -1)):
+            adds, removes = overlay if overlay is not None else (_NONE, _NONE)
+            base_count = int(manifest.get("entry_count", -1)) - adds.size + removes.size
+            if path.stat().st_size != 8 * base_count:
                 return None
-            keys = open_keys(path)
-            if key_set_digest(keys) != manifest.get("set_digest"):
+            fmt = int(manifest.get("format", 1))
+            keys = KeySet.of(open_keys(path), base_file=data_file)
+            if fmt != 1:
+                keys.digest(fmt)  # the base's bucket digests, so the overlay rehashes its own
+            if adds.size or removes.size:
+                keys = keys.apply(adds, removes)
+            if len(keys) != manifest.get("entry_count") or keys.digest(fmt) != manifest.get(
+                "set_digest"
+            ):
                 return None
             return keys
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, ArtifactError):
             return None
 
     # ---------------------------------------------------------------- commit
@@ -152,7 +170,7 @@ class FeedStore:
         self,
         manifest_envelope: bytes,
         manifest: Mapping[str, Any],
-        data: np.ndarray | Sequence[Mapping[str, Any]] | None,
+        data: KeySet | np.ndarray | Sequence[Mapping[str, Any]] | None,
         etag: str | None,
         synced_at: datetime,
         *,
@@ -161,15 +179,28 @@ class FeedStore:
         """Atomically make (manifest, data) the stored state and return it as loaded.
 
         `data` None with `keep_data_file` re-points at the current file: used for a
-        refreshed manifest whose set did not change.
+        refreshed manifest whose set did not change (a phone feed's overlay is kept).
+        A `KeySet` on the stored base with an overlay under `MERGE_AT` writes no data
+        file: the overlay goes into `state.json`.
         """
+        overlay: dict[str, str] | None = None
+        keyset: KeySet | None = None
         if data is None:
             if keep_data_file is None:
                 raise ValueError("commit needs data or the data file to keep")
             name = keep_data_file
+            if not self.records:
+                overlay = self._current_overlay()
+        elif not self.records and isinstance(data, KeySet) and data.base_file is not None \
+                and data.overlay_size < MERGE_AT and (self.dir / data.base_file).is_file():
+            keyset, name = data, data.base_file
+            overlay = _encode_overlay(data) if data.overlay_size else None
         else:
-            name = self._write_data(int(manifest["version"]), data)
+            flat = data.materialize() if isinstance(data, KeySet) else data
+            name = self._write_data(int(manifest["version"]), flat)
             fsync_dir(self.dir)
+            if isinstance(data, KeySet):
+                keyset = data.rebased(open_keys(self.dir / name), name)
         state = {
             "format": STATE_FORMAT,
             "feed": self.feed,
@@ -179,15 +210,27 @@ class FeedStore:
             "etag": etag,
             "synced_at": format_time(synced_at),
         }
+        if overlay is not None:
+            state["overlay"] = overlay
         atomic_write(self.state_path, canonical_json(state))
         self._remove_stale(keep=name)
-        stored_data: np.ndarray | tuple[dict[str, Any], ...]
+        stored_data: KeySet | tuple[dict[str, Any], ...]
         if self.records:
             source = data if data is not None else json.loads((self.dir / name).read_bytes())
-            stored_data = tuple(dict(r) for r in source)
+            stored_data = tuple(dict(r) for r in source)  # type: ignore[union-attr]
+        elif keyset is not None:
+            stored_data = keyset
         else:
-            stored_data = open_keys(self.dir / name)
+            adds, removes = _decode_overlay(overlay)
+            stored_data = KeySet(open_keys(self.dir / name), adds, removes, name)
         return StoredFeed(manifest_envelope, dict(manifest), stored_data, etag, synced_at, name)
+
+    def _current_overlay(self) -> dict[str, str] | None:
+        try:
+            overlay = json.loads(self.state_path.read_bytes()).get("overlay")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return overlay if isinstance(overlay, dict) else None
 
     def _remove_stale(self, keep: str) -> None:
         """Delete data files and temp files the committed state no longer names."""
@@ -201,6 +244,30 @@ class FeedStore:
 
 AUDIT_CHECKPOINTS = "audit-checkpoints.json"
 MAX_AUDIT_CHECKPOINTS = 256
+
+
+_NONE = np.zeros(0, dtype=np.uint64)
+
+
+def _encode_overlay(keys: KeySet) -> dict[str, str]:
+    """The overlay as `state.json` holds it: base64 of little-endian u64 arrays."""
+    return {
+        "adds": b64encode(np.ascontiguousarray(keys.adds, dtype="<u8").tobytes()),
+        "removes": b64encode(np.ascontiguousarray(keys.removes, dtype="<u8").tobytes()),
+    }
+
+
+def _decode_overlay(doc: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(adds, removes) of a stored overlay; ValueError when malformed (the load then fails)."""
+    if doc is None:
+        return _NONE, _NONE
+    out = []
+    for name in ("adds", "removes"):
+        raw = b64decode(doc[name])
+        if len(raw) % 8:
+            raise ValueError(f"overlay {name} is not whole u64 values")
+        out.append(np.frombuffer(raw, dtype="<u8").astype(np.uint64))
+    return out[0], out[1]
 
 
 class TrustStore:

@@ -49,11 +49,12 @@ from client_sdk.errors import (
     TooManySignaturesError,
     WrongFeedError,
 )
+from client_sdk.keyset import KeySet
 from schemas import artifact as codec
 from schemas import envelope as env
 from schemas.envelope import EnvelopeError, public_key_raw, verified_signers
 from schemas.keys import ED25519_PUBLIC_KEY_LEN, b64decode, key_id
-from schemas.manifest import MANIFEST_FORMAT, chain_digest, key_set_digest, record_set_digest
+from schemas.manifest import SUPPORTED_FORMATS, chain_digest, record_set_digest
 from schemas.timefmt import parse_time
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -419,7 +420,8 @@ def verify_manifest(
     if not _signers(envelope, current_keys, ManifestSignatureError):
         raise ManifestSignatureError("manifest is not signed by a current feed key")
     signed: dict[str, Any] = envelope["signed"]
-    if signed.get("type") != "manifest" or signed.get("format") != MANIFEST_FORMAT:
+    fmt = signed.get("format")
+    if signed.get("type") != "manifest" or type(fmt) is not int or fmt not in SUPPORTED_FORMATS:
         raise ManifestFormatError("not a manifest of a supported format")
     if signed.get("feed") != feed:
         raise WrongFeedError(f"manifest is for feed {signed.get('feed')!r}, wanted {feed!r}")
@@ -464,14 +466,21 @@ def _delta_chain(manifest: Mapping[str, Any], start: int) -> list[ArtifactRef] |
     return chain
 
 
+def _bytes(refs: Sequence[ArtifactRef]) -> int:
+    return sum(ref.size for ref in refs)
+
+
 def plan_update(
     manifest: Mapping[str, Any], current_version: int | None, max_artifact_bytes: int
 ) -> list[ArtifactRef]:
     """The artifacts to fetch to reach `manifest["version"]`, size-checked before download.
 
-    Deltas from the current version when it is at or after the snapshot and the
-    chain is complete; otherwise the snapshot plus its deltas. `current_version`
-    None means "no usable local data".
+    Deltas from the current version when the manifest lists an unbroken chain from
+    it -- also from before the snapshot, since the hub keeps a window of deltas
+    across snapshot cuts -- unless that chain is larger than the snapshot plus
+    its deltas; otherwise the snapshot plus its deltas. `current_version` None
+    means "no usable local data". Either way the rebuilt set is checked against
+    the signed `set_digest`, so which path is taken is a matter of bytes only.
     """
     target = manifest["version"]
     if current_version is not None and current_version > target:
@@ -479,18 +488,19 @@ def plan_update(
     if current_version == target:
         return []
     snapshot = _ref_fields(manifest["snapshot"], "snapshot")
-    plan: list[ArtifactRef] | None = None
-    if current_version is not None and current_version >= snapshot.to_version:
-        plan = _delta_chain(manifest, current_version)
-    if plan is None:
-        if snapshot.to_version > target:
-            raise ManifestFormatError("snapshot is newer than the manifest")
-        rest = _delta_chain(manifest, snapshot.to_version)
-        if rest is None:
-            raise ManifestFormatError(
-                f"deltas do not lead from snapshot v{snapshot.to_version} to v{target}"
-            )
-        plan = [snapshot, *rest]
+    if snapshot.to_version > target:
+        raise ManifestFormatError("snapshot is newer than the manifest")
+    rest = _delta_chain(manifest, snapshot.to_version)
+    if rest is None:
+        raise ManifestFormatError(
+            f"deltas do not lead from snapshot v{snapshot.to_version} to v{target}"
+        )
+    plan = [snapshot, *rest]
+    if current_version is not None:
+        chain = _delta_chain(manifest, current_version)
+        if chain is not None and (current_version >= snapshot.to_version or _bytes(chain)
+                                  <= _bytes(plan)):
+            plan = chain
     for ref in plan:
         if ref.size > max_artifact_bytes:
             raise ArtifactTooLargeError(
@@ -546,28 +556,33 @@ def _decode_chain(
 
 
 def apply_key_artifacts(
-    current: np.ndarray | None,
+    current: np.ndarray | KeySet | None,
     current_version: int | None,
     artifacts: Sequence[bytes],
     manifest: Mapping[str, Any],
-) -> np.ndarray:
-    """Rebuild a phone feed's sorted uint64 keys and prove it equals the signed set."""
+) -> KeySet:
+    """Rebuild a phone feed's keys and prove they equal the signed set.
+
+    From a `KeySet` the deltas go into its overlay and only the digest buckets
+    they touch are rehashed (format 2), so the cost follows the changes; a
+    snapshot starts a new set whose digest is computed in full.
+    """
     decoded, _ = _decode_chain(artifacts, current_version if current is not None else None,
                                manifest, codec.KeyArtifact)
-    keys = current
+    keys = current if current is None or isinstance(current, KeySet) else KeySet.of(current)
     for art in decoded:
         if art.type == codec.SNAPSHOT:
-            keys = np.asarray(art.keys, dtype=np.uint64)
+            keys = KeySet.of(art.keys)
         else:
             assert keys is not None
             try:
-                keys = codec.apply_key_delta(keys, art.keys, art.removes)
+                keys = keys.apply(art.keys, art.removes)
             except (codec.ArtifactError, ValueError) as exc:
                 raise ArtifactFormatError(f"delta does not apply: {exc}") from exc
     if keys is None:
         raise ArtifactFormatError("no data: the plan started from nothing without a snapshot")
     if len(keys) != manifest["entry_count"] or not hmac.compare_digest(
-        key_set_digest(keys), manifest["set_digest"]
+        keys.digest(manifest["format"]), manifest["set_digest"]
     ):
         raise SetDigestError(f"rebuilt set does not match v{manifest['version']}'s set_digest")
     return keys

@@ -296,6 +296,13 @@ class FeedConfig(_Settings):
     snapshot_every: int = setting(
         "LIANFANG_FEED_SNAPSHOT_EVERY", integer(1), 20,
         "versions between full snapshots (deltas in between)")
+    delta_window_hours: int = setting(
+        "LIANFANG_FEED_DELTA_WINDOW_HOURS", integer(0), 24,
+        "deltas a screener synced this many hours ago needs survive a snapshot cut")
+    delta_window_versions: int = setting(
+        "LIANFANG_FEED_DELTA_WINDOW_VERSIONS", integer(0), 50,
+        "deltas for a screener this many versions behind survive a snapshot cut "
+        "(the hours or the versions, whichever covers more)")
     retention_s: int = setting(
         "LIANFANG_FEED_RETENTION_S", integer(0), 7 * 86400,
         "how long artifacts unreferenced by the live manifest stay on disk")

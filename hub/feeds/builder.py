@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
@@ -130,6 +130,25 @@ def key_epochs(session: Session, wrap: bytes) -> list[dict[str, Any]]:
         {"epoch": epoch, "key_sha256": hashlib.sha256(key).hexdigest()}
         for epoch, key in sorted(active_keys(session, wrap).items())
     ]
+
+
+def delta_floor(
+    session: Session, feed: str, version: int, now: datetime, settings: FeedSettings
+) -> int:
+    """The oldest version whose screeners still sync by deltas when `version` is published.
+
+    Two windows, whichever reaches further back: the last `delta_window_versions`
+    versions, and every version that was live during the last `delta_window`
+    (the newest one published at or before its start was live then too).
+    """
+    by_count = version - settings.delta_window_versions
+    live_at_start = session.scalar(
+        select(func.max(FeedVersion.version)).where(
+            FeedVersion.feed == feed, FeedVersion.published_at <= now - settings.delta_window
+        )
+    )
+    by_time = int(live_at_start) if live_at_start is not None else 1
+    return max(1, min(by_count, by_time))
 
 
 # -------------------------------------------------------------------- build
@@ -245,6 +264,7 @@ def _build_locked(
                     paths, feed, previous, base, adds, removes,
                     sign=keystore.sign_manifest, now=now, key_epochs=feed_epochs,
                     lifetime=settings.manifest_lifetime, snapshot_every=snapshot_every,
+                    delta_floor=delta_floor(session, feed, row.version + 1, now, settings),
                 )
                 _claim(session, row, row.version, version=prepared.version,
                        last_change_id=max(upto, row.last_change_id),

@@ -15,7 +15,7 @@ import numpy as np
 from schemas import artifact as codec
 from schemas.canonical import canonical_json
 from schemas.enums import Feed
-from schemas.manifest import key_set_digest, record_set_digest
+from schemas.manifest import MANIFEST_FORMAT, key_set_digest, record_set_digest
 
 Records = list[dict[str, Any]]
 
@@ -27,7 +27,7 @@ class EntryKind(Protocol):
 
     def empty(self) -> Any: ...
     def count(self, entries: Any) -> int: ...
-    def digest(self, entries: Any) -> str: ...
+    def digest(self, entries: Any, fmt: int = MANIFEST_FORMAT) -> str: ...
     def snapshot(self, entries: Any, version: int) -> bytes: ...
     def delta(self, adds: Any, removes: Any, from_v: int, to_v: int) -> bytes: ...
     def apply(self, base: Any, adds: Any, removes: Any) -> Any: ...
@@ -48,8 +48,10 @@ class KeyEntries:
     def count(self, entries: np.ndarray) -> int:
         return int(entries.size)
 
-    def digest(self, entries: np.ndarray) -> str:
-        return key_set_digest(entries)
+    def digest(self, entries: np.ndarray, fmt: int = MANIFEST_FORMAT) -> str:
+        """`set_digest` under manifest format `fmt` (a build checks its previous
+        version, which an older hub may have signed as format 1)."""
+        return key_set_digest(entries, fmt)
 
     def snapshot(self, entries: np.ndarray, version: int) -> bytes:
         return codec.encode_key_snapshot(entries, version)
@@ -86,8 +88,8 @@ class RecordEntries:
     def count(self, entries: Records) -> int:
         return len(entries)
 
-    def digest(self, entries: Records) -> str:
-        return record_set_digest(entries)
+    def digest(self, entries: Records, fmt: int = MANIFEST_FORMAT) -> str:
+        return record_set_digest(entries)  # the same in every format
 
     def snapshot(self, entries: Records, version: int) -> bytes:
         return codec.encode_record_snapshot(entries, version)

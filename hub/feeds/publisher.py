@@ -36,6 +36,12 @@ from schemas.timefmt import format_time, parse_time
 DEFAULT_SNAPSHOT_EVERY = 20
 DEFAULT_MANIFEST_LIFETIME = timedelta(days=2)
 DEFAULT_RETENTION = timedelta(days=7)
+DEFAULT_DELTA_WINDOW = timedelta(hours=24)
+DEFAULT_DELTA_WINDOW_VERSIONS = 50
+MAX_KEPT_DELTAS = 500
+"""Hard cap on the deltas a manifest keeps from before its snapshot, whatever the
+window says: each costs ~170 bytes in a manifest every screener downloads on every
+new version, and the SDK refuses a manifest over 1 MiB (client_sdk.trust)."""
 MANIFEST_NAME = "manifest.json"
 ARTIFACT_DIR = "artifacts"
 STATE_DIR = ".state"
@@ -157,21 +163,61 @@ def record_floor(paths: FeedPaths, envelope: Mapping[str, Any]) -> None:
 # ------------------------------------------------------------------- publish
 
 
+def _since_snapshot(deltas: Sequence[Mapping[str, Any]], snapshot_version: int) -> list[Any]:
+    """The deltas that lead from the snapshot to the live version (what a new client needs)."""
+    return [d for d in deltas if int(d["from"]) >= snapshot_version]
+
+
 def _snapshot_due(
     previous: Mapping[str, Any] | None, version: int, delta_size: int, snapshot_every: int
 ) -> bool:
     """A fresh snapshot every `snapshot_every` versions, or once deltas outweigh the snapshot.
 
-    The second rule keeps a new client's download (snapshot + all deltas) at most
-    about twice the size of the set itself.
+    The second rule keeps a new client's download (snapshot + its deltas) at most
+    about twice the size of the set itself; deltas kept from before the snapshot
+    (the window) are not part of that download, so they do not count.
     """
     if previous is None:
         return True
     snap = previous["snapshot"]
     if version - int(snap["version"]) >= snapshot_every:
         return True
-    pending = sum(int(d["size"]) for d in previous.get("deltas", [])) + delta_size
+    since = _since_snapshot(previous.get("deltas", []), int(snap["version"]))
+    pending = sum(int(d["size"]) for d in since) + delta_size
     return pending > int(snap["size"])
+
+
+def kept_deltas(
+    deltas: Sequence[Mapping[str, Any]], snapshot: Mapping[str, Any], floor: int | None
+) -> list[dict[str, Any]]:
+    """The deltas the next manifest lists: every one since the snapshot, plus the
+    unbroken run before it back to version `floor` (issue 13 item 8).
+
+    A screener at version v < snapshot syncs by deltas when the delta from v is kept.
+    The run before the snapshot stops at `floor` (None: keep none, the old rule), at
+    `MAX_KEPT_DELTAS`, and where reaching the live version from that delta would
+    cost more bytes than the snapshot and its deltas: the SDK then takes the
+    snapshot anyway, so such a delta would only make the manifest larger.
+    """
+    snap_version = int(snapshot["version"])
+    since = [dict(d) for d in _since_snapshot(deltas, snap_version)]
+    if floor is None:
+        return since
+    by_from = {int(d["from"]): d for d in deltas if int(d["from"]) < snap_version}
+    fresh_cost = int(snapshot["size"]) + sum(int(d["size"]) for d in since)
+    chain_cost = sum(int(d["size"]) for d in since)
+    before: list[dict[str, Any]] = []
+    version = snap_version - 1
+    while version >= max(floor, 1) and version in by_from and len(before) < MAX_KEPT_DELTAS:
+        delta = by_from[version]
+        if int(delta["to"]) != version + 1:
+            break
+        chain_cost += int(delta["size"])
+        if chain_cost > fresh_cost:
+            break
+        before.append(dict(delta))
+        version -= 1
+    return [*reversed(before), *since]
 
 
 def _state_path(paths: FeedPaths, feed: str, version: int) -> Path:
@@ -191,12 +237,15 @@ def prepare_publish(
     key_epochs: Sequence[Mapping[str, Any]] = (),
     lifetime: timedelta = DEFAULT_MANIFEST_LIFETIME,
     snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+    delta_floor: int | None = None,
 ) -> Prepared:
     """Write the artifacts and state of the next version and sign its manifest.
 
     `previous` is the `signed` part of the live manifest (None for the first
     publish), `base` its entries, and `adds`/`removes` the **net** change (the
     codec refuses an add already present or a remove that is absent).
+    `delta_floor` is the oldest version whose screeners must still sync by
+    deltas after a snapshot cut (`kept_deltas`); None drops them at the cut.
     """
     kind = kind_of(feed)
     paths.ensure()
@@ -206,17 +255,20 @@ def prepare_publish(
         kind.delta(adds, removes, version - 1, version) if previous is not None else b""
     )
     written = 0
+    deltas = [dict(d) for d in previous.get("deltas", [])] if previous is not None else []
+    if previous is not None:
+        deltas.append({"from": version - 1, "to": version, "path": "", "sha256": "",
+                       "size": len(delta_data)})
     if _snapshot_due(previous, version, len(delta_data), snapshot_every):
         data = kind.snapshot(entries, version)
         snapshot = {"version": version, **write_artifact(paths, data)}
-        deltas: list[dict[str, Any]] = []
         written += len(data)
     else:
         assert previous is not None
         snapshot = dict(previous["snapshot"])
-        ref = write_artifact(paths, delta_data)
-        deltas = [dict(d) for d in previous.get("deltas", [])]
-        deltas.append({"from": version - 1, "to": version, **ref})
+    deltas = kept_deltas(deltas, snapshot, delta_floor)
+    if deltas and deltas[-1]["to"] == version:  # the new delta is listed: write it
+        deltas[-1].update(write_artifact(paths, delta_data))
         written += len(delta_data)
     atomic_write(_state_path(paths, feed, version), kind.dump(entries), PRIVATE_FILE_MODE)
     signed = {
@@ -305,17 +357,23 @@ def refresh(
 # -------------------------------------------------------------------- state
 
 
+def _format(signed: Mapping[str, Any]) -> int:
+    """The manifest format `signed` was published in (its digest rules)."""
+    return int(signed.get("format", 1))
+
+
 def entries_from_artifacts(paths: FeedPaths, feed: str, signed: Mapping[str, Any]) -> Any:
     """Rebuild the set of `signed` from its snapshot and deltas, checked against set_digest."""
     kind = kind_of(feed)
     entries = None
-    refs = [signed["snapshot"], *signed.get("deltas", [])]
+    snap_version = int(signed["snapshot"]["version"])
+    refs = [signed["snapshot"], *_since_snapshot(signed.get("deltas", []), snap_version)]
     for ref in refs:
         data = paths.artifact(ref["path"]).read_bytes()
         if hashlib.sha256(data).hexdigest() != ref["sha256"]:
             raise PublishError(f"{ref['path']} does not match its SHA-256")
         entries = kind.apply_artifact(entries, codec.decode_artifact(data))
-    if entries is None or kind.digest(entries) != signed["set_digest"]:
+    if entries is None or kind.digest(entries, _format(signed)) != signed["set_digest"]:
         raise PublishError(f"artifacts of {feed} v{signed['version']} do not give set_digest")
     return entries
 
@@ -332,9 +390,9 @@ def load_entries(paths: FeedPaths, feed: str, signed: Mapping[str, Any] | None) 
     state = _state_path(paths, feed, int(signed["version"]))
     if state.is_file():
         entries = kind.load(state)
-        if kind.count(entries) == signed["entry_count"] and kind.digest(entries) == signed[
-            "set_digest"
-        ]:
+        if kind.count(entries) == signed["entry_count"] and kind.digest(
+            entries, _format(signed)
+        ) == signed["set_digest"]:
             return entries
     entries = entries_from_artifacts(paths, feed, signed)
     paths.ensure()

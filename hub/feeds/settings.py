@@ -25,6 +25,8 @@ class FeedSettings:
     snapshot_every: int = pub.DEFAULT_SNAPSHOT_EVERY
     retention: timedelta = pub.DEFAULT_RETENTION
     lease_ttl: timedelta = lock.DEFAULT_TTL
+    delta_window: timedelta = pub.DEFAULT_DELTA_WINDOW
+    delta_window_versions: int = pub.DEFAULT_DELTA_WINDOW_VERSIONS
 
     @classmethod
     def from_config(cls, config: HubConfig) -> FeedSettings:
@@ -34,4 +36,6 @@ class FeedSettings:
             snapshot_every=feeds.snapshot_every,
             retention=timedelta(seconds=feeds.retention_s),
             lease_ttl=timedelta(seconds=feeds.lease_ttl_s),
+            delta_window=timedelta(hours=feeds.delta_window_hours),
+            delta_window_versions=feeds.delta_window_versions,
         )

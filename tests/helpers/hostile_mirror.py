@@ -1,7 +1,9 @@
 """A hostile mirror on loopback: forwards to the real hub, but serves chosen bytes.
 
 Stands where a CDN, a compromised mirror or a network attacker stands between a
-screener and the hub. Every path not in `overrides` is relayed to the real hub
+screener and the hub; with no overrides it is an honest relay that counts the body
+bytes it served per path (`bytes_served`), which is how the delta-window tests
+measure what a screener downloaded. Every path not in `overrides` is relayed to the real hub
 with the screener's own headers, so the screener talks real HTTP to a real hub
 except for the documents the attacker replaces.
 """
@@ -24,6 +26,12 @@ class HostileMirror:
     url: str
     overrides: dict[str, bytes] = field(default_factory=dict)
     requests_seen: list[str] = field(default_factory=list)
+    bytes_served: list[tuple[str, int]] = field(default_factory=list)
+    """(path, body bytes sent) per answer, in order."""
+
+    def bytes_since(self, mark: int, contains: str = "") -> int:
+        """Body bytes served after the `mark`-th answer, for paths containing `contains`."""
+        return sum(n for path, n in self.bytes_served[mark:] if contains in path)
 
 
 @contextmanager
@@ -55,6 +63,8 @@ def hostile_mirror(upstream: str) -> Iterator[HostileMirror]:
             self.end_headers()
             if status != 304:
                 self.wfile.write(body)
+            mirror.bytes_served.append((self.path.split("?", 1)[0], 0 if status == 304
+                                        else len(body)))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

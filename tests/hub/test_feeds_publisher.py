@@ -19,7 +19,7 @@ from hub.feeds.keystore import Keystore
 from schemas import artifact as codec
 from schemas.envelope import verify_envelope
 from schemas.keys import b64decode, key_id
-from schemas.manifest import chain_digest, key_set_digest, record_set_digest
+from schemas.manifest import MANIFEST_FORMAT, chain_digest, key_set_digest, record_set_digest
 
 NOW = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)
 EPOCHS = [{"epoch": 1, "key_sha256": "ab" * 32}]
@@ -77,7 +77,7 @@ def test_first_publish_is_a_verifiable_snapshot(tmp_path: Path, keystore: Keysto
     signed = verify_via_root(keystore, on_disk)
     assert signed == prepared.signed
     assert signed["version"] == 1 and signed["prev_manifest_sha256"] is None
-    assert signed["feed"] == "phone-block" and signed["format"] == 1
+    assert signed["feed"] == "phone-block" and signed["format"] == MANIFEST_FORMAT
     assert signed["entry_count"] == 3 and signed["deltas"] == []
     assert signed["key_epochs"] == EPOCHS
     assert signed["expires_at"] == "2026-11-26T23:00:00Z"
@@ -229,3 +229,59 @@ def test_retention_deletes_only_long_unreferenced_artifacts(tmp_path: Path,
     assert not any((paths.artifacts / n).exists() for n in old)
     assert all((paths.artifacts / n).exists() for n in pub.referenced(v2))
     client_rebuild(paths, v2)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=change_sets, snapshot_every=st.integers(1, 5), window=st.integers(0, 8))
+def test_a_window_of_deltas_survives_snapshot_cuts(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[set[int], set[int]]],
+    snapshot_every: int, window: int,
+) -> None:
+    """Issue 13 item 8, as the SDK sees it: after every publish, a screener at any
+    earlier version reaches the new set (real `plan_update` + `apply_key_artifacts`),
+    and one inside the window does so by deltas alone unless those cost more bytes
+    than the snapshot and its deltas."""
+    from client_sdk.trust import apply_key_artifacts, plan_update
+
+    ks = Keystore(tmp_path_factory.mktemp("k"))
+    ks.ensure(NOW)
+    paths = pub.feed_paths(tmp_path_factory.mktemp("f"), "phone-warn")
+    model: set[int] = set()
+    history: dict[int, set[int]] = {}
+    delta_size: dict[int, int] = {}  # from-version -> size of the delta to the next
+    previous = None
+    for adds, remove_picks in steps:
+        ordered = sorted(model)
+        removes = {ordered[i % len(ordered)] for i in remove_picks} if ordered else set()
+        new = (model - removes) | (adds - model)
+        version = previous["version"] + 1 if previous else 1
+        floor = max(1, version - window)
+        if previous is not None:
+            delta_size[version - 1] = len(codec.encode_key_delta(
+                _u64(new - model), _u64(model - new), version - 1, version))
+        prepared = pub.publish(
+            paths, "phone-warn", previous, _u64(model), _u64(new - model), _u64(model - new),
+            sign=ks.sign_manifest, now=NOW, snapshot_every=snapshot_every, delta_floor=floor,
+        )
+        signed = prepared.signed
+        listed = [d["from"] for d in signed["deltas"]]
+        start = listed[0] if listed else version
+        assert listed == list(range(start, version))
+        snap = signed["snapshot"]
+        since = sum(d["size"] for d in signed["deltas"] if d["from"] >= snap["version"])
+        if start > floor and start <= snap["version"] and start > 1:
+            # the delta before the kept run was dropped only because it cost too much
+            assert sum(delta_size[v] for v in range(start - 1, version)) > snap["size"] + since
+        for old, old_set in history.items():
+            plan = plan_update(signed, old, 2**30)
+            blobs = [(paths.root / ref.path).read_bytes() for ref in plan]
+            keys = apply_key_artifacts(_u64(old_set), old, blobs, signed)
+            assert keys.tolist() == sorted(new)
+            if old >= start:  # the chain is listed: taken unless the snapshot path is cheaper
+                chain = sum(delta_size[v] for v in range(old, version))
+                by_deltas = all(ref.kind == "delta" for ref in plan)
+                assert by_deltas == (old >= snap["version"] or chain <= snap["size"] + since)
+        assert pub.load_entries(paths, "phone-warn", signed).tolist() == sorted(new)
+        history[version] = new
+        model, previous = new, signed

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemas.canonical import canonical_json
 from schemas.envelope import keyid_of, public_key_raw, sign_envelope
 from schemas.keys import b64encode
-from schemas.manifest import chain_digest, key_set_digest, record_set_digest
+from schemas.manifest import MANIFEST_FORMAT, chain_digest, key_set_digest, record_set_digest
 from schemas.timefmt import format_time
 
 RECORD_FEEDS = ("complaint-groups",)
@@ -73,6 +73,8 @@ class FeedFactory:
         self.consortium: dict[int, bytes] = {e: os.urandom(32) for e in epochs}
         self.feeds: dict[str, FeedHistory] = {}
         self.snapshot_every = 4
+        self.manifest_format = MANIFEST_FORMAT
+        """1 plays a hub from before issue 15 (flat SHA-256 set digest)."""
 
     # ------------------------------------------------------------- root/keys
     @property
@@ -181,13 +183,14 @@ class FeedFactory:
         prev = hist.signed.get(hist.version)
         signed = {
             "type": "manifest",
-            "format": 1,
+            "format": self.manifest_format,
             "feed": name,
             "version": new_version,
             "issued_at": format_time(self.now),
             "expires_at": format_time(self.now + expires_in),
             "entry_count": len(new),
-            "set_digest": record_set_digest(new) if hist.records else key_set_digest(new),
+            "set_digest": record_set_digest(new) if hist.records else key_set_digest(
+                new, self.manifest_format),
             "prev_manifest_sha256": chain_digest(prev) if prev else None,
             "key_epochs": [
                 {"epoch": e, "key_sha256": hashlib.sha256(k).hexdigest()}

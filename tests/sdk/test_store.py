@@ -32,9 +32,9 @@ def test_commit_then_load_roundtrip(tmp_path: Path, factory: FeedFactory, now: d
     assert loaded is not None and loaded.version == 1 and loaded.etag == '"etag-1"'
     assert loaded.data.tolist() == [1, 2, 3] == committed.data.tolist()
     assert loaded.manifest_envelope == env and loaded.synced_at == now
-    assert isinstance(loaded.data, np.memmap)
+    assert isinstance(loaded.data.base, np.memmap)  # a KeySet on the mapped base file
     with pytest.raises(ValueError):
-        loaded.data[0] = 7  # read-only mapping: readers cannot corrupt the store
+        loaded.data.base[0] = 7  # read-only mapping: readers cannot corrupt the store
 
 
 def test_new_version_replaces_old_file(tmp_path: Path, factory: FeedFactory,

@@ -278,7 +278,8 @@ def test_manifest_chain_survives_refresh(factory: FeedFactory, now: datetime) ->
 
 
 @pytest.mark.parametrize("change", [
-    {"type": "keyset"}, {"format": 2}, {"version": 0}, {"set_digest": "XYZ"},
+    {"type": "keyset"}, {"format": 3}, {"format": True}, {"format": "2"}, {"version": 0},
+    {"set_digest": "XYZ"},
     {"snapshot": {"version": 1, "path": "../../etc/passwd", "sha256": "a" * 64, "size": 1}},
     {"deltas": [{"from": 1, "to": 3, "path": "artifacts/b.lfa", "sha256": "b" * 64, "size": 1}]},
     {"entry_count": -1}, {"issued_at": "yesterday"},
