@@ -42,7 +42,7 @@ from hub.feeds.keystore import Keystore
 from hub.feeds.settings import ALL_FEEDS, FeedSettings
 from hub.models.feed import FeedState, FeedVersion
 from hub.services.consortium_keys import active_keys, config_wrapping_key
-from hub.services.groups import group_record
+from hub.services.groups import expire_due, group_record
 from hub.services.key_rotation import retire_due
 from hub.services.remerge import remerge_due
 from schemas.manifest import phone_key
@@ -181,6 +181,8 @@ def _build_locked(
             session, now, retire_after_s=cfg.consortium_retire_after_s, policy=cfg.policy
         )
         remerge_due(session, now, policy=cfg.policy)
+        # cases past their expiry stop counting; their groups are re-derived
+        expire_due(session, now, max_joins=cfg.case_max_group_joins)
         session.commit()
     upto = journal.committed_watermark(database)
     keystore = keystore_for(app)

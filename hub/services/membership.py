@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.errors import ApiError
 from hub.models.member import Member
-from hub.services import audit
+from hub.services import audit, groups
 from hub.services.listings import mark_member_listings
 from schemas.enums import MemberState
 from schemas.keys import b64decode, key_id
@@ -123,6 +123,8 @@ def transition(
         # re-merged by the next `remerge_due`, not inline (it may have millions).
         session.flush()
         mark_member_listings(session, member.id, now)
+        # Its cases stop (or start again) linking and corroborating complaint groups.
+        groups.member_changed(session, member.id, now)
     details: dict[str, Any] = {"from": previous, "to": target.value}
     if reason:
         details["reason"] = reason
