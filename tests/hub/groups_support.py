@@ -44,11 +44,11 @@ def raw_phone() -> str:
     return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
-def raw_id_number() -> str:
-    """A mainland ID number with a valid check digit (the normaliser verifies it)."""
-    body = "110105" + "19" + f"{secrets.randbelow(80) + 20:02d}" + "0101" + (
-        f"{secrets.randbelow(1000):03d}"
-    )
+def raw_id_number(sequence: int | None = None) -> str:
+    """A mainland ID number with a valid check digit (the normaliser verifies it);
+    distinct `sequence` numbers (0-999) give distinct numbers."""
+    seq = secrets.randbelow(1000) if sequence is None else sequence
+    body = "110105" + "19" + f"{secrets.randbelow(80) + 20:02d}" + "0101" + f"{seq:03d}"
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
     return body + check

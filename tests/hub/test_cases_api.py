@@ -153,7 +153,7 @@ def test_one_members_case_holding_an_indicator_of_each_of_60_listed_groups_merge
     case names one ID number from each. No group merges, the feed is unchanged."""
     b, c, attacker = bank(live_hub), bank(live_hub), bank(live_hub)
     reader = live_hub.new_member()
-    ids = [raw_id_number() for _ in range(60)]
+    ids = [raw_id_number(i) for i in range(60)]
     for raw in ids:
         b.report_case([("id_number", raw), ("phone", raw_phone())])
         c.report_case([("id_number", raw), ("phone", raw_phone())])
