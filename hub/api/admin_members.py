@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 
-from hub import db
+from hub import db, get_config
 from hub.api.request_io import load_body, load_query
 from hub.auth.admin_auth import require_admin
 from hub.errors import ApiError
@@ -49,6 +49,9 @@ def act_on_member(member_id: str, action: str) -> ResponseReturnValue:
     needs_reason = membership.TRANSITIONS[action][2]
     data = load_body(_REASON) if needs_reason else load_body(_OPTIONAL_REASON, required=False)
     session = db.session()
-    member = membership.transition(session, member_id, action, g.actor, data.get("reason"))
+    member = membership.transition(
+        session, member_id, action, g.actor, data.get("reason"),
+        case_max_group_joins=get_config().case_max_group_joins,
+    )
     session.commit()
     return jsonify(membership.member_to_dict(member))

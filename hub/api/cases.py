@@ -38,6 +38,8 @@ def submit_case() -> ResponseReturnValue:
 @require_member
 def retract_case(case_id: int) -> ResponseReturnValue:
     session = db.session()
-    answer = groups.retract_case(session, g.member.id, case_id)
+    answer = groups.retract_case(
+        session, g.member.id, case_id, max_joins=get_config().case_max_group_joins
+    )
     session.commit()
     return jsonify(answer)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError
 
-from hub import db
+from hub import db, get_config
 from hub.console.forms import invalid, load_form, require_confirmation
 from hub.console.session import actor
 from hub.errors import ApiError
@@ -35,6 +35,9 @@ def transition_from_form(member_id: str, action: str) -> Member:
     if action in CONFIRMED_ACTIONS:
         require_confirmation(action)
     session = db.session()
-    member = membership.transition(session, member_id, action, actor(), data.get("reason"))
+    member = membership.transition(
+        session, member_id, action, actor(), data.get("reason"),
+        case_max_group_joins=get_config().case_max_group_joins,
+    )
     session.commit()
     return member

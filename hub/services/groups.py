@@ -450,19 +450,9 @@ def rederive(
     return {"groups": sorted(labels), "removed": sorted(removed)}
 
 
-def _config_max_joins() -> int:
-    """`LIANFANG_CASE_MAX_GROUP_JOINS` of the running app (the default outside one)."""
-    from flask import has_app_context
-
-    if not has_app_context():
-        return DEFAULT_MAX_JOINS
-    from hub import get_config
-
-    return get_config().case_max_group_joins
-
-
 def retract_case(
-    session: Session, member_id: str, case_id: int, now: datetime | None = None
+    session: Session, member_id: str, case_id: int, *, max_joins: int = DEFAULT_MAX_JOINS,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """The member withdraws its own case; the groups it touched are re-derived.
 
@@ -474,8 +464,7 @@ def retract_case(
     if case.state == ACTIVE:
         case.state = RETRACTED
         session.flush()
-        rederive(session, _case_indicators(session, [case.id]), now,
-                 max_joins=_config_max_joins())
+        rederive(session, _case_indicators(session, [case.id]), now, max_joins=max_joins)
         audit.record(session, f"member:{member_id}", "cases.retract", f"case:{case.id}", {})
     return {"case_id": case.id, "state": case.state}
 
@@ -497,13 +486,15 @@ def expire_due(session: Session, now: datetime, max_joins: int = DEFAULT_MAX_JOI
     return len(due)
 
 
-def member_changed(session: Session, member_id: str, now: datetime) -> None:
+def member_changed(
+    session: Session, member_id: str, now: datetime, max_joins: int = DEFAULT_MAX_JOINS
+) -> None:
     """A member left or re-entered `approved`: its cases stop (or start) corroborating."""
     cases = list(
         session.scalars(select(Case.id).where(Case.member_id == member_id, Case.state == ACTIVE))
     )
     if cases:
-        rederive(session, _case_indicators(session, cases), now, max_joins=_config_max_joins())
+        rederive(session, _case_indicators(session, cases), now, max_joins=max_joins)
 
 
 def purge_closed(session: Session, cutoff: datetime) -> int:

@@ -88,7 +88,8 @@ def get_member(session: Session, member_id: str) -> Member:
 
 
 def transition(
-    session: Session, member_id: str, action: str, actor: str, reason: str | None = None
+    session: Session, member_id: str, action: str, actor: str, reason: str | None = None,
+    *, case_max_group_joins: int = groups.DEFAULT_MAX_JOINS,
 ) -> Member:
     """Apply `action` to a member; 409 `illegal_transition` from a wrong state."""
     if action not in TRANSITIONS:
@@ -124,7 +125,7 @@ def transition(
         session.flush()
         mark_member_listings(session, member.id, now)
         # Its cases stop (or start again) linking and corroborating complaint groups.
-        groups.member_changed(session, member.id, now)
+        groups.member_changed(session, member.id, now, case_max_group_joins)
     details: dict[str, Any] = {"from": previous, "to": target.value}
     if reason:
         details["reason"] = reason
