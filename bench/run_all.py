@@ -51,6 +51,7 @@ MODULES: dict[str, list[str]] = {
     "audit": ["bench_audit.py"],
     "enumeration": ["bench_enumeration.py"],
     "campaigns": ["bench_campaigns.py"],
+    "groups": ["bench_groups.py"],
 }
 """Module name → script and default arguments; `--scale` is appended."""
 
@@ -63,6 +64,7 @@ HEADINGS = {
     "oprf": "Oblivious hashing: RFC 9497 OPRF/VOPRF, ristretto255-SHA512 (issue 20)",
     "enumeration": "What a leaked hashing key reveals: HMAC-SHA256 enumeration (issue 14)",
     "campaigns": "Complaint templates: keyed MinHash matching on a synthetic corpus (issue 17)",
+    "groups": "Complaint cases: cost against the group size (issue 13 item 7)",
 }
 
 

@@ -33,7 +33,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from client_sdk.request_auth import idempotency_key_of, signed_headers_for_url
 from schemas.enums import IndicatorKind
-from schemas.indicators import InvalidIndicator, hash_indicator, key_audience, simhash64
+from schemas.fingerprint import keyed_simhash64
+from schemas.indicators import InvalidIndicator, hash_indicator, key_audience
 from schemas.keys import MEMBER_KEY_ROTATION_CONTEXT, b64decode, b64encode
 from schemas.reports import MAX_BATCH_REPORTS, MAX_LOOKUP_VALUES
 from schemas.timefmt import format_time, utcnow
@@ -84,12 +85,13 @@ class ReportResult:
 
 
 def _hashed_value(kind: str, raw: str, key: bytes, region: str = "CN") -> str:
-    """The wire value of one raw indicator (SimHash for complaint text, else HMAC).
+    """The wire value of one raw indicator (keyed SimHash for complaint text, else HMAC).
 
-    `key` must be the epoch's key for `kind` (`MemberClient.consortium_key(kind)`).
+    `key` must be the epoch's key for `kind` (`MemberClient.consortium_key(kind)`): the
+    identity key for complaint text, so a guessed text cannot be tested without it.
     """
     if kind == IndicatorKind.COMPLAINT_TEXT.value:
-        return simhash64(raw)
+        return keyed_simhash64(raw, key)
     return hash_indicator(kind, raw, key, region)
 
 
@@ -420,6 +422,11 @@ class MemberClient:
         if case_ref is not None:
             body["case_ref"] = case_ref
         return self._request("POST", "/v1/cases", body, idempotent=False)
+
+    def retract_case(self, case_id: int) -> dict[str, Any]:
+        """Withdraw one of this member's cases (`report_case(...)["case_id"]`): it stops
+        linking and corroborating, and the groups it touched are re-derived."""
+        return self._request("POST", f"/v1/cases/{int(case_id)}/retract", None, idempotent=True)
 
     def retract(
         self, kind: str, raw_values: Sequence[str], category: str | None = None

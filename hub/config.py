@@ -440,6 +440,14 @@ class HubConfig(_Settings):
         "LIANFANG_DISPUTE_COOLOFF_DAYS", integer(0), 30,
         "after an uphold, days before the same member may dispute that listing again "
         "(unless it brings new evidence)")
+    case_ttl_days: int = setting(
+        "LIANFANG_CASE_TTL_DAYS", integer(1), 180,
+        "a complaint case stops linking and corroborating this many days after it was "
+        "observed (groups re-derived at the next feed build)")
+    case_max_group_joins: int = setting(
+        "LIANFANG_CASE_MAX_GROUP_JOINS", integer(1), 3,
+        "existing complaint groups one case may touch and still link; a case touching "
+        "more links nothing (and merging any two needs two members' cases)")
     metrics_access: str = setting(
         "LIANFANG_METRICS_ACCESS", METRICS_ACCESS, "off",
         "who may read `/metrics`: `off` (404), `token` (bearer) or `addresses`")

@@ -16,10 +16,8 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Callable
 
-import numpy as np
 import phonenumbers
 from phonenumbers import shortnumberinfo
 
@@ -38,6 +36,7 @@ __all__ = [
     "normalize",
     "normalize_complaint_text",
     "normalize_phone",
+    "keyed_simhash64",
     "simhash64",
     "simhash_distance",
 ]
@@ -50,8 +49,8 @@ IDENTITY_KINDS: frozenset[IndicatorKind] = frozenset(IndicatorKind) - {Indicator
 
 ID numbers, e-mail addresses, bank accounts and devices are small enough spaces
 to enumerate; the phone key that screeners hold must not open them (issue 14).
-complaint_text is listed for when its fingerprint becomes keyed; today simhash64
-takes no key.
+complaint-text fingerprints are keyed with it too (`schemas.fingerprint`), so
+nobody without the identity key can test a guessed text against a fingerprint.
 """
 
 
@@ -307,39 +306,6 @@ def normalize_complaint_text(raw: str) -> str:
     return _fixpoint(raw, once)
 
 
-def simhash64(text: str) -> str:
-    """64-bit SimHash (16 lowercase hex) of the normalised complaint text.
-
-    Features are character 3-shingles, because Chinese text has no word
-    boundaries; each feature hash is the first 8 bytes (big-endian) of
-    BLAKE2b-64 of its UTF-8 bytes, weighted by how often it occurs. Bit i of
-    the result is set when the weighted vote for bit i is positive. A text of
-    one or two characters is a single feature.
-    """
-    norm = normalize_complaint_text(text)
-    if not norm:
-        raise InvalidIndicator("complaint text is empty after normalisation")
-    if len(norm) < 3:
-        shingles = Counter([norm])
-    else:
-        shingles = Counter(norm[i : i + 3] for i in range(len(norm) - 2))
-    digests = b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest() for s in shingles)
-    hashes = np.frombuffer(digests, dtype=np.uint8).reshape(len(shingles), 8)
-    weights = np.fromiter(shingles.values(), dtype=np.int64, count=len(shingles))
-    bits = np.unpackbits(hashes, axis=1).astype(np.int64)  # column 0 = most significant bit
-    votes = (2 * bits - 1).T @ weights
-    value = np.packbits((votes > 0).astype(np.uint8))
-    return bytes(value).hex()
-
-
-def simhash_distance(a: str, b: str) -> int:
-    """Hamming distance between two 16-hex SimHashes (0 = same template)."""
-    for v in (a, b):
-        if _HEX16.fullmatch(v) is None:
-            raise InvalidIndicator("a SimHash is 16 lowercase hex characters")
-    return (int(a, 16) ^ int(b, 16)).bit_count()
-
-
 # --------------------------------------------------------------------- dispatch
 
 _NORMALIZERS: dict[IndicatorKind, Callable[[str], str]] = {
@@ -447,3 +413,8 @@ def check_hashed_value(kind: IndicatorKind | str, value: object) -> None:
     if raw is not None:
         raise InvalidIndicator(f"looks like a raw {raw.split(' ', 1)[1]}: {fix} ({what})")
     raise InvalidIndicator(f"{what}; {fix}")
+
+
+# The fingerprint code lives in one small module (issue 17 replaces SimHash there);
+# imported last because it uses this module's normaliser.
+from schemas.fingerprint import keyed_simhash64, simhash64, simhash_distance  # noqa: E402

@@ -316,6 +316,27 @@ class ConflictDecisionSchema(Schema):
     note = fields.String(load_default="", validate=validate.Length(max=500))
 
 
+class GroupActionSchema(Schema):
+    """An admin's correction of a complaint group: always with a reason (audited)."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+
+
+class GroupRemoveIndicatorSchema(IndicatorRefSchema):
+    """Take one indicator out of complaint groups (it links nothing from now on)."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+
+
+class GroupSplitSchema(GroupActionSchema):
+    """Separate these indicators of a group from the rest of it for good."""
+
+    indicators = fields.List(
+        fields.Nested(IndicatorRefSchema), required=True,
+        validate=validate.Length(min=1, max=MAX_CASE_INDICATORS),
+    )
+
+
 class ListingSchema(Schema):
     """The merged view of one indicator a member may see: never which members reported it."""
 

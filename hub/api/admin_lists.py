@@ -15,6 +15,9 @@ from hub.services.consortium_keys import config_wrapping_key
 from schemas.reports import (
     AllowlistAddSchema,
     ConflictDecisionSchema,
+    GroupActionSchema,
+    GroupRemoveIndicatorSchema,
+    GroupSplitSchema,
     IndicatorRefSchema,
     PageQuerySchema,
 )
@@ -25,6 +28,9 @@ _ADD = AllowlistAddSchema()
 _REF = IndicatorRefSchema()
 _PAGE = PageQuerySchema()
 _DECIDE = ConflictDecisionSchema()
+_GROUP_ACTION = GroupActionSchema()
+_GROUP_REMOVE = GroupRemoveIndicatorSchema()
+_GROUP_SPLIT = GroupSplitSchema()
 
 
 def _page(items: list, query: dict) -> ResponseReturnValue:
@@ -125,3 +131,42 @@ def quotas_overview() -> ResponseReturnValue:
         lone_warn_per_member=cfg.policy.lone_warn_per_member,
         max_entries=cfg.feeds.max_entries, alert_fraction=cfg.feeds.alert_fraction,
     ))
+
+
+@bp.post("/groups/<group_id>/remove-indicator")
+@require_admin
+def remove_group_indicator(group_id: str) -> ResponseReturnValue:
+    data = load_body(_GROUP_REMOVE)
+    session = db.session()
+    answer = groups.remove_indicator(
+        session, group_id, data["kind"], data["value"], data["reason"], actor=g.actor,
+        max_joins=get_config().case_max_group_joins,
+    )
+    session.commit()
+    return jsonify(answer)
+
+
+@bp.post("/groups/<group_id>/split")
+@require_admin
+def split_group(group_id: str) -> ResponseReturnValue:
+    data = load_body(_GROUP_SPLIT)
+    session = db.session()
+    answer = groups.split_group(
+        session, group_id, data["indicators"], data["reason"], actor=g.actor,
+        max_joins=get_config().case_max_group_joins,
+    )
+    session.commit()
+    return jsonify(answer)
+
+
+@bp.post("/groups/<group_id>/dismiss")
+@require_admin
+def dismiss_group(group_id: str) -> ResponseReturnValue:
+    data = load_body(_GROUP_ACTION)
+    session = db.session()
+    answer = groups.dismiss_group(
+        session, group_id, data["reason"], actor=g.actor,
+        max_joins=get_config().case_max_group_joins,
+    )
+    session.commit()
+    return jsonify(answer)

@@ -70,6 +70,9 @@ def act_on_member(member_id: str, action: str) -> ResponseReturnValue:
         return jsonify(answer)
     needs_reason = membership.TRANSITIONS[action][2]
     data = load_body(_REASON) if needs_reason else load_body(_OPTIONAL_REASON, required=False)
-    member = membership.transition(session, member_id, action, g.actor, data.get("reason"))
+    member = membership.transition(
+        session, member_id, action, g.actor, data.get("reason"),
+        case_max_group_joins=get_config().case_max_group_joins,
+    )
     session.commit()
     return jsonify(membership.member_to_dict(member))

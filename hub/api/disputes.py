@@ -32,7 +32,8 @@ def open_dispute() -> ResponseReturnValue:
         cooloff_days=cfg.dispute_cooloff_days,
     )
     session.commit()
-    return jsonify(answer), 201
+    # 202 with the same body shape whether or not the hub knew the value.
+    return jsonify(disputes.member_receipt(answer)), 202
 
 
 @bp.get("/disputes")

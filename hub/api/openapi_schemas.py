@@ -115,9 +115,35 @@ class RetractAnswerSchema(Schema):
 
 
 class CaseAnswerSchema(Schema):
-    case_id = fields.Raw(required=True)
+    """The member's own case only: nothing about groups or other members' data."""
+
+    case_id = fields.Integer(required=True)
+    state = fields.String(required=True)
+    indicators = fields.Integer(required=True)
+
+
+class CaseRetractAnswerSchema(Schema):
+    case_id = fields.Integer(required=True)
+    state = fields.String(required=True)
+
+
+class DisputeReceiptSchema(Schema):
+    """A member's dispute, received for review: the same shape whatever the hub knows."""
+
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    value = fields.String(required=True)
+    state = fields.String(required=True)
+    reason = fields.String(required=True)
+    evidence = fields.String(required=True)
+    created_at = _time()
+
+
+class GroupCorrectionSchema(Schema):
     group_id = fields.String(required=True)
-    listed = fields.Boolean(required=True)
+    groups = fields.List(fields.String(), required=True)
+    removed = fields.List(fields.String(), required=True)
+    cases_dismissed = fields.Integer()
 
 
 class DisputeViewSchema(Schema):
@@ -257,6 +283,9 @@ __all__ = [
     "ApplicationCreatedSchema",
     "BuildResultSchema",
     "CaseAnswerSchema",
+    "CaseRetractAnswerSchema",
+    "DisputeReceiptSchema",
+    "GroupCorrectionSchema",
     "ConsortiumKeySchema",
     "DisputePageSchema",
     "DisputeViewSchema",

@@ -47,6 +47,9 @@ def transition_from_form(member_id: str, action: str) -> tuple[Member, int | Non
             rotate_keys=data["rotate_consortium_key"],
         )
     else:
-        member = membership.transition(session, member_id, action, actor(), data.get("reason"))
+        member = membership.transition(
+            session, member_id, action, actor(), data.get("reason"),
+            case_max_group_joins=get_config().case_max_group_joins,
+        )
     session.commit()
     return member, epoch

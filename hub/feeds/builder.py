@@ -45,7 +45,7 @@ from hub.models.feed import FeedState, FeedVersion
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
 from hub.services.consortium_keys import active_keys, config_wrapping_key
-from hub.services.groups import group_record
+from hub.services.groups import expire_due, group_record
 from hub.services.key_rotation import retire_due
 from hub.services.remerge import remerge_due
 from schemas.enums import Feed, IndicatorKind
@@ -207,6 +207,8 @@ def _build_locked(
             session, now, retire_after_s=cfg.consortium_retire_after_s, policy=cfg.policy
         )
         remerge_due(session, now, policy=cfg.policy)
+        # cases past their expiry stop counting; their groups are re-derived
+        expire_due(session, now, max_joins=cfg.case_max_group_joins)
         session.commit()
     upto = journal.committed_watermark(database)
     keystore = keystore_for(app)

@@ -7,7 +7,7 @@ from hub.models.admin import Admin
 from hub.models.allowlist import AllowlistConflictDecision, AllowlistEntry, AllowlistNumber
 from hub.models.audit import AuditEntry, AuditHead, AuditVerified
 from hub.models.base import Base, UTCDateTime
-from hub.models.case import Case, CaseIndicator, ComplaintGroup
+from hub.models.case import Case, CaseBridge, CaseIndicator, ComplaintGroup
 from hub.models.consortium import ConsortiumKey
 from hub.models.dispute import Dispute
 from hub.models.feed import BuildLease, FeedState, FeedVersion
@@ -25,6 +25,7 @@ __all__ = [
     "AllowlistEntry",
     "AllowlistNumber",
     "Case",
+    "CaseBridge",
     "CaseIndicator",
     "ComplaintGroup",
     "Dispute",

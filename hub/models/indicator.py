@@ -17,6 +17,8 @@ class Indicator(Base):
     to one value can move another value's key (docs/THREAT_MODEL.md, feed-key
     collisions). `key_epoch` is the epoch of the first report, informational only:
     each report and admin allowlist entry carries its own epoch.
+    `group_tag` is the side of an admin split it is on (0 unless split; cases link
+    only indicators with equal tags) or -1 when an admin removed it from groups.
     """
 
     __tablename__ = "indicators"
@@ -29,6 +31,7 @@ class Indicator(Base):
     group_id: Mapped[int | None] = mapped_column(
         ForeignKey("complaint_groups.id", ondelete="SET NULL"), default=None
     )
+    group_tag: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("kind", "value", name="uq_indicators_kind_value"),

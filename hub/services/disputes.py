@@ -24,7 +24,8 @@ from hub.models.indicator import Indicator
 from hub.models.member import Member
 from hub.models.report import MemberStanding, Report
 from hub.services import audit
-from hub.services.indicators import find_indicator
+from hub.services.consortium_keys import epoch_states
+from hub.services.indicators import find_indicator, require_indicators
 from hub.services.listings import mark_member_listings
 from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
@@ -48,8 +49,13 @@ def open_dispute(
     evidence: str = "",
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Open a dispute on a known indicator; 404 if unknown, 409 if one is already open
-    (or when the member already has `max_open_per_member` open disputes).
+    """Open a dispute. For an admin: 404 if the indicator is unknown, 409 if a dispute
+    is already open. For a member the answer never depends on other members' data
+    (docs/THREAT_MODEL.md, complaint-group abuse): an unknown value is stored and
+    disputed like a known one (it holds nothing: nothing lists it), and a value
+    someone else already disputes gets a `pending` dispute for the admin to review,
+    instead of a 404 or 409 that would tell which values other banks filed. 409
+    `too_many_open_disputes` at the member's own cap.
 
     A member whose dispute on this indicator an admin upheld within the cool-off
     (`dispute_cooloff_days`) gets 409 `dispute_cooling_off`, unless it brings new
@@ -58,6 +64,9 @@ def open_dispute(
     """
     now = now or utcnow()
     indicator = find_indicator(session, kind, value)
+    if indicator is None and member_id is not None:
+        ident = require_indicators(session, [(kind, value, _newest_epoch(session))], "value")
+        indicator = session.get(Indicator, ident[(kind, value)])
     if indicator is None:
         raise ApiError(404, "not_found", "the hub has no listing for this indicator")
     state = DisputeState.OPEN.value
@@ -81,9 +90,11 @@ def open_dispute(
         )
     ).first()
     if existing is not None:
-        raise ApiError(
-            409, "dispute_open", f"dispute {existing.id} is already open for this indicator"
-        )
+        if member_id is None:
+            raise ApiError(
+                409, "dispute_open", f"dispute {existing.id} is already open for this indicator"
+            )
+        state = DisputeState.PENDING.value  # a second opinion for the admin; holds nothing
     dispute = Dispute(
         indicator_id=indicator.id,
         opened_by_member=member_id,
@@ -105,6 +116,26 @@ def open_dispute(
 
 
 DISMISS_WEIGHT_FACTOR = 0.5
+
+
+def _newest_epoch(session: Session) -> int:
+    """The epoch an indicator first heard of through a dispute is stored under
+    (informational, like `Indicator.key_epoch` always is)."""
+    return max(epoch_states(session), default=1)
+
+
+def member_receipt(view: dict[str, Any]) -> dict[str, Any]:
+    """What a member's `POST /v1/disputes` answers: its own dispute, `received`, in one
+    shape whether the value was listed, unknown or already disputed by another bank."""
+    return {
+        "id": view["id"],
+        "kind": view["kind"],
+        "value": view["value"],
+        "state": "received",
+        "reason": view["reason"],
+        "evidence": view["evidence"],
+        "created_at": view["created_at"],
+    }
 
 
 def _cooling_off_until(

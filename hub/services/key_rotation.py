@@ -150,7 +150,8 @@ def revoke_member(
     audited twice: `consortium_key.rotate` as every rotation, and
     `member.revoke_rotation` naming the revoked member it answers.
     """
-    member = transition(session, member_id, "revoke", actor, reason)
+    member = transition(session, member_id, "revoke", actor, reason,
+                        case_max_group_joins=cfg.case_max_group_joins)
     if not rotate_keys:
         return member, None
     epoch = rotate(session, cfg, actor=actor)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from hub.errors import ApiError
 from hub.models.member import LIVE_STATES, Member, registration_key
 from hub.models.report import MemberStanding, Report
-from hub.services import audit
+from hub.services import audit, groups
 from hub.services.listings import mark_member_listings
 from schemas.enums import MemberState, ReportState
 from schemas.keys import MEMBER_KEY_ROTATION_CONTEXT, b64decode, key_id
@@ -292,7 +292,8 @@ def get_member(session: Session, member_id: str) -> Member:
 
 
 def transition(
-    session: Session, member_id: str, action: str, actor: str, reason: str | None = None
+    session: Session, member_id: str, action: str, actor: str, reason: str | None = None,
+    *, case_max_group_joins: int = groups.DEFAULT_MAX_JOINS,
 ) -> Member:
     """Apply `action` to a member; 409 `illegal_transition` from a wrong state."""
     if action not in TRANSITIONS:
@@ -329,6 +330,8 @@ def transition(
         # re-merged by the next `remerge_due`, not inline (it may have millions).
         session.flush()
         mark_member_listings(session, member.id, now)
+        # Its cases stop (or start again) linking and corroborating complaint groups.
+        groups.member_changed(session, member.id, now, case_max_group_joins)
     details: dict[str, Any] = {"from": previous, "to": target.value}
     if reason:
         details["reason"] = reason

@@ -8,6 +8,8 @@ necessary nor defensible. What goes, per run:
 - reports whose `expires_at` is more than `LIANFANG_RETENTION_DAYS` (default 90)
   in the past; their indicators are re-merged in the same transaction, so a
   listing never points at reports that are gone;
+- complaint cases that stopped counting (retracted, expired, dismissed) whose
+  `expires_at` is more than `LIANFANG_RETENTION_DAYS` in the past;
 - used request nonces older than `LIANFANG_NONCE_RETENTION_S` (a replay of
   them is already refused by the clock window);
 - admin session tokens that expired (or were revoked) before now;
@@ -43,7 +45,7 @@ from hub.feeds.settings import ALL_FEEDS, FeedSettings
 from hub.models.nonce import SeenNonce
 from hub.models.report import Report, ReportBatch
 from hub.models.tokens import AdminToken
-from hub.services import audit
+from hub.services import audit, groups
 from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
 from schemas.timefmt import utcnow
@@ -81,6 +83,7 @@ class PurgeResult:
 
     busy: bool = False
     reports: int = 0
+    cases: int = 0
     listings_recomputed: int = 0
     nonces: int = 0
     admin_tokens: int = 0
@@ -93,7 +96,10 @@ class PurgeResult:
 
     @property
     def total(self) -> int:
-        return self.reports + self.nonces + self.admin_tokens + self.feed_changes + self.artifacts
+        return (
+            self.reports + self.cases + self.nonces + self.admin_tokens + self.feed_changes
+            + self.artifacts
+        )
 
 
 def purge_database(
@@ -122,6 +128,8 @@ def purge_database(
             session.execute(delete(Report).where(Report.expires_at < report_cutoff))
         )
         result.listings_recomputed = recompute(session, touched, now, policy=policy)
+    # cases that stopped counting (retracted, expired, dismissed) go like reports do
+    result.cases = groups.purge_closed(session, report_cutoff)
     nonce_cutoff = now - timedelta(seconds=settings.nonce_retention_s)
     result.nonces = _count(
         session.execute(delete(SeenNonce).where(SeenNonce.seen_at < nonce_cutoff))

@@ -130,7 +130,7 @@ def seed(hub: Any) -> dict[str, Any]:
         "kind": "phone", "value": disputed,
         "reason": "这是本机构的外呼客服专线，已通过通话记录核实。",
     })
-    assert opened.status_code == 201, opened.text
+    assert opened.status_code == 202, opened.text
     allowed = hub.admin("POST", "/v1/admin/allowlist",
                         json={"raw_number": "400 820 8888", "note": "银行客服热线，已函证核实"})
     assert allowed.status_code in (200, 201), allowed.text

@@ -228,7 +228,7 @@ def test_members_page_shows_report_counts_disputes_and_weight(live_hub: Any, pag
     opened = live_hub.member(*b, "POST", "/v1/disputes", json={
         "kind": "phone", "value": values[1], "reason": "our own customer-service number",
     })
-    assert opened.status_code == 201, opened.text
+    assert opened.status_code == 202, opened.text
     sign_in(page, live_hub)
     page.goto(live_hub.url + "/console/members?state=approved")
     cells = page.locator(f"tr[data-member='{a[0]}'] td").all_inner_texts()
@@ -244,7 +244,7 @@ def test_resolve_a_dispute(live_hub: Any, page: Any, t: Any) -> None:
     opened = live_hub.member(*b, "POST", "/v1/disputes", json={
         "kind": "phone", "value": values[0], "reason": "spoofed caller id of a real business",
     })
-    assert opened.status_code == 201, opened.text
+    assert opened.status_code == 202, opened.text
     dispute_id = opened.json()["id"]
     sign_in(page, live_hub)
     page.goto(live_hub.url + "/console/disputes")

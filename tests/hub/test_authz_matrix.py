@@ -48,6 +48,8 @@ PATH_SAMPLES: dict[str, Callable[[dict[str, str]], str]] = {
     "value": lambda ctx: secrets.token_hex(32),
     "name": lambda ctx: "0" * 64 + ".lfa",
     "dispute_id": lambda ctx: "1",
+    "case_id": lambda ctx: "1",
+    "group_id": lambda ctx: "g-0000000000000000",
 }
 
 

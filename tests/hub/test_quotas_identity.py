@@ -232,7 +232,7 @@ def delisted_member(hub: Any, tmp_path: Any) -> tuple[MemberClient, str, Ed25519
     opener = bank(hub)
     opened = signed(hub, (opener.member_id, opener._key), "POST", "/v1/disputes",
                     {"kind": "phone", "value": victim_hash(client), "reason": REASON})
-    assert opened.status_code == 201, opened.text
+    assert opened.status_code == 202, opened.text
     done = hub.admin("POST", f"/v1/admin/disputes/{opened.json()['id']}/resolve",
                      {"resolution": "delist", "reason": "verified hotline"})
     assert done.status_code == 200, done.text

@@ -19,7 +19,7 @@ from client_sdk.member_client import (
     ReportResult,
     batch_idempotency_key,
 )
-from schemas.indicators import hash_indicator, simhash64
+from schemas.indicators import hash_indicator, keyed_simhash64, simhash64
 from schemas.timefmt import format_time, utcnow
 
 PHONES = ["13800138000", "not a phone", "+86 139 0013 9000", "13700137000", "12", "13600136000"]
@@ -350,7 +350,13 @@ def test_case_retract_and_dispute(live_hub, member: MemberClient) -> None:
 
     with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
         values = set(session.scalars(select(Indicator.value)))
-    assert simhash64(text) in values
+    # The fingerprint is keyed with the identity key: without it, a guessed text
+    # cannot be tested against what the hub stores.
+    identity_key = member.consortium_key("complaint_text")[1]
+    assert keyed_simhash64(text, identity_key) in values
+    assert simhash64(text) not in values
+    assert member.retract_case(answer["case_id"]) == {
+        "case_id": answer["case_id"], "state": "retracted"}
 
     member.report("phone", ["13700137000"], "fraud", 90)
     assert stored_report_count(live_hub, member.member_id) >= 1
