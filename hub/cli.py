@@ -322,6 +322,31 @@ def verify_audit(app: Flask) -> None:
     click.echo("audit chain OK")
 
 
+@main.command("verify-provenance")
+@pass_app
+def verify_provenance(app: Flask) -> None:
+    """Re-check every stored report against its member's signed batch; exit 1 naming
+    each report without valid provenance (e.g. a row written straight into the DB)."""
+    from hub.db import get_db
+    from hub.services.provenance import verify
+
+    _require_initialised(app)
+    bad = 0
+    checked = 0
+    with get_db(app).new_session(write=False) as session:
+        for problem in verify(session):
+            bad += 1
+            click.echo(problem.line(), err=True)
+        from sqlalchemy import func, select
+
+        from hub.models.report import Report
+
+        checked = int(session.scalar(select(func.count()).select_from(Report)) or 0)
+    if bad:
+        raise click.ClickException(f"{bad} of {checked} reports have no valid provenance")
+    click.echo(f"provenance OK: {checked} reports, each signed by its member")
+
+
 @main.command("rotate-consortium-key")
 @pass_app
 def rotate_consortium_key(app: Flask) -> None:

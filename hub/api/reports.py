@@ -1,4 +1,9 @@
-"""`POST /v1/reports` and `POST /v1/reports/retract` (member-signed).
+"""`POST /v1/reports`, `POST /v1/reports/retract` and `GET /v1/batches/<id>` (member-signed).
+
+`POST /v1/reports` stores and acknowledges (`state: accepted`); the merge
+consumer merges the batch behind it and `GET /v1/batches/<id>` then answers
+`merged` with `merged_at`. A member sees only its own batches: another member's
+id answers 404 exactly like an id that does not exist.
 
 Limits: body ≤ 8 MiB (413 beyond, enforced before parsing), ≤ 10,000 reports
 per batch, ≤ 10,000 retraction items. An `Idempotency-Key` header makes a
@@ -13,17 +18,28 @@ import re
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from hub import db, get_config
 from hub.api.request_io import load_body
-from hub.auth.member_signature import require_member
-from hub.errors import ApiError
-from hub.services import ingest
-from schemas.reports import IDEMPOTENCY_KEY_PATTERN, ReportBatchSchema, RetractSchema
+from hub.auth.member_signature import require_member, signed_path
+from hub.errors import ApiError, validation_error
+from hub.models.report import ReportBatch
+from hub.services import ingest, merge_queue
+from schemas.reports import (
+    IDEMPOTENCY_KEY_PATTERN,
+    BatchRefSchema,
+    BatchStateSchema,
+    ReportBatchSchema,
+    RetractSchema,
+)
 from schemas.signing import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 
 bp = Blueprint("reports", __name__, url_prefix="/v1/reports")
+batches_bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
+_BATCH_REF = BatchRefSchema()
+_BATCH_STATE = BatchStateSchema()
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _BATCH = ReportBatchSchema()
@@ -54,6 +70,8 @@ def submit() -> ResponseReturnValue:
         signature=request.headers.get(HEADER_SIGNATURE),
         timestamp=request.headers.get(HEADER_TIMESTAMP),
         nonce=request.headers.get(HEADER_NONCE),
+        body=body,
+        path=signed_path()[:256],
     )
     session = db.session()
     cfg = get_config()
@@ -68,10 +86,11 @@ def submit() -> ResponseReturnValue:
     try:
         status, answer = ingest.submit_reports(
             session, g.member.id, data["reports"], provenance=provenance, idempotency_key=key,
-            policy=cfg.policy, idempotency_ttl_s=cfg.idempotency_ttl_s,
+            idempotency_ttl_s=cfg.idempotency_ttl_s, max_in_flight=cfg.max_batches_in_flight,
         )
         if status == 200:
             session.commit()
+            merge_queue.WAKE.set()  # this process's consumer starts now, not at its next poll
         else:
             session.rollback()
     except IntegrityError:
@@ -99,3 +118,17 @@ def retract() -> ResponseReturnValue:
     )
     session.commit()
     return jsonify(answer)
+
+
+@batches_bp.get("/<batch_id>")
+@require_member
+def show_batch(batch_id: str) -> ResponseReturnValue:
+    """The caller's own batch and its merge state; any other id is 404 `not_found`."""
+    try:
+        ref = _BATCH_REF.load({"batch_id": batch_id})
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    batch = db.session().get(ReportBatch, ref["batch_id"])
+    if batch is None or batch.member_id != g.member.id or batch.kind != "reports":
+        raise ApiError(404, "not_found", "no such batch of yours")
+    return jsonify(_BATCH_STATE.dump(merge_queue.batch_view(batch)))
