@@ -217,6 +217,8 @@ def _read_column(path: Path, column: str) -> Iterator[tuple[int, str]]:
 @click.option("--column", default="number", show_default=True, help="CSV column to read.")
 @click.option("--batch-size", default=MAX_BATCH_REPORTS, type=click.IntRange(1, MAX_BATCH_REPORTS))
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
+@click.option("--wait", is_flag=True,
+              help="Return only when the hub has merged every batch (listings updated).")
 @_one_line_errors
 def report(
     csv_file: Path,
@@ -229,27 +231,38 @@ def report(
     column: str,
     batch_size: int,
     no_progress: bool,
+    wait: bool,
 ) -> None:
     """Hash and report the numbers in CSV_FILE (raw values never leave this machine).
 
     Rows that do not normalise are listed with their line numbers; the good
-    rows are sent in batches. Exit status 1 when any row was rejected.
+    rows are sent in batches. The hub acknowledges a batch when it is stored;
+    with --wait the command returns once every batch is merged into the
+    listings. Exit status 1 when any row was rejected.
     """
     rows = list(_read_column(csv_file, column))
     client = MemberClient(hub_url, load_private_key(key_path), member_id, batch_size=batch_size)
     accepted = 0
+    batch_ids: list[str] = []
     problems: list[tuple[int, str]] = []
     with tqdm(total=len(rows), unit="row", disable=no_progress, file=sys.stderr) as bar:
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
             result = client.report(kind, [raw for _, raw in chunk], category, confidence)
             accepted += result.accepted
+            batch_ids.extend(result.batch_ids)
             for index, error in result.errors.items():
                 problems.append((chunk[index][0], _describe(error)))
             bar.update(len(chunk))
     for line, message in sorted(problems):
         click.echo(f"line {line}: {message}", err=True)
     click.echo(f"accepted {accepted} of {len(rows)} rows; rejected {len(problems)}")
+    if wait and batch_ids:
+        client.wait_merged(batch_ids)
+        click.echo(f"merged {len(batch_ids)} batch(es)")
+    elif batch_ids:
+        click.echo(f"stored {len(batch_ids)} batch(es); the hub merges them shortly "
+                   "(--wait waits for it)")
     if problems:
         raise SystemExit(1)
 

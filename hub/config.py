@@ -395,6 +395,9 @@ class HubConfig(_Settings):
     merge_pass_size: int = setting(
         "LIANFANG_MERGE_PASS_SIZE", integer(1), 2000,
         "queued indicators one merge transaction takes (shared equally among members)")
+    merge_lease_s: int = setting(
+        "LIANFANG_MERGE_LEASE_S", integer(1), 15,
+        "the in-hub consumer's cluster lease: a crashed holder's lease lapses after this")
     merge_poll_ms: int = setting(
         "LIANFANG_MERGE_POLL_MS", integer(10), 200,
         "how often an idle merge consumer looks for acknowledged batches")

@@ -35,6 +35,7 @@ from schemas.reports import (
     RetractSchema,
 )
 from schemas.signing import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
+from schemas.timefmt import utcnow
 
 bp = Blueprint("reports", __name__, url_prefix="/v1/reports")
 batches_bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
@@ -73,26 +74,37 @@ def submit() -> ResponseReturnValue:
         body=body,
         path=signed_path()[:256],
     )
-    session = db.session()
     cfg = get_config()
-    replay = ingest.find_replay(
-        session, g.member.id, key, provenance.body_sha256, ttl_s=cfg.idempotency_ttl_s
-    )
-    if replay is not None:
-        response = jsonify(replay)
-        response.headers["Idempotent-Replayed"] = "true"
-        return response
-    data = load_body(_BATCH)
+    now = utcnow()
+    # Everything that only reads — the replay check, the in-flight limit, parsing and
+    # validating up to 10,000 items — runs before the write transaction opens, so
+    # on SQLite the single writer is held only while the batch is stored.
+    # (Rolled back, never committed: clearing an expired key is the write transaction's.)
+    with db.get_db().new_session(write=False) as reader:
+        replay = ingest.find_replay(
+            reader, g.member.id, key, provenance.body_sha256, now, ttl_s=cfg.idempotency_ttl_s
+        ) if key else None
+        if replay is not None:
+            response = jsonify(replay)
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+        ingest.check_in_flight(reader, g.member.id, cfg.max_batches_in_flight)
+        data = load_body(_BATCH)
+        validated = ingest.validate(reader, g.member.id, data["reports"], now)
+    session = db.session()
     try:
-        status, answer = ingest.submit_reports(
-            session, g.member.id, data["reports"], provenance=provenance, idempotency_key=key,
-            idempotency_ttl_s=cfg.idempotency_ttl_s, max_in_flight=cfg.max_batches_in_flight,
-        )
+        with merge_queue.WRITERS:  # this process's consumer lets the write go first
+            status, answer = ingest.submit_reports(
+                session, g.member.id, data["reports"], provenance=provenance,
+                idempotency_key=key, idempotency_ttl_s=cfg.idempotency_ttl_s,
+                max_in_flight=cfg.max_batches_in_flight, now=now, validated=validated,
+            )
+            if status == 200:
+                session.commit()
+            else:
+                session.rollback()
         if status == 200:
-            session.commit()
             merge_queue.WAKE.set()  # this process's consumer starts now, not at its next poll
-        else:
-            session.rollback()
     except IntegrityError:
         # A concurrent request of the same member won a unique key (PostgreSQL):
         # the same Idempotency-Key → replay its answer; otherwise ask for a retry.

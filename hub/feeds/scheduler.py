@@ -16,6 +16,7 @@ import atexit
 import logging
 import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
@@ -32,7 +33,6 @@ log = logging.getLogger("hub.feeds")
 _EXTENSION = "lianfang_feed_scheduler"
 _CONSUMER_EXTENSION = "lianfang_merge_consumer"
 CONSUMER_LEASE = "merge-consumer"
-CONSUMER_LEASE_TTL = timedelta(seconds=30)
 
 
 class MergeConsumer(threading.Thread):
@@ -41,7 +41,7 @@ class MergeConsumer(threading.Thread):
     With `use_lease` (the consumer inside a hub) it only works while it holds the
     cluster's `merge-consumer` lease, renewed every loop, so N gunicorn workers run
     one consumer between them; a crashed holder's lease expires after
-    `CONSUMER_LEASE_TTL`. `lianfang-hub worker` consumers run without it:
+    `LIANFANG_MERGE_LEASE_S`. `lianfang-hub worker` consumers run without it:
     several share the queue through `SKIP LOCKED` (PostgreSQL).
     """
 
@@ -52,6 +52,7 @@ class MergeConsumer(threading.Thread):
         self.stopping = threading.Event()
         self.holder = lock.new_holder()
         self.passes = 0
+        self.lease_lost = False
 
     def stop(self, timeout: float | None = 10) -> None:
         self.stopping.set()
@@ -63,22 +64,42 @@ class MergeConsumer(threading.Thread):
         if not self.use_lease:
             return True
         database = get_db(self.app)
-        return lock.acquire(
-            database.write_sessions, self.holder, utcnow(), CONSUMER_LEASE_TTL, CONSUMER_LEASE
-        )
+        ttl = timedelta(seconds=get_config(self.app).merge_lease_s)
+        return lock.acquire(database.write_sessions, self.holder, utcnow(), ttl, CONSUMER_LEASE)
 
     def _count(self, _result: merge_queue.PassResult) -> None:
+        """After each pass: renew the lease (a long backlog outlasts its TTL); losing it
+        ends this drain, so one consumer per cluster works at a time."""
         self.passes += 1
+        if self.use_lease and not self._may_work():
+            self.lease_lost = True
+
+    def _stop_draining(self) -> bool:
+        return self.stopping.is_set() or self.lease_lost
+
+    def _schema_ready(self, cfg: Any) -> bool:
+        """Work only on a database at this code's schema (`serve` refuses others and
+        exits; `migrate` may be on its way): no failing passes, no log noise."""
+        from hub.schema_state import schema_state
+
+        try:
+            return schema_state(cfg.database_url).ok
+        except Exception:  # noqa: BLE001 - database unreachable: retried next loop
+            return False
 
     def run(self) -> None:
         cfg = get_config(self.app)
         poll_s = cfg.merge_poll_ms / 1000
+        while not self._schema_ready(cfg):
+            if self.stopping.wait(max(poll_s, 1.0)):
+                return
         while not self.stopping.is_set():
             try:
+                self.lease_lost = False
                 if self._may_work():
                     merge_queue.drain(
                         get_db(self.app), policy=cfg.policy, limit=cfg.merge_pass_size,
-                        should_stop=self.stopping.is_set, on_pass=self._count,
+                        should_stop=self._stop_draining, on_pass=self._count,
                     )
             except Exception:  # noqa: BLE001 - a failed pass is rolled back; the rows stay queued
                 log.exception("merge pass failed; its rows stay queued and are retried")

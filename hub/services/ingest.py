@@ -136,9 +136,10 @@ def check_in_flight(session: Session, member_id: str, limit: int) -> None:
         )
 
 
-def validate(
-    session: Session, member_id: str, items: list[Any], now: datetime
-) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+Validated = tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]
+
+
+def validate(session: Session, member_id: str, items: list[Any], now: datetime) -> Validated:
     """Every item checked on its own: (valid (index, data) pairs, per-index errors).
 
     The one validation step of ingest; per-member checks on the batch as a whole
@@ -188,6 +189,7 @@ def submit_reports(
     max_in_flight: int | None = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    validated: Validated | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Store and acknowledge one batch; returns (HTTP status, response body). Commits nothing.
 
@@ -196,7 +198,9 @@ def submit_reports(
     the listings follow when the merge consumer has merged the batch); 422 with
     the same per-index `errors` when none was (and nothing is stored, so the member
     can fix and resend under the same key); 429 when `max_in_flight` batches of the
-    member wait for the merge.
+    member wait for the merge. `validated` is `validate`'s result when the caller
+    ran it before opening this (write) transaction, as `POST /v1/reports` does: on
+    SQLite the single writer is then held only to store, not to parse and check.
     """
     now = now or utcnow()
     replay = find_replay(
@@ -207,7 +211,9 @@ def submit_reports(
     if max_in_flight is not None:
         check_in_flight(session, member_id, max_in_flight)
 
-    valid, errors = validate(session, member_id, items, now)
+    valid, errors = validated if validated is not None else validate(
+        session, member_id, items, now
+    )
     batch_id = new_batch_id()
     batch = ReportBatch(
         id=batch_id,

@@ -53,6 +53,40 @@ DEFAULT_PASS_SIZE = 2000
 WAKE = threading.Event()
 
 
+class WriterGate:
+    """Requests of this process that are storing a batch right now.
+
+    SQLite has one writer and its busy handler is not first-come-first-served: a
+    consumer running pass after pass would win the lock again and again while a
+    member's one-report write sleeps in the handler. So on SQLite the consumer
+    waits (bounded) until no request of its process is in a write, and members'
+    writes go first; the in-flight limit keeps a streaming member from starving
+    the consumer in turn.
+    """
+
+    def __init__(self) -> None:
+        self._active = 0
+        self._idle = threading.Condition()
+
+    def __enter__(self) -> WriterGate:
+        with self._idle:
+            self._active += 1
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._idle:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, max_s: float) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0, timeout=max_s)
+
+
+WRITERS = WriterGate()
+
+
 def enqueue(
     session: Session,
     indicator_ids: Iterable[int],
@@ -217,7 +251,10 @@ def drain(
     returns the rows consumed. Rows another consumer holds are waited for briefly
     (it is merging them), so `drain(upto=...)` returns only once all are merged."""
     total = 0
+    sqlite = database.engine.dialect.name == "sqlite"
     while not should_stop():
+        if sqlite:
+            WRITERS.wait_idle(max_s=1.0)
         with database.new_session(write=True) as session:
             result = merge_pass(session, policy=policy, limit=limit, upto=upto)
             session.commit()

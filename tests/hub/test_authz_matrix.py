@@ -48,6 +48,7 @@ PATH_SAMPLES: dict[str, Callable[[dict[str, str]], str]] = {
     "value": lambda ctx: secrets.token_hex(32),
     "name": lambda ctx: "0" * 64 + ".lfa",
     "dispute_id": lambda ctx: "1",
+    "batch_id": lambda ctx: "b_" + "0" * 20,
 }
 
 
