@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from tests.helpers.hub import (  # noqa: E402 - the tests' initialised app and H
 )
 from tests.helpers.processes import free_port, wait_healthy  # noqa: E402
 
-VENV_BIN = ROOT / ".venv" / "bin"
+VENV_BIN = Path(sys.executable).parent  # the interpreter's own venv (worktrees have none)
 
 
 @contextmanager
