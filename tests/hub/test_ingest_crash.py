@@ -175,19 +175,23 @@ def test_sigkill_of_workers_loses_no_merge_and_doubles_none(db_url: str, tmp_pat
             acknowledged.add(answer.json()["batch_id"])
         # Two workers at once on PostgreSQL (they share the queue); SQLite has one writer.
         workers = 2 if db_url.startswith("postgresql") else 1
-        env = hub_env(LIANFANG_MERGE_PASS_SIZE="120", LIANFANG_MERGE_POLL_MS="20")
+        env = hub_env(LIANFANG_MERGE_PASS_SIZE="300", LIANFANG_MERGE_POLL_MS="20")
         args = cli_args(live.data_dir, db_url, "worker", "--consumers", str(workers))
         log = (tmp_path / "worker.log").open("ab")
         kills = 0
+
+        def queued() -> int:
+            with live.app.app_context(), get_db(live.app).new_session(write=False) as s:
+                return int(s.scalar(select(func.count()).select_from(PendingMerge)) or 0)
+
         try:
-            while True:
-                with live.app.app_context(), get_db(live.app).new_session(write=False) as s:
-                    left = s.scalar(select(func.count()).select_from(PendingMerge))
-                if left == 0:
-                    break
+            while (left := queued()) > 0:
                 procs = [subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
                          for _ in range(workers)]
-                time.sleep(rng.uniform(1.0, 4.0))  # start-up takes about a second
+                started = time.monotonic()  # start-up under load takes seconds: wait for
+                while queued() == left and time.monotonic() - started < 60:  # the 1st pass
+                    time.sleep(0.05)
+                time.sleep(rng.uniform(0.0, 1.5))  # then kill mid-drain, at a random point
                 for proc in procs:
                     proc.kill()
                     proc.wait(timeout=30)
