@@ -82,7 +82,8 @@ def submit() -> ResponseReturnValue:
     # (Rolled back, never committed: clearing an expired key is the write transaction's.)
     with db.get_db().new_session(write=False) as reader:
         replay = ingest.find_replay(
-            reader, g.member.id, key, provenance.body_sha256, now, ttl_s=cfg.idempotency_ttl_s
+            reader, g.member.id, key, provenance.body_sha256, now,
+            ttl_s=cfg.idempotency_ttl_s, clear_expired=False,
         ) if key else None
         if replay is not None:
             response = jsonify(replay)

@@ -83,6 +83,7 @@ def find_replay(
     now: datetime | None = None,
     *,
     ttl_s: int,
+    clear_expired: bool = True,
 ) -> dict[str, Any] | None:
     """The stored response for a repeated key and body; 409 when the body differs.
 
@@ -90,7 +91,8 @@ def find_replay(
     retry comes within seconds or hours, while a key seen again days later is a
     client reusing a name for new data. After the window the old batch's key is
     cleared (the batch row and its signature — the provenance — stay) and the
-    request is a new batch.
+    request is a new batch. `clear_expired=False` only looks (a read-only pre-check
+    before the write transaction, which then clears the key itself).
     """
     if not idempotency_key:
         return None
@@ -103,6 +105,8 @@ def find_replay(
     if batch is None:
         return None
     if batch.created_at <= now - timedelta(seconds=ttl_s):
+        if not clear_expired:
+            return None
         batch.idempotency_key = None  # frees the unique (member, key) for the new batch
         session.flush()
         return None
