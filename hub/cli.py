@@ -24,6 +24,7 @@ from hub.services.consortium_keys import epoch_states
 from hub.services.key_rotation import rotate
 from hub.services.membership import list_members, transition
 from hub.services.passwords import generate_password
+from hub.services.provenance import count_reports, verify
 from schemas.enums import MemberState
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -328,20 +329,14 @@ def verify_provenance(app: Flask) -> None:
     """Re-check every stored report against its member's signed batch; exit 1 naming
     each report without valid provenance (e.g. a row written straight into the DB)."""
     from hub.db import get_db
-    from hub.services.provenance import verify
 
     _require_initialised(app)
     bad = 0
-    checked = 0
     with get_db(app).new_session(write=False) as session:
         for problem in verify(session):
             bad += 1
             click.echo(problem.line(), err=True)
-        from sqlalchemy import func, select
-
-        from hub.models.report import Report
-
-        checked = int(session.scalar(select(func.count()).select_from(Report)) or 0)
+        checked = count_reports(session)
     if bad:
         raise click.ClickException(f"{bad} of {checked} reports have no valid provenance")
     click.echo(f"provenance OK: {checked} reports, each signed by its member")

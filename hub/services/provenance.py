@@ -22,7 +22,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.models.indicator import Indicator
@@ -129,3 +129,8 @@ def verify(session: Session, page: int = 5000) -> Iterator[Problem]:
                 yield Problem(row.id, row.member_id, row.batch_id, problem)
         after = rows[-1].id
         session.expunge_all()
+
+
+def count_reports(session: Session) -> int:
+    """How many report rows `verify` looked at."""
+    return int(session.scalar(select(func.count()).select_from(Report)) or 0)
