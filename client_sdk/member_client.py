@@ -82,6 +82,7 @@ class ReportResult:
     accepted: int
     errors: dict[int, str | dict[str, Any]] = field(default_factory=dict)
     batch_ids: list[str] = field(default_factory=list)
+    merged: bool = False  # True when `report(..., wait=True)` saw every batch merged
 
 
 def _hashed_value(kind: str, raw: str, key: bytes, region: str = "CN") -> str:
@@ -335,9 +336,16 @@ class MemberClient:
         expires_at: datetime | str | None = None,
         case_ref: str | None = None,
         region: str = "CN",
+        wait: bool = False,
+        wait_timeout_s: float = 300.0,
     ) -> ReportResult:
         """Hash and report indicators; errors come back under the caller's indexes.
 
+        The hub answers once the batches are stored durably (`accepted`); the
+        listings change when its merge consumer has merged them. With
+        ``wait=True`` this call returns only after every batch is `merged`
+        (``GET /v1/batches/<id>``), so a lookup right after sees the reports;
+        ``HubError`` ``merge_timeout`` after ``wait_timeout_s``.
         A value that does not normalise is reported locally and never sent.
         Times left out are filled in by the hub. Retries inside this call reuse
         its idempotency keys (a lost answer is not stored twice); a new call --
@@ -379,7 +387,34 @@ class MemberClient:
                 batch_ids.append(str(answer["batch_id"]))
             for problem in answer.get("errors", []):
                 errors[origin[start + int(problem["index"])]] = problem.get("fields") or {}
-        return ReportResult(accepted, dict(sorted(errors.items())), batch_ids)
+        merged = False
+        if wait:
+            self.wait_merged(batch_ids, timeout_s=wait_timeout_s)
+            merged = True
+        return ReportResult(accepted, dict(sorted(errors.items())), batch_ids, merged)
+
+    def batch(self, batch_id: str) -> dict[str, Any]:
+        """One of this member's batches: ``{"batch_id", "state", "merged_at", ...}``."""
+        return self._request("GET", f"/v1/batches/{batch_id}")
+
+    def wait_merged(
+        self, batch_ids: Sequence[str], *, timeout_s: float = 300.0, poll_s: float = 0.05
+    ) -> None:
+        """Return once every batch is `merged`; `HubError` `merge_timeout` otherwise."""
+        deadline = time.monotonic() + timeout_s
+        waiting = list(batch_ids)
+        delay = poll_s
+        while waiting:
+            if self.batch(waiting[0]).get("state") == "merged":
+                waiting.pop(0)
+                continue
+            if time.monotonic() >= deadline:
+                raise HubError(
+                    None, "merge_timeout",
+                    f"{len(waiting)} batch(es) still accepted, not merged, after {timeout_s} s",
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     def _post_batch(self, batch: list[dict[str, Any]], call_nonce: str) -> dict[str, Any]:
         body = json.dumps({"reports": batch}, separators=(",", ":"), sort_keys=True).encode()

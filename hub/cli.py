@@ -26,6 +26,7 @@ from hub.services.consortium_keys import epoch_states
 from hub.services.key_rotation import rotate
 from hub.services.membership import list_members, transition
 from hub.services.passwords import generate_password
+from hub.services.provenance import count_reports, verify
 from schemas.enums import MemberState
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -360,6 +361,25 @@ def _read_checkpoints(path: Path) -> list[dict[str, Any]]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise click.BadParameter(f"{path}: not a checkpoint file ({type(exc).__name__})",
                                  param_hint="--checkpoints") from None
+
+
+@main.command("verify-provenance")
+@pass_app
+def verify_provenance(app: Flask) -> None:
+    """Re-check every stored report against its member's signed batch; exit 1 naming
+    each report without valid provenance (e.g. a row written straight into the DB)."""
+    from hub.db import get_db
+
+    _require_initialised(app)
+    bad = 0
+    with get_db(app).new_session(write=False) as session:
+        for problem in verify(session):
+            bad += 1
+            click.echo(problem.line(), err=True)
+        checked = count_reports(session)
+    if bad:
+        raise click.ClickException(f"{bad} of {checked} reports have no valid provenance")
+    click.echo(f"provenance OK: {checked} reports, each signed by its member")
 
 
 @main.command("rotate-consortium-key")

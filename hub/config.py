@@ -429,6 +429,23 @@ class HubConfig(_Settings):
     idempotency_ttl_s: int = setting(
         "LIANFANG_IDEMPOTENCY_TTL_S", integer(1), 86400,
         "how long a report batch's `Idempotency-Key` replays its answer")
+    max_batches_in_flight: int = setting(
+        "LIANFANG_MAX_BATCHES_IN_FLIGHT", integer(1), 8,
+        "report batches one member may have acknowledged but not yet merged; more → "
+        "429 `too_many_batches_in_flight` (with `Retry-After`)")
+    merge_consumer: bool = setting(
+        "LIANFANG_MERGE_CONSUMER", BOOL, True,
+        "run the merge consumer in this hub's scheduler (one per cluster, under a DB "
+        "lease); `off` when `lianfang-hub worker` processes do the merging")
+    merge_pass_size: int = setting(
+        "LIANFANG_MERGE_PASS_SIZE", integer(1), 2000,
+        "queued indicators one merge transaction takes (shared equally among members)")
+    merge_lease_s: int = setting(
+        "LIANFANG_MERGE_LEASE_S", integer(1), 15,
+        "the in-hub consumer's cluster lease: a crashed holder's lease lapses after this")
+    merge_poll_ms: int = setting(
+        "LIANFANG_MERGE_POLL_MS", integer(10), 200,
+        "how often an idle merge consumer looks for acknowledged batches")
     max_open_disputes_per_member: int = setting(
         "LIANFANG_MAX_OPEN_DISPUTES_PER_MEMBER", integer(1), 100,
         "open disputes one member may have; more → 409 `too_many_open_disputes`")

@@ -394,4 +394,42 @@ class DisputeListQuerySchema(PageQuerySchema):
     )
 
 
+MEMBER_DISPUTE_RECEIVED = "received"
+"""What a member sees of its own undecided dispute, `open` or `pending` alike: which of
+the two it is would tell whether another member already disputes the value."""
+
+
+MEMBER_DISPUTE_STATES = [MEMBER_DISPUTE_RECEIVED] + [
+    s.value for s in DisputeState if s not in (DisputeState.OPEN, DisputeState.PENDING)]
+"""The states a member's own disputes are shown in."""
+
+
+class MemberDisputeListQuerySchema(PageQuerySchema):
+    state = fields.String(load_default=None, validate=validate.OneOf(MEMBER_DISPUTE_STATES))
+
+
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
+
+BATCH_ID_PATTERN = r"^b_[0-9a-f]{20}$"
+BATCH_STATES = ("accepted", "merged")
+
+
+class BatchRefSchema(Schema):
+    """`GET /v1/batches/<batch_id>`: the id `POST /v1/reports` answered with."""
+
+    batch_id = fields.String(
+        required=True, validate=validate.Regexp(BATCH_ID_PATTERN, error="not a batch id")
+    )
+
+
+class BatchStateSchema(Schema):
+    """A member's own batch: `accepted` (stored, merge pending) → `merged` (`merged_at`)."""
+
+    batch_id = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(BATCH_STATES))
+    accepted = fields.Integer(required=True)
+    rejected = fields.Integer(required=True)
+    created_at = fields.Function(lambda v: format_time(v["created_at"]), required=True)
+    merged_at = fields.Function(
+        lambda v: format_time(v["merged_at"]) if v["merged_at"] is not None else None
+    )

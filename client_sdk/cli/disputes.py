@@ -14,8 +14,8 @@ from client_sdk.cli.common import (
     output_option,
 )
 from client_sdk.cli.reports import kind_option
-from schemas.enums import DisputeState
 from schemas.limits import MAX_PAGE_SIZE
+from schemas.reports import MEMBER_DISPUTE_STATES
 
 
 @click.command()
@@ -33,7 +33,8 @@ def dispute(value: str, reason: str, kind: str, hub_url: str, key_path: Path, me
 
 
 @click.command()
-@click.option("--state", type=click.Choice([s.value for s in DisputeState]))
+@click.option("--state", type=click.Choice(MEMBER_DISPUTE_STATES),
+              help="received (not decided yet), upheld, delisted or dismissed.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, MAX_PAGE_SIZE))
 @click.option("--offset", default=0, type=click.IntRange(0))
 @member_options

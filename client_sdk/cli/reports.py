@@ -79,39 +79,51 @@ def _progress(total: int, hidden: bool) -> Iterator[Any]:
 @import_options
 @click.option("--batch-size", default=MAX_BATCH_REPORTS, type=click.IntRange(1, MAX_BATCH_REPORTS))
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
+@click.option("--wait", is_flag=True,
+              help="Return only when the hub has merged every batch (listings updated).")
 @output_option
 @one_line_errors
 def report(file: Path, hub_url: str, key_path: Path, member_id: str, category: str,
            confidence: int, kind: str, column: str, encoding: str | None,
            delimiter: str | None, sheet: str | None, batch_size: int, no_progress: bool,
-           output: str) -> None:
+           wait: bool, output: str) -> None:
     """Hash and report the values in FILE (CSV or .xlsx; raw values never leave this machine).
 
     Rejected rows are listed by line number with the reason, then a summary:
-    rows read, accepted, rejected by reason. Exit 0 when every row was
-    accepted, 1 when some were rejected, 2 when none was accepted.
+    rows read, accepted, rejected by reason. The hub acknowledges a batch when it
+    is stored and merges it shortly after; with --wait the command returns once
+    every batch is merged into the listings. Exit 0 when every row was accepted,
+    1 when some were rejected, 2 when none was accepted.
     """
     rows = file_rows(file, column, encoding, delimiter, sheet)
     client = member_client(hub_url, key_path, member_id, batch_size=batch_size)
     accepted = 0
+    batch_ids: list[str] = []
     problems: list[tuple[int, str]] = []
     with _progress(len(rows.values), no_progress or output == "json") as bar:
         for start in range(0, len(rows.values), batch_size):
             chunk = rows.values[start : start + batch_size]
             result = client.report(kind, [raw for _, raw in chunk], category, confidence)
             accepted += result.accepted
+            batch_ids.extend(result.batch_ids)
             problems += [(chunk[i][0], describe(err)) for i, err in result.errors.items()]
             if bar is not None:
                 bar.update(len(chunk))
     problems.sort()
+    if wait and batch_ids:
+        client.wait_merged(batch_ids)
     s = summary(len(rows.values), accepted, Counter(reason_of(m) for _, m in problems),
                 rows.encoding)
+    s["batches"] = {"ids": batch_ids, "state": "merged" if wait else "accepted"}
     if output == "json":
         emit(output, {**s, "rejected_rows": [{"line": ln, "reason": m} for ln, m in problems]})
     else:
         for line, message in problems:
             click.echo(f"line {line}: {message}", err=True)
-        emit(output, s, summary_lines(s))
+        note = (f"merged {len(batch_ids)} batch(es)" if wait else
+                f"stored {len(batch_ids)} batch(es); the hub merges them shortly "
+                "(--wait waits for it)")
+        emit(output, s, [*summary_lines(s), *([note] if batch_ids else [])])
     finish(accepted, len(problems))
 
 
@@ -173,9 +185,8 @@ def case(indicators: tuple[str, ...], case_ref: str | None, hub_url: str, key_pa
                            f"{', '.join(HASHED_KINDS)}")
         pairs.append((kind, raw))
     answer = member_client(hub_url, key_path, member_id).report_case(pairs, case_ref=case_ref)
-    listed = "listed" if answer.get("listed") else "not listed yet"
-    emit(output, answer, [f"case {answer.get('case_id')} in group {answer.get('group_id')} "
-                          f"({listed})"])
+    emit(output, answer, [f"case {answer.get('case_id')} {answer.get('state', 'received')} "
+                          f"({len(pairs)} indicators)"])
 
 
 @click.command()

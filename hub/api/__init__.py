@@ -20,6 +20,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("hub.api.consortium", "bp"),
     ("hub.api.reports", "bp"),
     ("hub.api.own_reports", "bp"),
+    ("hub.api.reports", "batches_bp"),
     ("hub.api.cases", "bp"),
     ("hub.api.disputes", "bp"),
     ("hub.api.indicators", "bp"),

@@ -11,12 +11,18 @@ from hub.api.request_io import load_body, load_query
 from hub.auth.admin_auth import require_admin
 from hub.auth.member_signature import require_member
 from hub.services import disputes
-from schemas.reports import DisputeListQuerySchema, DisputeResolutionSchema, DisputeSchema
+from schemas.reports import (
+    DisputeListQuerySchema,
+    DisputeResolutionSchema,
+    DisputeSchema,
+    MemberDisputeListQuerySchema,
+)
 
 bp = Blueprint("disputes", __name__, url_prefix="/v1")
 _DISPUTE = DisputeSchema()
 _RESOLUTION = DisputeResolutionSchema()
 _LIST = DisputeListQuerySchema()
+_MEMBER_LIST = MemberDisputeListQuerySchema()
 
 
 @bp.post("/disputes")
@@ -39,7 +45,7 @@ def open_dispute() -> ResponseReturnValue:
 @bp.get("/disputes")
 @require_member
 def member_disputes() -> ResponseReturnValue:
-    query = load_query(_LIST)
+    query = load_query(_MEMBER_LIST)
     items = disputes.member_disputes(
         db.session(), g.member.id, query["state"], limit=query["limit"], offset=query["offset"]
     )

@@ -104,9 +104,13 @@ class ConsortiumKeySchema(Schema):
 
 
 class ReportAnswerSchema(Schema):
+    batch_id = fields.String(required=True)
+    state = fields.String(required=True, metadata={
+        "description": "`accepted`: stored durably, the merge is pending "
+                       "(`GET /v1/batches/{batch_id}` turns `merged`)"})
     accepted = fields.Integer(required=True)
     errors = fields.List(fields.Dict(), required=True)
-    batch_id = fields.String(required=True)
+    merge = fields.String(required=True)
 
 
 class RetractAnswerSchema(Schema):

@@ -1,4 +1,9 @@
-"""`POST /v1/reports` and `POST /v1/reports/retract` (member-signed).
+"""`POST /v1/reports`, `POST /v1/reports/retract` and `GET /v1/batches/<id>` (member-signed).
+
+`POST /v1/reports` stores and acknowledges (`state: accepted`); the merge
+consumer merges the batch behind it and `GET /v1/batches/<id>` then answers
+`merged` with `merged_at`. A member sees only its own batches: another member's
+id answers 404 exactly like an id that does not exist.
 
 Limits: body ≤ 8 MiB (413 beyond, enforced before parsing), ≤ 10,000 reports
 per batch, ≤ 10,000 retraction items. An `Idempotency-Key` header makes a
@@ -13,17 +18,29 @@ import re
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from hub import db, get_config
 from hub.api.request_io import load_body
-from hub.auth.member_signature import require_member
-from hub.errors import ApiError
-from hub.services import ingest
-from schemas.reports import IDEMPOTENCY_KEY_PATTERN, ReportBatchSchema, RetractSchema
+from hub.auth.member_signature import require_member, signed_path
+from hub.errors import ApiError, validation_error
+from hub.models.report import ReportBatch
+from hub.services import ingest, merge_queue
+from schemas.reports import (
+    IDEMPOTENCY_KEY_PATTERN,
+    BatchRefSchema,
+    BatchStateSchema,
+    ReportBatchSchema,
+    RetractSchema,
+)
 from schemas.signing import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
+from schemas.timefmt import utcnow
 
 bp = Blueprint("reports", __name__, url_prefix="/v1/reports")
+batches_bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
+_BATCH_REF = BatchRefSchema()
+_BATCH_STATE = BatchStateSchema()
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _BATCH = ReportBatchSchema()
@@ -54,27 +71,42 @@ def submit() -> ResponseReturnValue:
         signature=request.headers.get(HEADER_SIGNATURE),
         timestamp=request.headers.get(HEADER_TIMESTAMP),
         nonce=request.headers.get(HEADER_NONCE),
+        body=body,
+        path=signed_path()[:256],
     )
-    session = db.session()
     cfg = get_config()
-    replay = ingest.find_replay(
-        session, g.member.id, key, provenance.body_sha256, ttl_s=cfg.idempotency_ttl_s
-    )
-    if replay is not None:
-        response = jsonify(replay)
-        response.headers["Idempotent-Replayed"] = "true"
-        return response
-    data = load_body(_BATCH)
+    now = utcnow()
+    # Everything that only reads — the replay check, the in-flight limit, parsing and
+    # validating up to 10,000 items — runs before the write transaction opens, so
+    # on SQLite the single writer is held only while the batch is stored.
+    # (Rolled back, never committed: clearing an expired key is the write transaction's.)
+    with db.get_db().new_session(write=False) as reader:
+        replay = ingest.find_replay(
+            reader, g.member.id, key, provenance.body_sha256, now,
+            ttl_s=cfg.idempotency_ttl_s, clear_expired=False,
+        ) if key else None
+        if replay is not None:
+            response = jsonify(replay)
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+        ingest.check_in_flight(reader, g.member.id, cfg.max_batches_in_flight)
+        data = load_body(_BATCH)
+        validated = ingest.validate(reader, g.member.id, data["reports"], now)
+    session = db.session()
     try:
-        status, answer = ingest.submit_reports(
-            session, g.member.id, data["reports"], provenance=provenance, idempotency_key=key,
-            policy=cfg.policy, idempotency_ttl_s=cfg.idempotency_ttl_s,
-            quota_per_day=cfg.quota_new_indicators_per_day,
-        )
+        with merge_queue.WRITERS:  # this process's consumer lets the write go first
+            status, answer = ingest.submit_reports(
+                session, g.member.id, data["reports"], provenance=provenance,
+                idempotency_key=key, idempotency_ttl_s=cfg.idempotency_ttl_s,
+                max_in_flight=cfg.max_batches_in_flight, now=now, validated=validated,
+                quota_per_day=cfg.quota_new_indicators_per_day,
+            )
+            if status == 200:
+                session.commit()
+            else:
+                session.rollback()
         if status == 200:
-            session.commit()
-        else:
-            session.rollback()
+            merge_queue.WAKE.set()  # this process's consumer starts now, not at its next poll
     except IntegrityError:
         # A concurrent request of the same member won a unique key (PostgreSQL):
         # the same Idempotency-Key → replay its answer; otherwise ask for a retry.
@@ -100,3 +132,17 @@ def retract() -> ResponseReturnValue:
     )
     session.commit()
     return jsonify(answer)
+
+
+@batches_bp.get("/<batch_id>")
+@require_member
+def show_batch(batch_id: str) -> ResponseReturnValue:
+    """The caller's own batch and its merge state; any other id is 404 `not_found`."""
+    try:
+        ref = _BATCH_REF.load({"batch_id": batch_id})
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    batch = db.session().get(ReportBatch, ref["batch_id"])
+    if batch is None or batch.member_id != g.member.id or batch.kind != "reports":
+        raise ApiError(404, "not_found", "no such batch of yours")
+    return jsonify(_BATCH_STATE.dump(merge_queue.batch_view(batch)))

@@ -44,6 +44,7 @@ from hub.models.case import ComplaintGroup
 from hub.models.feed import FeedState, FeedVersion
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
+from hub.services import merge_queue
 from hub.services.consortium_keys import active_keys, config_wrapping_key
 from hub.services.groups import expire_due, group_record
 from hub.services.key_rotation import retire_due
@@ -200,7 +201,14 @@ def _build_locked(
     app: Flask, database: Database, cfg: HubConfig, settings: FeedSettings, now: datetime,
     feeds: list[str],
 ) -> BuildResult:
-
+    # Everything acknowledged before this build started is merged first, so "build
+    # now" reflects every accepted report (consumers running meanwhile share the work).
+    with database.new_session(write=False) as session:
+        queued_upto = merge_queue.head(session)
+    if queued_upto:
+        merge_queue.drain(
+            database, policy=cfg.policy, upto=queued_upto, limit=cfg.merge_pass_size
+        )
     with database.new_session(write=True) as session:
         # a retiring epoch past `retires_at` leaves the feeds
         retire_due(

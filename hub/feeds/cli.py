@@ -33,6 +33,36 @@ def build_feeds_cmd(app: Flask) -> None:
         click.echo("no changes")
 
 
+@main.command("worker")
+@click.option("--consumers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Merge consumers in this process (threads; PostgreSQL shares the "
+                   "queue between any number of them, SQLite has one writer).")
+@pass_app
+def worker(app: Flask, consumers: int) -> None:
+    """Run merge consumers until SIGTERM/SIGINT (the hub's own consumer can then be
+    turned off with LIANFANG_MERGE_CONSUMER=off; docs/OPERATIONS.md, "Scale-out")."""
+    import signal
+    import threading
+
+    from hub.feeds.scheduler import MergeConsumer
+
+    done = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: done.set())
+    threads = [
+        MergeConsumer(app, use_lease=False, name=f"merge-consumer-{i}") for i in range(consumers)
+    ]
+    for thread in threads:
+        thread.start()
+    click.echo(f"worker: {consumers} merge consumer(s) running; SIGTERM stops them", err=True)
+    while not done.wait(0.5):
+        if not any(thread.is_alive() for thread in threads):
+            raise click.ClickException("every merge consumer stopped")
+    for thread in threads:
+        thread.stop()
+    click.echo("worker: stopped", err=True)
+
+
 @main.command("root-key")
 @click.option("--metadata", is_flag=True,
               help="Print the root's self-signed statement (JSON, with its expiry) instead: "

@@ -17,7 +17,7 @@ from hub.models.listing import Listing
 from hub.models.member import Member
 from hub.models.nonce import SeenNonce
 from hub.models.quota import QuotaUsage
-from hub.models.report import MemberStanding, Report, ReportBatch
+from hub.models.report import MemberStanding, PendingMerge, Report, ReportBatch
 from hub.models.tokens import AdminToken, ReaderToken
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Indicator",
     "Listing",
     "MemberStanding",
+    "PendingMerge",
     "Report",
     "ReportBatch",
     "QuotaUsage",

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -20,11 +21,15 @@ from schemas.enums import ReportState
 
 
 class ReportBatch(Base):
-    """One accepted `POST /v1/reports`: idempotency and non-repudiable provenance.
+    """One accepted `POST /v1/reports`: idempotency, provenance and its merge state.
 
-    The member's request signature, timestamp and nonce are kept with the body's
-    SHA-256, so the hub can later prove what the member signed. `response` is the
-    JSON answer replayed for a repeated `Idempotency-Key`.
+    The member's request signature, timestamp and nonce are kept with the exact
+    signed body (zlib-compressed, `body`; cleared by the retention purge after
+    `LIANFANG_BATCH_BODY_RETENTION_DAYS`) and its SHA-256, so the hub can later prove
+    what the member signed (`lianfang-hub verify-provenance`). `response` is the
+    JSON answer replayed for a repeated `Idempotency-Key`. `state` is `accepted`
+    until the merge consumer has merged every indicator the batch touched
+    (`pending` counts its rows in `pending_merges`), then `merged` at `merged_at`.
     """
 
     __tablename__ = "report_batches"
@@ -41,9 +46,39 @@ class ReportBatch(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    signed_path: Mapped[str | None] = mapped_column(String(256), default=None)
+    state: Mapped[str] = mapped_column(String(16), default="merged")
+    pending: Mapped[int] = mapped_column(Integer, default=0)
+    merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     __table_args__ = (
         UniqueConstraint("member_id", "idempotency_key", name="uq_report_batches_member_key"),
+        Index("ix_report_batches_member_state", "member_id", "state"),
+    )
+
+
+class PendingMerge(Base):
+    """One indicator a change touched, waiting for the merge consumer (`hub.services.merge_queue`).
+
+    Written in the transaction that changes the indicator's inputs (a batch's
+    reports, a due decay); deleted in the transaction that re-merges it, so a
+    crash either keeps the row (merged later) or has merged it (row gone): never
+    lost, never merged twice. `member_id` lets the consumer interleave members;
+    `batch_id` ties the row to the batch whose state it completes.
+    """
+
+    __tablename__ = "pending_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    indicator_id: Mapped[int] = mapped_column(Integer)
+    member_id: Mapped[str | None] = mapped_column(String(24), default=None)
+    batch_id: Mapped[str | None] = mapped_column(String(24), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_pending_merges_member_id", "member_id", "id"),
+        Index("ix_pending_merges_indicator", "indicator_id"),
     )
 
 

@@ -30,6 +30,7 @@ from hub.services.listings import mark_member_listings
 from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
 from schemas.enums import Category, DisputeState, ReportState
+from schemas.reports import MEMBER_DISPUTE_RECEIVED
 from schemas.timefmt import format_time, utcnow
 
 DELIST_WEIGHT_FACTOR = 0.5
@@ -131,7 +132,7 @@ def member_receipt(view: dict[str, Any]) -> dict[str, Any]:
         "id": view["id"],
         "kind": view["kind"],
         "value": view["value"],
-        "state": "received",
+        "state": MEMBER_DISPUTE_RECEIVED,
         "reason": view["reason"],
         "evidence": view["evidence"],
         "created_at": view["created_at"],
@@ -218,16 +219,24 @@ def member_disputes(
     session: Session, member_id: str, state: str | None = None, *, limit: int = 100,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """The disputes this member opened (the member view: no other member's names)."""
+    """The disputes this member opened (the member view: no other member's names, and
+    undecided disputes all `received`, as `member_receipt` answered them)."""
+    undecided = (DisputeState.OPEN.value, DisputeState.PENDING.value)
     stmt = (
         select(Dispute, Indicator)
         .join(Indicator, Indicator.id == Dispute.indicator_id)
         .where(Dispute.opened_by_member == member_id)
     )
-    if state:
+    if state == MEMBER_DISPUTE_RECEIVED:
+        stmt = stmt.where(Dispute.state.in_(undecided))
+    elif state:
         stmt = stmt.where(Dispute.state == state)
     rows = session.execute(stmt.order_by(Dispute.id).limit(limit).offset(offset)).all()
-    return [dispute_view(dispute, indicator) for dispute, indicator in rows]
+    views = [dispute_view(dispute, indicator) for dispute, indicator in rows]
+    for view in views:
+        if view["state"] in undecided:
+            view["state"] = MEMBER_DISPUTE_RECEIVED
+    return views
 
 
 def _opener_names(session: Session, member_ids: set[str | None]) -> dict[str, str]:

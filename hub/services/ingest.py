@@ -1,12 +1,15 @@
-"""Report ingestion: a batch of up to 10,000 reports in one transaction.
+"""Report ingestion: store and acknowledge a batch of up to 10,000 reports.
 
-Each item is validated on its own, so a member gets every problem by index and
-the good items still count. Valid items are upserted in bulk (existing
-indicators and reports are loaded with chunked `IN` queries, never one query
-per item), then only the touched indicators are re-merged (`remerge.recompute`).
-The batch row keeps the member's signature, timestamp and nonce with the body's
-SHA-256 (non-repudiable provenance) and the response, replayed for a repeated
-`Idempotency-Key`.
+Each item is validated on its own (`validate`), so a member gets every problem
+by index and the good items still count. Valid items are upserted in bulk
+(existing indicators and reports are loaded with chunked `IN` queries, never one
+query per item) and every touched indicator is queued for the merge consumer
+(`merge_queue.enqueue`) in the same short transaction: its commit is the
+acknowledgement (`state: accepted`); the listings change when the consumer has
+merged the batch (`GET /v1/batches/<id>` → `merged`). The batch row keeps the
+member's exact signed body (compressed), signature, timestamp and nonce with the
+body's SHA-256 (non-repudiable provenance: `hub.services.provenance`) and the
+response, replayed for a repeated `Idempotency-Key`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +30,7 @@ from sqlalchemy.orm import Session
 from hub.bulk_sql import bulk_write, chunked
 from hub.errors import ApiError
 from hub.models.report import Report, ReportBatch
-from hub.services import audit, quotas
+from hub.services import audit, merge_queue, quotas
 from hub.services.consortium_keys import epoch_states
 from hub.services.indicators import (
     FEED_KEY_COLLISION,
@@ -47,6 +51,11 @@ OVERTURNED_MESSAGE = (
     "again in any category except legit."
 )
 
+MERGE_PENDING = (
+    "stored and acknowledged; listings change when the batch is merged: "
+    "GET /v1/batches/<batch_id> shows state accepted -> merged"
+)
+
 _REPORT_SCHEMA = ReportSchema()
 
 
@@ -58,6 +67,8 @@ class Provenance:
     signature: str | None = None
     timestamp: str | None = None
     nonce: str | None = None
+    body: bytes | None = None  # the exact signed body, kept (compressed) with the batch
+    path: str | None = None  # the request target the member signed
 
 
 def new_batch_id() -> str:
@@ -72,6 +83,7 @@ def find_replay(
     now: datetime | None = None,
     *,
     ttl_s: int,
+    clear_expired: bool = True,
 ) -> dict[str, Any] | None:
     """The stored response for a repeated key and body; 409 when the body differs.
 
@@ -79,7 +91,8 @@ def find_replay(
     retry comes within seconds or hours, while a key seen again days later is a
     client reusing a name for new data. After the window the old batch's key is
     cleared (the batch row and its signature — the provenance — stay) and the
-    request is a new batch.
+    request is a new batch. `clear_expired=False` only looks (a read-only pre-check
+    before the write transaction, which then clears the key itself).
     """
     if not idempotency_key:
         return None
@@ -92,6 +105,8 @@ def find_replay(
     if batch is None:
         return None
     if batch.created_at <= now - timedelta(seconds=ttl_s):
+        if not clear_expired:
+            return None
         batch.idempotency_key = None  # frees the unique (member, key) for the new batch
         session.flush()
         return None
@@ -104,12 +119,45 @@ def find_replay(
     return json.loads(batch.response)
 
 
+BATCHES_IN_FLIGHT_SETTING = "LIANFANG_MAX_BATCHES_IN_FLIGHT"
+
+
+def check_in_flight(session: Session, member_id: str, limit: int) -> None:
+    """429 when the member already has `limit` batches acknowledged but not merged.
+
+    Fairness: a member streaming batches faster than they merge is told to slow
+    down instead of growing the queue every other member's reports wait behind.
+    """
+    waiting = merge_queue.in_flight(session, member_id)
+    if waiting >= limit:
+        raise ApiError(
+            429,
+            "too_many_batches_in_flight",
+            f"{waiting} of your batches are accepted but not merged yet; the limit is "
+            f"{limit} ({BATCHES_IN_FLIGHT_SETTING}); retry after they merge",
+            {BATCHES_IN_FLIGHT_SETTING: [f"at most {limit} batches in flight"]},
+            headers={"Retry-After": "1"},
+        )
+
+
+Validated = tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]
+
+
+def validate(session: Session, member_id: str, items: list[Any], now: datetime) -> Validated:
+    """Every item checked on its own: (valid (index, data) pairs, per-index errors).
+
+    The one validation step of ingest; per-member checks on the batch as a whole
+    (quotas) belong here too, before anything is stored.
+    """
+    return _validate(items, epoch_states(session), now)
+
+
 def _validate(
-    items: list[Any], states: Mapping[int, str]
+    items: list[Any], states: Mapping[int, str], now: datetime | None = None
 ) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
     valid: list[tuple[int, dict[str, Any]]] = []
     errors: list[dict[str, Any]] = []
-    now = utcnow()
+    now = now or utcnow()
     for index, item in enumerate(items):
         fast = fast_load_report(item, now)
         if fast is not None:
@@ -141,18 +189,24 @@ def submit_reports(
     items: list[Any],
     *,
     provenance: Provenance,
-    policy: MergePolicy,
     idempotency_ttl_s: int,
+    max_in_flight: int | None = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
     quota_per_day: int = 0,
+    validated: Validated | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Ingest one batch; returns (HTTP status, response body). Commits nothing.
+    """Store and acknowledge one batch; returns (HTTP status, response body). Commits nothing.
 
-    200 with `{"accepted", "errors", "batch_id"}` when at least one report was
-    accepted; 422 with the same per-index `errors` when none was (and nothing is
-    stored, so the member can fix and resend under the same key). A batch naming
-    more indicators new to the hub than the member's daily quota has left
+    200 with `{"batch_id", "state": "accepted", "accepted", "errors", "merge"}` when
+    at least one report was accepted (the caller's commit is the acknowledgement;
+    the listings follow when the merge consumer has merged the batch); 422 with
+    the same per-index `errors` when none was (and nothing is stored, so the member
+    can fix and resend under the same key); 429 when `max_in_flight` batches of the
+    member wait for the merge. `validated` is `validate`'s result when the caller
+    ran it before opening this (write) transaction, as `POST /v1/reports` does: on
+    SQLite the single writer is then held only to store, not to parse and check. A batch
+    naming more indicators new to the hub than the member's daily quota has left
     (`quota_per_day`, `LIANFANG_QUOTA_NEW_INDICATORS_PER_DAY`; 0 = off) is a 429
     `quota_exceeded` (`hub.services.quotas`) before anything is written.
     """
@@ -162,8 +216,12 @@ def submit_reports(
     )
     if replay is not None:
         return 200, replay
+    if max_in_flight is not None:
+        check_in_flight(session, member_id, max_in_flight)
 
-    valid, errors = _validate(items, epoch_states(session))
+    valid, errors = validated if validated is not None else validate(
+        session, member_id, items, now
+    )
     quotas.charge_new_indicators(
         session, member_id, ((d["kind"], d["value"]) for _, d in valid), now,
         per_day=quota_per_day,
@@ -182,6 +240,9 @@ def submit_reports(
         rejected=0,
         response="{}",
         created_at=now,
+        body=zlib.compress(provenance.body, 1) if provenance.body is not None else None,
+        state=merge_queue.ACCEPTED,
+        signed_path=provenance.path,
     )
     session.add(batch)
     session.flush()
@@ -191,17 +252,27 @@ def submit_reports(
         # The caller rolls back: nothing of a batch without one accepted report is kept.
         return 422, _nothing_accepted(errors)
 
-    response = {"accepted": accepted, "errors": errors, "batch_id": batch_id}
+    response = {
+        "batch_id": batch_id,
+        "state": merge_queue.ACCEPTED,
+        "accepted": accepted,
+        "errors": errors,
+        "merge": MERGE_PENDING,
+    }
     batch.accepted = accepted
     batch.rejected = len(errors)
     batch.response = json.dumps(response, separators=(",", ":"))
-    changed = recompute(session, touched, now, policy=policy)
+    batch.pending = merge_queue.enqueue(
+        session, touched, now=now, member_id=member_id, batch_id=batch_id
+    )
+    if batch.pending == 0:  # every item superseded or refused: nothing to merge
+        batch.state, batch.merged_at = merge_queue.MERGED, now
     audit.record(
         session,
         f"member:{member_id}",
         "reports.submit",
         batch_id,
-        {"accepted": accepted, "rejected": len(errors), "listings_changed": changed},
+        {"accepted": accepted, "rejected": len(errors), "queued": batch.pending},
     )
     return 200, response
 

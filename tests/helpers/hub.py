@@ -156,6 +156,11 @@ def serve_hub(
         create_admin(session, ADMIN_USERNAME, ADMIN_PASSWORD, actor="test")
         session.commit()
     server, thread = _serve(app)
+    consumer = None
+    if overrides.get("merge_consumer", True):
+        from hub.feeds.scheduler import start_consumer
+
+        consumer = start_consumer(app, use_lease=False)  # merges behind ingest, as `serve` does
     hub = LiveHub(url=f"http://127.0.0.1:{server.server_port}", app=app, data_dir=data_dir)
     try:
         if login:
@@ -170,6 +175,10 @@ def serve_hub(
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        if consumer is not None:
+            from hub.feeds.scheduler import stop_consumer
+
+            stop_consumer(app)
         server.server_close()
         hub.http.close()
         get_db(app).dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import secrets
+import time
 from typing import Any
 
 import requests
@@ -57,8 +58,27 @@ def signed(
     return hub.http.send(prepared, timeout=60)
 
 
-def report(hub: Any, member: Member, reports: list[dict], **kw: Any) -> requests.Response:
-    return signed(hub, member, "POST", "/v1/reports", {"reports": reports}, **kw)
+def report(
+    hub: Any, member: Member, reports: list[dict], *, wait: bool = True, **kw: Any
+) -> requests.Response:
+    """POST the batch; with `wait` (as `lianfang report --wait` does) return once
+    `GET /v1/batches/<id>` says `merged`, so the listings reflect it."""
+    response = signed(hub, member, "POST", "/v1/reports", {"reports": reports}, **kw)
+    if wait and response.status_code == 200:
+        wait_merged(hub, member, response.json()["batch_id"])
+    return response
+
+
+def wait_merged(hub: Any, member: Member, batch_id: str, timeout_s: float = 60) -> dict:
+    """Poll the member's batch until the merge consumer has merged it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = signed(hub, member, "GET", f"/v1/batches/{batch_id}")
+        assert state.status_code == 200, state.text
+        if state.json()["state"] == "merged":
+            return state.json()
+        assert time.monotonic() < deadline, f"batch {batch_id} not merged: {state.text}"
+        time.sleep(0.02)
 
 
 def listing(hub: Any, member: Member, value: str, kind: str = "phone") -> dict:

@@ -31,7 +31,7 @@ from hub.models.dispute import Dispute
 from hub.models.feed import FeedState
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
-from hub.services import allowlist, disputes, ingest, membership
+from hub.services import allowlist, disputes, ingest, membership, merge_queue
 from hub.services.consortium_keys import config_wrapping_key
 from schemas.enums import DisputeState, Feed
 from schemas.envelope import public_key_raw
@@ -111,10 +111,11 @@ def _step(session: Any, members: list[str], step: tuple, now: datetime, cfg: Any
                 "expires_at": format_time(now + timedelta(hours=hours))}
         status, _ = ingest.submit_reports(
             session, members[who], [item], provenance=ingest.Provenance(body_sha256="0" * 64),
-            now=now, policy=cfg.policy, idempotency_ttl_s=cfg.idempotency_ttl_s)
+            now=now, idempotency_ttl_s=cfg.idempotency_ttl_s)
         if status != 200:
             session.rollback()
             return
+        merge_queue.merge_pass(session, policy=cfg.policy, now=now)  # what the consumer does
     elif action == "retract":
         ingest.retract_reports(session, members[step[1]], [{"kind": "phone", "value": step[2]}],
                                now=now, policy=cfg.policy)

@@ -6,7 +6,9 @@ changed listings and journal rows with driver-level `executemany`
 sets, member weights and states, every stored listing equals `merge` over
 `ReportView`s built from ORM-loaded reports, and the journal replays to exactly
 the phone-feed membership the stored listings imply (no add of a present value,
-no remove of an absent one), across successive recomputes that change listings.
+no remove of an absent one), across successive recomputes that change listings;
+and a burst of acknowledged batches merged by bounded, interleaved consumer
+passes ends in the same listings and journal as merging everything from scratch.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from hub.bulk_sql import bulk_write
 from hub.db import get_db
@@ -25,7 +27,7 @@ from hub.feeds.journal import phone_feed
 from hub.models.feed_change import FeedChange
 from hub.models.indicator import Indicator
 from hub.models.listing import Listing
-from hub.models.report import MemberStanding, Report
+from hub.models.report import MemberStanding, PendingMerge, Report, ReportBatch
 from hub.services import membership, remerge
 from hub.services.indicators import ensure_indicators
 from hub.services.merge import MergePolicy, ReportView, merge
@@ -170,3 +172,46 @@ def test_bulk_write_stores_the_same_text_as_sqlalchemy(hub_app) -> None:
             assert raw[f"v{i}"] == raw[f"sa-v{i}"]
             assert typed[f"v{i}"] == typed[f"sa-v{i}"] == stamp
         session.rollback()
+
+
+burst_st = st.lists(
+    st.tuples(
+        st.integers(0, MEMBERS - 1),
+        st.lists(st.tuples(st.integers(0, len(VALUES) - 1), st.sampled_from(CATEGORIES),
+                           st.integers(1, 100)), min_size=1, max_size=8),
+        st.integers(0, 3),  # merge passes run after this batch
+        st.integers(1, 4),  # each pass's size
+    ),
+    min_size=1, max_size=8,
+)
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(burst=burst_st)
+def test_feeds_after_a_burst_equal_a_merge_from_scratch(hub_app, burst) -> None:
+    """Batches acknowledged through `submit_reports` and merged by bounded consumer
+    passes interleaved with them (issue 15) leave exactly the listings and journal
+    that merging every indicator from scratch gives."""
+    from hub.services import ingest, merge_queue
+
+    with hub_app.app_context(), get_db(hub_app).new_session() as session:
+        members = _members(session)
+        try:
+            for who, items, passes, size in burst:
+                reports = [{"kind": "phone", "value": VALUES[v], "category": c,
+                            "confidence": conf, "key_epoch": 1} for v, c, conf in items]
+                status, answer = ingest.submit_reports(
+                    session, members[who], reports, now=NOW, idempotency_ttl_s=3600,
+                    provenance=ingest.Provenance(body_sha256="0" * 64))
+                assert status == 200 and answer["state"] == "accepted", answer
+                for _ in range(passes):
+                    merge_queue.merge_pass(session, policy=POLICY, now=NOW, limit=size)
+            merge_queue.merge_pass(session, policy=POLICY, now=NOW, limit=10_000)
+            ids = sorted(session.scalars(select(Listing.indicator_id)))
+            assert session.scalar(select(func.count()).select_from(PendingMerge)) == 0
+            _check(session, ids, NOW)  # stored listings == merge of the reports, journal too
+            assert all(b.state == "merged" and b.pending == 0
+                       for b in session.scalars(select(ReportBatch)))
+        finally:
+            session.rollback()
