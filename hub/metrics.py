@@ -189,6 +189,7 @@ class StateCollector:
         from hub.models.consortium import ConsortiumKey
         from hub.models.feed import FeedState, FeedVersion
         from hub.models.feed_change import FeedChange
+        from hub.models.report import PendingMerge
         from schemas.timefmt import utcnow
 
         pending = GaugeMetricFamily(
@@ -200,6 +201,13 @@ class StateCollector:
         published = GaugeMetricFamily(
             "lianfang_feed_published_timestamp_seconds",
             "When the feed's live version was built (age = time() - this)", labels=["feed"])
+        merge_pending = GaugeMetricFamily(
+            "lianfang_merge_pending",
+            "Indicator changes acknowledged but not yet merged by a merge consumer")
+        merge_lag = GaugeMetricFamily(
+            "lianfang_merge_lag_seconds",
+            "Age of the oldest acknowledged change not yet merged (0 when none): "
+            "acknowledged -> merged")
         epochs = GaugeMetricFamily(
             "lianfang_consortium_epoch_retires_timestamp_seconds",
             "When a retiring consortium key epoch leaves the feeds", labels=["epoch"])
@@ -218,6 +226,11 @@ class StateCollector:
                     pending.add_metric([feed], float(count))
                     age = (now - oldest).total_seconds() if oldest is not None else 0.0
                     lag.add_metric([feed], max(age, 0.0))
+                queued, oldest_queued = session.execute(
+                    select(func.count(), func.min(PendingMerge.created_at))).one()
+                merge_pending.add_metric([], float(queued))
+                merge_lag.add_metric([], max(
+                    (now - oldest_queued).total_seconds() if oldest_queued else 0.0, 0.0))
                 for feed, last in session.execute(
                     select(FeedVersion.feed, func.max(FeedVersion.published_at))
                     .group_by(FeedVersion.feed)
@@ -233,7 +246,7 @@ class StateCollector:
         except SQLAlchemyError:
             DATABASE_ERRORS.inc()
             return
-        yield from (pending, lag, published, epochs)
+        yield from (pending, lag, published, merge_pending, merge_lag, epochs)
 
     def _keys(self) -> Iterator[GaugeMetricFamily]:
         import json

@@ -24,8 +24,8 @@ class ReportBatch(Base):
     """One accepted `POST /v1/reports`: idempotency, provenance and its merge state.
 
     The member's request signature, timestamp and nonce are kept with the exact
-    signed body (zlib-compressed, `body`; cleared by the retention purge after
-    `LIANFANG_BATCH_BODY_RETENTION_DAYS`) and its SHA-256, so the hub can later prove
+    signed body (zlib-compressed, `body`; cleared by the retention purge once none of
+    the batch's reports is left) and its SHA-256, so the hub can later prove
     what the member signed (`lianfang-hub verify-provenance`). `response` is the
     JSON answer replayed for a repeated `Idempotency-Key`. `state` is `accepted`
     until the merge consumer has merged every indicator the batch touched

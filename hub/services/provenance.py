@@ -63,7 +63,7 @@ def _check_batch(batch: ReportBatch | None, member: Member | None) -> _BatchChec
     if member is None or batch.member_id != member.id:
         return _BatchCheck("the batch belongs to another member", {})
     if batch.body is None:
-        return _BatchCheck("the batch's signed body is not stored (purged or pre-0011)", {})
+        return _BatchCheck("the batch's signed body is not stored (purged or pre-0010)", {})
     if not (batch.signature and batch.signed_timestamp and batch.nonce):
         return _BatchCheck("the batch has no signature", {})
     try:

@@ -16,6 +16,10 @@ necessary nor defensible. What goes, per run:
 - the `Idempotency-Key` of report batches older than `LIANFANG_IDEMPOTENCY_TTL_S`
   (default 1 day): the key is cleared, the batch row — signature, timestamp,
   nonce, body hash: the non-repudiable provenance — is kept;
+- the stored signed body of a merged batch once none of its reports is left and
+  the batch is older than `LIANFANG_RETENTION_DAYS`: the body exists to re-verify
+  its reports (`lianfang-hub verify-provenance`), so it lives exactly as long as
+  one of them does (the signature and body hash stay on the batch row);
 - `FeedChange` journal rows that every feed has consumed (id at or below the
   lowest `feed_state.last_change_id`) and that are older than
   `LIANFANG_JOURNAL_RETENTION_DAYS` (default 7, kept a while for debugging);
@@ -45,7 +49,7 @@ from hub.feeds.settings import ALL_FEEDS, FeedSettings
 from hub.models.nonce import SeenNonce
 from hub.models.report import Report, ReportBatch
 from hub.models.tokens import AdminToken
-from hub.services import audit, groups
+from hub.services import audit, groups, merge_queue
 from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
 from schemas.timefmt import utcnow
@@ -88,6 +92,7 @@ class PurgeResult:
     nonces: int = 0
     admin_tokens: int = 0
     idempotency_keys: int = 0
+    batch_bodies: int = 0
     feed_changes: int = 0
     artifacts: int = 0
 
@@ -149,6 +154,20 @@ def purge_database(
                 ReportBatch.created_at <= now - timedelta(seconds=settings.idempotency_ttl_s),
             )
             .values(idempotency_key=None)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    has_reports = select(Report.id).where(Report.batch_id == ReportBatch.id).exists()
+    result.batch_bodies = _count(
+        session.execute(
+            update(ReportBatch)
+            .where(
+                ReportBatch.body.is_not(None),
+                ReportBatch.state == merge_queue.MERGED,
+                ReportBatch.created_at < report_cutoff,
+                ~has_reports,
+            )
+            .values(body=None)
             .execution_options(synchronize_session=False)
         )
     )

@@ -105,3 +105,33 @@ def test_refusals_publish_lag_and_key_expiry_under_two_workers(
         assert _sample(text, "lianfang_key_expiry_timestamp_seconds", key="root") > 1.7e9
         assert "lianfang_database_errors_total" in text
         assert value not in text and value[:16] not in text, "a hash became a label"
+
+
+def test_merge_lag_is_the_age_of_the_oldest_unmerged_change(db_url: str, tmp_path: Path) -> None:
+    """Acknowledged but unmerged work shows as `lianfang_merge_lag_seconds` (issue 18)."""
+    from datetime import timedelta
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from hub.models.report import PendingMerge
+    from schemas.timefmt import utcnow
+
+    token = {"Authorization": "Bearer scrape-secret-1234"}
+    with gunicorn_hub(tmp_path, db_url, LIANFANG_METRICS_ACCESS="token",
+                      LIANFANG_METRICS_TOKEN="scrape-secret-1234",
+                      LIANFANG_MERGE_CONSUMER="false") as hub:
+        text = requests.get(hub.url + "/metrics", headers=token, timeout=10).text
+        assert _sample(text, "lianfang_merge_pending") == 0
+        assert _sample(text, "lianfang_merge_lag_seconds") == 0
+        engine = create_engine(db_url)
+        try:
+            with Session(engine) as session:
+                session.add(PendingMerge(indicator_id=1, created_at=utcnow()
+                                         - timedelta(seconds=90)))
+                session.commit()
+        finally:
+            engine.dispose()
+        text = requests.get(hub.url + "/metrics", headers=token, timeout=10).text
+        assert _sample(text, "lianfang_merge_pending") == 1
+        assert 90 <= _sample(text, "lianfang_merge_lag_seconds") < 600

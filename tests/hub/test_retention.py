@@ -23,7 +23,7 @@ from hub.feeds.builder import build_feeds
 from hub.models.audit import AuditEntry
 from hub.models.feed_change import FeedChange
 from hub.models.nonce import SeenNonce
-from hub.models.report import Report
+from hub.models.report import Report, ReportBatch
 from hub.models.tokens import AdminToken
 from hub.services.audit import verify_chain
 from hub.services.retention import RetentionSettings, purge
@@ -235,3 +235,31 @@ def test_scheduler_runs_the_purge_next_to_the_feed_build(hub_app, db_url: str) -
     finally:
         scheduler.stop(app)
         get_db(app).dispose()
+
+
+def test_a_batch_body_lives_as_long_as_one_of_its_reports(live_hub, db_url: str) -> None:
+    """Provenance is kept for the retention period and no longer (issue 14): the signed
+    body of a batch goes once its last report is purged, not before."""
+    app = live_hub.app
+    with time_machine.travel(T0, tick=True):
+        a = live_hub.new_member()
+        short, long_ = hv(), hv()
+        soon = format_time(T0 + timedelta(days=10))
+        gone = report(live_hub, a, [rep(short, expires_at=soon)]).json()["batch_id"]
+        kept = report(live_hub, a, [rep(long_), rep(hv(), expires_at=soon)]).json()["batch_id"]
+
+    def body(batch_id: str) -> bytes | None:
+        with get_db(app).new_session(write=False) as session:
+            return session.get(ReportBatch, batch_id).body
+
+    assert body(gone) is not None and body(kept) is not None
+    with time_machine.travel(T0 + timedelta(days=101), tick=True):
+        result = purge(app, get_config(app))
+    assert result.reports == 2 and result.batch_bodies == 1
+    assert body(gone) is None
+    assert body(kept) is not None  # its other report is still there to be re-verified
+    from hub.cli import main
+
+    out = CliRunner().invoke(main, ["--data-dir", str(live_hub.data_dir), "--database-url",
+                                    db_url, "verify-provenance"])
+    assert out.exit_code == 0, out.output  # the surviving report still verifies
