@@ -45,7 +45,7 @@ def run_purge(app: Flask) -> None:
 def run_webhooks(app: Flask) -> None:
     """One scheduled webhook delivery pass; errors are logged, the events stay queued."""
     try:
-        deliver_due(app)
+        deliver_due(app, get_config(app))
     except Exception:  # noqa: BLE001 - a failed pass must not kill the schedule
         log.exception("scheduled webhook delivery failed; pending events retry next interval")
 

@@ -33,7 +33,6 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub import get_config
 from hub.config import HubConfig
 from hub.db import get_db
 from hub.errors import ApiError
@@ -222,10 +221,9 @@ def _claim(session: Session, now: datetime, lease: timedelta) -> list[int]:
     return claimed
 
 
-def deliver_due(app: Flask, now: datetime | None = None) -> int:
-    """Deliver due events; returns how many were attempted. No DB transaction is open
-    while a POST is in flight."""
-    config = get_config(app)
+def deliver_due(app: Flask, config: HubConfig, now: datetime | None = None) -> int:
+    """Deliver `app`'s due events under `config` (the caller passes HubConfig of `app`);
+    returns how many were attempted. No DB transaction is open while a POST is in flight."""
     now = now or utcnow()
     database = get_db(app)
     lease = timedelta(seconds=4 * config.webhook_timeout_s + 30)

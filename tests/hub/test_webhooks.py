@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from client_sdk.member_client import HubError, MemberClient
+from hub import get_config
 from hub.db import get_db
 from hub.models.webhook import WebhookDelivery
 from hub.services.webhooks import deliver_due
@@ -71,6 +72,11 @@ def _client(hub: LiveHub, member: tuple[str, Any]) -> MemberClient:
     return MemberClient(hub.url, member[1], member[0], max_retries=0)
 
 
+def _deliver(hub: LiveHub, now: datetime | None = None) -> int:
+    """One run of the scheduler's delivery job, at `now` (time is the only thing faked)."""
+    return deliver_due(hub.app, get_config(hub.app), now)
+
+
 def _outbox(hub: LiveHub) -> list[WebhookDelivery]:
     with get_db(hub.app).new_session() as session:
         return list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
@@ -89,7 +95,7 @@ def test_tier_change_is_delivered_signed_and_verified(hooks_hub: LiveHub, receiv
     raw_like = "13800138000"
     assert report(hooks_hub, a, [rep(value)]).status_code in (200, 201, 202)
     assert report(hooks_hub, b, [rep(value)]).status_code in (200, 201, 202)
-    assert deliver_due(hooks_hub.app) >= 1
+    assert _deliver(hooks_hub) >= 1
 
     events = [client.verify_webhook(hook["secret"], h, body) for h, body in receiver.got]
     tiers = [e["data"] for e in events if e["type"] == "listing.tier_changed"]
@@ -122,19 +128,19 @@ def test_failed_deliveries_retry_with_exponential_backoff(hooks_hub: LiveHub, re
     [queued] = _outbox(hooks_hub)
 
     start = utcnow()
-    assert deliver_due(hooks_hub.app, start) == 1  # 503
+    assert _deliver(hooks_hub, start) == 1  # 503
     [row] = _outbox(hooks_hub)
     assert (row.state, row.attempts, row.last_status) == ("pending", 1, 503)
     assert row.next_attempt_at == start + timedelta(seconds=30)
-    assert deliver_due(hooks_hub.app, start + timedelta(seconds=29)) == 0  # not due yet
+    assert _deliver(hooks_hub, start + timedelta(seconds=29)) == 0  # not due yet
 
     second = start + timedelta(seconds=30)
-    assert deliver_due(hooks_hub.app, second) == 1  # 503 again: the wait doubles
+    assert _deliver(hooks_hub, second) == 1  # 503 again: the wait doubles
     [row] = _outbox(hooks_hub)
     assert (row.attempts, row.next_attempt_at) == (2, second + timedelta(seconds=60))
-    assert deliver_due(hooks_hub.app, second + timedelta(seconds=59)) == 0
+    assert _deliver(hooks_hub, second + timedelta(seconds=59)) == 0
 
-    assert deliver_due(hooks_hub.app, second + timedelta(seconds=60)) == 1
+    assert _deliver(hooks_hub, second + timedelta(seconds=60)) == 1
     [row] = _outbox(hooks_hub)
     assert (row.id, row.state, row.attempts, row.last_status) == (queued.id, "delivered", 3, 204)
     assert len(receiver.got) == 3
@@ -153,12 +159,12 @@ def test_gives_up_after_max_attempts_and_unreachable_endpoint(hooks_hub: LiveHub
     report(hooks_hub, a, [rep(hv())])
     moment = utcnow()
     for _ in range(4):
-        deliver_due(hooks_hub.app, moment)
+        _deliver(hooks_hub, moment)
         moment += timedelta(hours=1)
     [row] = _outbox(hooks_hub)
     assert (row.state, row.attempts, row.last_status) == ("failed", 4, None)
     assert row.last_error == "ConnectionError"
-    assert deliver_due(hooks_hub.app, moment + timedelta(days=1)) == 0
+    assert _deliver(hooks_hub, moment + timedelta(days=1)) == 0
 
 
 def test_dispute_decision_and_weight_events(hooks_hub: LiveHub, receiver: Receiver) -> None:
@@ -174,7 +180,7 @@ def test_dispute_decision_and_weight_events(hooks_hub: LiveHub, receiver: Receiv
     decided = hooks_hub.admin("POST", f"/v1/admin/disputes/{opened.json()['id']}/resolve",
                               {"resolution": "delist", "reason": "checked with the carrier"})
     assert decided.status_code == 200, decided.text
-    deliver_due(hooks_hub.app)
+    _deliver(hooks_hub)
     events = []
     for headers, body in receiver.got:
         member = json.loads(body)["member_id"]
