@@ -30,13 +30,14 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
 from hub.db import get_db
 from hub.errors import ApiError
 from hub.filemodes import PRIVATE_FILE_MODE, private_dir
+from hub.models.member import Member
 from hub.models.webhook import Webhook, WebhookDelivery
 from schemas.timefmt import format_time, utcnow
 from schemas.webhook_signature import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -153,6 +154,23 @@ def deliveries(session: Session, webhook_id: str | None = None, limit: int = 100
     if webhook_id is not None:
         query = query.where(WebhookDelivery.webhook_id == webhook_id)
     return list(session.scalars(query))
+
+
+def console_deliveries(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest deliveries of all members for the admin console, with member names
+    (the URL is shown, never a payload: payloads name indicators)."""
+    rows = session.execute(
+        select(WebhookDelivery, Webhook.url, Member.name)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .join(Member, Member.id == WebhookDelivery.member_id)
+        .order_by(WebhookDelivery.id.desc()).limit(limit)
+    )
+    return [{**delivery_to_dict(row), "url": url, "member_id": row.member_id,
+             "member_name": name, "created": row.created_at} for row, url, name in rows]
+
+
+def webhook_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Webhook)) or 0)
 
 
 # ------------------------------------------------------------------ the outbox

@@ -22,6 +22,7 @@ from hub.models.webhook import WebhookDelivery
 from hub.services.webhooks import deliver_due
 from schemas.timefmt import utcnow
 from schemas.webhook_signature import WebhookSignatureError
+from tests.console.support import signed_in, translator
 from tests.helpers.hub import LiveHub, serve_hub
 from tests.hub.reports_support import hv, rep, report, signed
 
@@ -229,3 +230,22 @@ def test_members_cannot_see_or_delete_others_webhooks(hooks_hub: LiveHub, receiv
     assert deleted["id"] == hook["id"] and _client(hooks_hub, a).webhooks() == []
     report(hooks_hub, a, [rep(hv())])
     assert _outbox(hooks_hub) == []  # no webhook, no outbox rows
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en-US"])
+def test_console_shows_the_delivery_log(hooks_hub: LiveHub, receiver: Receiver, lang: str
+                                        ) -> None:
+    a = hooks_hub.new_member(name="招商测试银行")
+    _client(hooks_hub, a).register_webhook(receiver.url)
+    receiver.fail = 1
+    report(hooks_hub, a, [rep(hv())])
+    _deliver(hooks_hub)
+    client, _ = signed_in(hooks_hub.app)
+    page = client.get("/console/webhooks", headers={"Accept-Language": lang})
+    assert page.status_code == 200
+    t = translator(lang)
+    assert t("Delivery log") in page.text and t("tier changed") in page.text
+    assert t("pending") in page.text and "HTTP 503" in page.text
+    assert "招商测试银行" in page.text and receiver.url in page.text
+    if lang == "zh-CN":
+        assert "投递记录" in page.text and 'lang="zh' in page.text
