@@ -39,6 +39,7 @@ from hub.errors import ApiError
 from hub.filemodes import PRIVATE_FILE_MODE, private_dir
 from hub.models.member import Member
 from hub.models.webhook import Webhook, WebhookDelivery
+from schemas.enums import MemberState
 from schemas.timefmt import format_time, utcnow
 from schemas.webhook_signature import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
@@ -186,8 +187,10 @@ def emit(session: Session, events: Sequence[tuple[str, str, dict[str, Any]]],
         return 0
     hooks: dict[str, list[str]] = {}
     for hook_id, member_id in session.execute(
-        select(Webhook.id, Webhook.member_id).where(Webhook.member_id.in_(members))
-    ):
+        select(Webhook.id, Webhook.member_id)
+        .join(Member, Member.id == Webhook.member_id)
+        .where(Webhook.member_id.in_(members), Member.state == MemberState.APPROVED.value)
+    ):  # a suspended or revoked member is told nothing
         hooks.setdefault(member_id, []).append(hook_id)
     if not hooks:
         return 0
@@ -288,7 +291,10 @@ def _post(config: HubConfig, ident: int, hook_id: str, url: str, body: bytes
         SIGNATURE_HEADER: sign(webhook_secret(config, hook_id), timestamp, body),
     }
     try:
+        # stream=True: the answer's body is never read, so a hostile endpoint cannot
+        # make the hub download anything; no redirects, so it cannot bounce us inward.
         response = requests.post(url, data=body, headers=headers, allow_redirects=False,
+                                 stream=True,
                                  timeout=(config.webhook_timeout_s, config.webhook_timeout_s))
     except requests.RequestException as exc:
         return None, type(exc).__name__

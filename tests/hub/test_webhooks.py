@@ -249,3 +249,19 @@ def test_console_shows_the_delivery_log(hooks_hub: LiveHub, receiver: Receiver, 
     assert "招商测试银行" in page.text and receiver.url in page.text
     if lang == "zh-CN":
         assert "投递记录" in page.text and 'lang="zh' in page.text
+
+
+def test_suspended_members_are_told_nothing(hooks_hub: LiveHub, receiver: Receiver) -> None:
+    a, b = hooks_hub.new_member(), hooks_hub.new_member()
+    _client(hooks_hub, a).register_webhook(receiver.url)
+    value = hv()
+    report(hooks_hub, a, [rep(value)])
+    _deliver(hooks_hub)
+    before = len(receiver.got)
+    assert before == 1
+    suspended = hooks_hub.admin("POST", f"/v1/admin/members/{a[0]}/suspend",
+                                json={"reason": "review"})
+    assert suspended.status_code == 200, suspended.text
+    report(hooks_hub, b, [rep(value)])  # a's listing changes, but a is suspended
+    _deliver(hooks_hub)
+    assert len(receiver.got) == before
