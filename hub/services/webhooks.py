@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
@@ -217,6 +217,17 @@ def tier_events(changes: Iterable[tuple[str, str, str | None, str, Iterable[str]
         for kind, value, old, new, reporters in changes
         for member in sorted(set(reporters))
     ]
+
+
+def purge_finished(session: Session, before: datetime) -> int:
+    """Delete delivered and failed events created before `before` (the retention purge);
+    pending ones stay whatever their age."""
+    result = session.execute(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.state.in_(("delivered", "failed")), WebhookDelivery.created_at < before
+        )
+    )
+    return max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------ delivery

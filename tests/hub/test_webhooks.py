@@ -265,3 +265,39 @@ def test_suspended_members_are_told_nothing(hooks_hub: LiveHub, receiver: Receiv
     report(hooks_hub, b, [rep(value)])  # a's listing changes, but a is suspended
     _deliver(hooks_hub)
     assert len(receiver.got) == before
+
+
+def test_retention_purges_finished_deliveries_but_keeps_pending(hooks_hub: LiveHub,
+                                                                receiver: Receiver) -> None:
+    from hub.services.retention import purge
+
+    a = hooks_hub.new_member()
+    _client(hooks_hub, a).register_webhook(receiver.url)
+    report(hooks_hub, a, [rep(hv())])
+    _deliver(hooks_hub)  # delivered
+    receiver.fail = 10**6
+    report(hooks_hub, a, [rep(hv())])
+    _deliver(hooks_hub)  # pending after a 503
+    assert sorted(r.state for r in _outbox(hooks_hub)) == ["delivered", "pending"]
+    config = get_config(hooks_hub.app)
+    assert purge(hooks_hub.app, config).webhook_deliveries == 0  # younger than the window
+    later = utcnow() + timedelta(days=config.retention.journal_days + 1)
+    assert purge(hooks_hub.app, config, later).webhook_deliveries == 1
+    assert [r.state for r in _outbox(hooks_hub)] == ["pending"]
+
+
+def test_the_scheduler_job_delivers_and_survives_a_broken_database(
+    hooks_hub: LiveHub, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hub.feeds import scheduler
+
+    a = hooks_hub.new_member()
+    _client(hooks_hub, a).register_webhook(receiver.url)
+    report(hooks_hub, a, [rep(hv())])
+    scheduler.run_webhooks(hooks_hub.app)  # what the `webhook-delivery` job calls
+    assert [r.state for r in _outbox(hooks_hub)] == ["delivered"]
+    with get_db(hooks_hub.app).new_session() as session:
+        WebhookDelivery.__table__.drop(session.connection())
+        session.commit()
+    scheduler.run_webhooks(hooks_hub.app)  # logged, not raised into the scheduler thread
+    assert "scheduled webhook delivery failed" in caplog.text
