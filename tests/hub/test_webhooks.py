@@ -301,3 +301,16 @@ def test_the_scheduler_job_delivers_and_survives_a_broken_database(
         session.commit()
     scheduler.run_webhooks(hooks_hub.app)  # logged, not raised into the scheduler thread
     assert "scheduled webhook delivery failed" in caplog.text
+
+
+def test_a_member_may_register_at_most_five(hooks_hub: LiveHub, receiver: Receiver) -> None:
+    a = hooks_hub.new_member()
+    for n in range(5):
+        answer = signed(hooks_hub, a, "POST", "/v1/webhooks", {"url": f"{receiver.url}/{n}"})
+        assert answer.status_code == 201, answer.text
+    sixth = signed(hooks_hub, a, "POST", "/v1/webhooks", {"url": receiver.url})
+    assert sixth.status_code == 409 and sixth.json()["error"]["code"] == "too_many_webhooks"
+    # Five webhooks, one change: five signed deliveries, each with its own secret.
+    report(hooks_hub, a, [rep(hv())])
+    assert _deliver(hooks_hub) == 5
+    assert len({h["Lianfang-Webhook-Signature"] for h, _ in receiver.got}) == 5
