@@ -38,6 +38,7 @@ from schemas.indicators import InvalidIndicator, hash_indicator, key_audience
 from schemas.keys import MEMBER_KEY_ROTATION_CONTEXT, b64decode, b64encode
 from schemas.reports import MAX_BATCH_REPORTS, MAX_LOOKUP_VALUES
 from schemas.timefmt import format_time, utcnow
+from schemas.webhook_signature import DEFAULT_TOLERANCE_S, verify
 
 USER_AGENT = "lianfang-sdk/0.1"
 _BACKOFF_BASE_S = 0.5
@@ -270,6 +271,35 @@ class MemberClient:
     def revoke_reader_token(self, token_id: str) -> dict[str, Any]:
         """Revoke one reader token; screeners using it are refused from then on."""
         return self._request("DELETE", f"/v1/reader-tokens/{quote(token_id, safe='')}")
+
+    # -- webhooks -------------------------------------------------------------
+
+    def register_webhook(self, url: str) -> dict[str, Any]:
+        """Register an https:// endpoint; the answer's `secret` is shown only now —
+        keep it to verify events with `verify_webhook`."""
+        return self._request("POST", "/v1/webhooks", {"url": url}, idempotent=False)
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        return list(self._request("GET", "/v1/webhooks")["items"])
+
+    def delete_webhook(self, webhook_id: str) -> dict[str, Any]:
+        return self._request("DELETE", f"/v1/webhooks/{quote(webhook_id, safe='')}")
+
+    def webhook_deliveries(self, webhook_id: str) -> list[dict[str, Any]]:
+        """The delivery log of one webhook, newest first (state, attempts, last status)."""
+        path = f"/v1/webhooks/{quote(webhook_id, safe='')}/deliveries"
+        return list(self._request("GET", path)["items"])
+
+    @staticmethod
+    def verify_webhook(
+        secret: str, headers: Mapping[str, str], body: bytes,
+        *, tolerance_s: int = DEFAULT_TOLERANCE_S,
+    ) -> dict[str, Any]:
+        """The event of one delivery when its signature is the hub's (HMAC-SHA256 with
+        this webhook's secret, constant-time compare, timestamp within `tolerance_s`);
+        raises `schemas.webhook_signature.WebhookSignatureError` otherwise. Pass the raw
+        body bytes, not re-serialised JSON."""
+        return verify(secret, headers, body, tolerance_s=tolerance_s)
 
     # -- own records ----------------------------------------------------------
 

@@ -414,6 +414,21 @@ class HubConfig(_Settings):
     feed_build_interval_s: int = setting(
         "LIANFANG_FEED_BUILD_INTERVAL_S", integer(1), 60,
         "seconds between scheduled feed builds")
+    webhook_interval_s: int = setting(
+        "LIANFANG_WEBHOOK_INTERVAL_S", integer(1), 10,
+        "seconds between runs of the webhook delivery job")
+    webhook_timeout_s: int = setting(
+        "LIANFANG_WEBHOOK_TIMEOUT_S", integer(1, 60), 5,
+        "connect and read timeout of one webhook POST")
+    webhook_max_attempts: int = setting(
+        "LIANFANG_WEBHOOK_MAX_ATTEMPTS", integer(1, 30), 8,
+        "attempts before a webhook delivery is marked `failed`")
+    webhook_backoff_s: int = setting(
+        "LIANFANG_WEBHOOK_BACKOFF_S", integer(1), 30,
+        "wait before the 2nd attempt; doubled after each further failure")
+    webhook_allow_loopback_http: bool = setting(
+        "LIANFANG_WEBHOOK_ALLOW_LOOPBACK_HTTP", BOOL, False,
+        "accept `http://127.0.0.1`/`localhost` webhook URLs (tests, local development only)")
     max_body_bytes: int = setting(
         "LIANFANG_MAX_BODY_BYTES", integer(1024), 8 * MIB,
         "larger request bodies get 413 `body_too_large`")

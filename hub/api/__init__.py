@@ -17,6 +17,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("hub.api.admin_members", "bp"),
     ("hub.api.members", "bp"),
     ("hub.api.reader_tokens", "bp"),
+    ("hub.api.webhooks", "bp"),
     ("hub.api.consortium", "bp"),
     ("hub.api.reports", "bp"),
     ("hub.api.own_reports", "bp"),

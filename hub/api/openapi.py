@@ -50,6 +50,7 @@ from hub.errors import ApiError
 from hub.limits import MAX_BATCH_REPORTS, MAX_PATH_INT, MAX_PATH_PARAM_CHARS
 from schemas import membership as ms
 from schemas import reports as rs
+from schemas import webhooks as wh
 from schemas.enums import Feed
 from schemas.signing import HEADER_MEMBER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 
@@ -198,6 +199,21 @@ OPERATIONS: tuple[Operation, ...] = (
               "Revoke one of the member's reader tokens", "members",
               {200: out.ReaderTokenSchema}, errors=(404,),
               path_params={"token_id": _str_param()}),
+    Operation("post", "/v1/webhooks", "webhooks.register", Auth.MEMBER,
+              "Register an https:// endpoint for signed events (the secret is shown once; "
+              "at most 5 a member)", "members",
+              {201: out.WebhookCreatedSchema}, body=wh.WebhookCreateSchema, errors=(409,)),
+    Operation("get", "/v1/webhooks", "webhooks.list_webhooks", Auth.MEMBER,
+              "The member's webhooks (never the secrets)", "members",
+              {200: out.WebhookListSchema}),
+    Operation("delete", "/v1/webhooks/{webhook_id}", "webhooks.delete", Auth.MEMBER,
+              "Delete one of the member's webhooks and its queued events", "members",
+              {200: out.WebhookSchema}, errors=(404,),
+              path_params={"webhook_id": _str_param()}),
+    Operation("get", "/v1/webhooks/{webhook_id}/deliveries", "webhooks.deliveries", Auth.MEMBER,
+              "The delivery log of one webhook, newest 100 first", "members",
+              {200: out.WebhookDeliveryListSchema}, errors=(404,),
+              path_params={"webhook_id": _str_param()}),
     Operation("get", "/v1/consortium-key", "consortium.consortium_key", Auth.READER,
               "The HMAC keys indicators are hashed with, newest epoch first", "members",
               {200: out.ConsortiumKeySchema}, errors=(503,)),

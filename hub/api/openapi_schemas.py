@@ -86,6 +86,39 @@ class ReaderTokenListSchema(Schema):
     items = fields.List(fields.Nested(ReaderTokenSchema), required=True)
 
 
+class WebhookSchema(Schema):
+    id = fields.String(required=True)
+    url = fields.String(required=True)
+    created_at = _time()
+
+
+class WebhookCreatedSchema(WebhookSchema):
+    secret = fields.String(required=True, metadata={
+        "description": "shown once: the HMAC-SHA256 key that verifies this webhook's events"})
+
+
+class WebhookListSchema(Schema):
+    items = fields.List(fields.Nested(WebhookSchema), required=True)
+
+
+class WebhookDeliverySchema(Schema):
+    id = fields.Integer(required=True)
+    webhook_id = fields.String(required=True)
+    event = fields.String(required=True, metadata={
+        "description": "listing.tier_changed, dispute.decided or member.weight_changed"})
+    state = fields.String(required=True, metadata={"description": "pending, delivered or failed"})
+    attempts = fields.Integer(required=True)
+    last_status = fields.Integer(required=True, allow_none=True)
+    last_error = fields.String(required=True, allow_none=True)
+    created_at = _time()
+    next_attempt_at = _time(allow_none=True)
+    delivered_at = _time(allow_none=True)
+
+
+class WebhookDeliveryListSchema(Schema):
+    items = fields.List(fields.Nested(WebhookDeliverySchema), required=True)
+
+
 class ConsortiumKeyEntrySchema(Schema):
     epoch = fields.Integer(required=True)
     scheme = fields.String(required=True, metadata={"description": "how `key` hashes phones"})
@@ -306,4 +339,9 @@ __all__ = [
     "ReaderTokenSchema",
     "ReportAnswerSchema",
     "RetractAnswerSchema",
+    "WebhookCreatedSchema",
+    "WebhookDeliveryListSchema",
+    "WebhookDeliverySchema",
+    "WebhookListSchema",
+    "WebhookSchema",
 ]

@@ -133,4 +133,5 @@ from hub.console import (  # noqa: E402,F401
     views_groups,
     views_members,
     views_quotas,
+    views_webhooks,
 )

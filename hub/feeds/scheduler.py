@@ -1,6 +1,8 @@
 """The hub's one scheduler: the feed build every `LIANFANG_FEED_BUILD_INTERVAL_S`,
 the retention purge every `LIANFANG_PURGE_INTERVAL_S` (`hub.services.retention`) and
-the merge consumer (`MergeConsumer`, `hub.services.merge_queue`).
+the merge consumer (`MergeConsumer`, `hub.services.merge_queue`) and
+member webhook delivery every `LIANFANG_WEBHOOK_INTERVAL_S` (`hub.services.webhooks`;
+each due event is claimed by compare-and-set, so workers never post one twice at once).
 
 `create_app` calls `start(app)` when `config.scheduler` is on (the default for
 `serve`; tests turn it off). Every gunicorn worker may run it: the DB lease in
@@ -28,6 +30,7 @@ from hub.feeds.builder import build_feeds, sync_manifests
 from hub.services import merge_queue
 from hub.services.retention import purge
 from schemas.timefmt import utcnow
+from hub.services.webhooks import deliver_due
 
 log = logging.getLogger("hub.feeds")
 _EXTENSION = "lianfang_feed_scheduler"
@@ -143,6 +146,14 @@ def run_purge(app: Flask) -> None:
         log.exception("scheduled retention purge failed; it runs again next interval")
 
 
+def run_webhooks(app: Flask) -> None:
+    """One scheduled webhook delivery pass; errors are logged, the events stay queued."""
+    try:
+        deliver_due(app, get_config(app))
+    except Exception:  # noqa: BLE001 - a failed pass must not kill the schedule
+        log.exception("scheduled webhook delivery failed; pending events retry next interval")
+
+
 def start(app: Flask) -> BackgroundScheduler:
     """Repair manifests left behind by a crash, then build on an interval."""
     try:
@@ -160,6 +171,10 @@ def start(app: Flask) -> BackgroundScheduler:
     scheduler.add_job(
         run_purge, "interval", args=[app], id="retention-purge", max_instances=1, coalesce=True,
         seconds=get_config(app).retention.interval_s,
+    )
+    scheduler.add_job(
+        run_webhooks, "interval", args=[app], id="webhook-delivery", max_instances=1,
+        coalesce=True, seconds=get_config(app).webhook_interval_s,
     )
     scheduler.start()
     app.extensions[_EXTENSION] = scheduler

@@ -19,6 +19,7 @@ from hub.models.nonce import SeenNonce
 from hub.models.quota import QuotaUsage
 from hub.models.report import MemberStanding, PendingMerge, Report, ReportBatch
 from hub.models.tokens import AdminToken, ReaderToken
+from hub.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "AllowlistConflictDecision",
@@ -51,4 +52,6 @@ __all__ = [
     "ReaderToken",
     "SeenNonce",
     "UTCDateTime",
+    "Webhook",
+    "WebhookDelivery",
 ]

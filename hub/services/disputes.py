@@ -23,7 +23,7 @@ from hub.models.dispute import Dispute
 from hub.models.indicator import Indicator
 from hub.models.member import Member
 from hub.models.report import MemberStanding, Report
-from hub.services import audit
+from hub.services import audit, webhooks
 from hub.services.consortium_keys import epoch_states
 from hub.services.indicators import find_indicator, require_indicators
 from hub.services.listings import mark_member_listings
@@ -290,7 +290,28 @@ def resolve(
     )
     indicator = session.get(Indicator, dispute.indicator_id)
     assert indicator is not None
+    _emit_decision(session, dispute, indicator, penalised, now)
     return dispute_view(dispute, indicator)
+
+
+def _emit_decision(
+    session: Session, dispute: Dispute, indicator: Indicator, penalised: list[str], now: datetime
+) -> None:
+    """Webhook events in the decision's transaction: the opener and every member that
+    reported the indicator learn the outcome; penalised members their new weight."""
+    concerned = set(session.scalars(
+        select(Report.member_id).where(Report.indicator_id == indicator.id).distinct()
+    ))
+    if dispute.opened_by_member is not None:
+        concerned.add(dispute.opened_by_member)
+    data = {"dispute_id": dispute.id, "state": dispute.state, "kind": indicator.kind,
+            "value": indicator.value}
+    events = [(member, webhooks.EVENT_DISPUTE, data) for member in sorted(concerned)]
+    for member_id in penalised:
+        standing = session.get(MemberStanding, member_id)
+        weight = standing.weight if standing is not None else 1.0
+        events.append((member_id, webhooks.EVENT_WEIGHT, {"weight": weight}))
+    webhooks.emit(session, events, now)
 
 
 def _lower_dispute_standing(session: Session, member_id: str, now: datetime) -> None:

@@ -31,6 +31,7 @@ from hub.models.indicator import Indicator
 from hub.models.listing import Listing
 from hub.models.member import Member
 from hub.models.report import MemberStanding, Report
+from hub.services import webhooks
 from hub.services.consortium_keys import epoch_states
 from hub.services.merge import MergePolicy, MergeResult, merge
 from schemas.enums import USABLE_EPOCH_STATES, DisputeState, IndicatorKind, MemberState
@@ -199,6 +200,7 @@ def _recompute_chunk(
     changes: list[dict[str, Any]] = []
     no_reports: list[_StoredReport] = []
     settled: list[int] = []  # conflicts that ended: an admin's `keep` on them lapses
+    tiers: list[tuple[str, str, str | None, str, list[str]]] = []  # for member webhooks
     results = {
         indicator_id: merge(
             views.get(indicator_id, no_reports),
@@ -226,6 +228,10 @@ def _recompute_chunk(
         new_feed = journal.phone_feed(kind, result.tier, result.allowlisted, held)
         new_feed = new_feed if publishable else None
         old = existing.get(indicator_id)
+        old_tier = None if old is None else old[1]
+        if old_tier != result.tier and (old_tier is not None or result.tier != "none"):
+            reporters = [v.member_id for v in views.get(indicator_id, no_reports)]
+            tiers.append((kind, value, old_tier, result.tier, reporters))
         if old is None:
             old_feed = None
             inserts.append({"indicator_id": indicator_id, "updated_at": now, **values})
@@ -248,6 +254,8 @@ def _recompute_chunk(
         )
         bulk_write(session, stmt, updates)
     journal.write(session, changes)
+    if tiers:  # one SELECT of webhooks, one bulk INSERT of outbox rows per chunk
+        webhooks.emit(session, webhooks.tier_events(tiers), now)
     if settled:
         decisions_t = AllowlistConflictDecision.__table__
         connection.execute(

@@ -49,7 +49,7 @@ from hub.feeds.settings import ALL_FEEDS, FeedSettings
 from hub.models.nonce import SeenNonce
 from hub.models.report import Report, ReportBatch
 from hub.models.tokens import AdminToken
-from hub.services import audit, groups, merge_queue
+from hub.services import audit, groups, merge_queue, webhooks
 from hub.services.merge import MergePolicy
 from hub.services.remerge import recompute
 from schemas.timefmt import utcnow
@@ -94,6 +94,7 @@ class PurgeResult:
     idempotency_keys: int = 0
     batch_bodies: int = 0
     feed_changes: int = 0
+    webhook_deliveries: int = 0
     artifacts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -103,7 +104,7 @@ class PurgeResult:
     def total(self) -> int:
         return (
             self.reports + self.cases + self.nonces + self.admin_tokens + self.feed_changes
-            + self.artifacts
+            + self.webhook_deliveries + self.artifacts
         )
 
 
@@ -177,6 +178,8 @@ def purge_database(
         result.feed_changes = _count(
             journal.delete_consumed(session, watermark, journal_cutoff)
         )
+    # the webhook delivery log is kept as long as the feed journal, pending events always
+    result.webhook_deliveries = webhooks.purge_finished(session, journal_cutoff)
     details = result.as_dict()
     details.pop("busy")
     details.pop("artifacts")

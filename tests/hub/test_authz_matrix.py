@@ -45,6 +45,7 @@ EXPECTED: dict[Auth, dict[str, int | str]] = {
 PATH_SAMPLES: dict[str, Callable[[dict[str, str]], str]] = {
     "member_id": lambda ctx: ctx["target_member"],
     "token_id": lambda ctx: "rdt_" + "0" * 16,
+    "webhook_id": lambda ctx: "whk_" + "0" * 16,
     "value": lambda ctx: secrets.token_hex(32),
     "name": lambda ctx: "0" * 64 + ".lfa",
     "dispute_id": lambda ctx: "1",

@@ -228,7 +228,7 @@ def test_scheduler_runs_the_purge_next_to_the_feed_build(hub_app, db_url: str) -
                       "feed_build_interval_s": 3600, "purge_interval_s": 60})
     try:
         jobs = {job.id: job for job in app.extensions["lianfang_feed_scheduler"].get_jobs()}
-        assert set(jobs) == {"feed-build", "retention-purge"}
+        assert set(jobs) == {"feed-build", "retention-purge", "webhook-delivery"}
         assert jobs["retention-purge"].trigger.interval == timedelta(seconds=60)
         scheduler.run_purge(app)  # what the job calls
         assert _last_audit(app).action == "retention.purge"
