@@ -16,6 +16,9 @@ import click
 from flask import Flask
 
 from hub.cli import main, pass_app
+from hub.db import get_db
+from hub.services.exports import csv_export, misp_warninglist, write_misp_feed
+from schemas.timefmt import utcnow
 
 
 def _write(dest: str, text: str) -> None:
@@ -30,9 +33,6 @@ def _write(dest: str, text: str) -> None:
 @pass_app
 def export_misp(app: Flask, dest: Path) -> None:
     """Write a MISP feed (manifest.json + one event per list) of the block and warn lists."""
-    from hub.db import get_db
-    from hub.services.exports import write_misp_feed
-    from schemas.timefmt import utcnow
 
     with get_db(app).new_session() as session:
         counts = write_misp_feed(session, dest, utcnow())
@@ -44,9 +44,6 @@ def export_misp(app: Flask, dest: Path) -> None:
 @pass_app
 def export_warninglist(app: Flask, dest: str) -> None:
     """Write the phone allowlist as a MISP warninglist JSON (DEST '-' is standard output)."""
-    from hub.db import get_db
-    from hub.services.exports import misp_warninglist
-    from schemas.timefmt import utcnow
 
     with get_db(app).new_session() as session:
         _write(dest, json.dumps(misp_warninglist(session, utcnow()), indent=1) + "\n")
@@ -57,8 +54,6 @@ def export_warninglist(app: Flask, dest: str) -> None:
 @pass_app
 def export_csv(app: Flask, dest: str) -> None:
     """Write the phone block, warn and allow lists as CSV (tokens only; '-' is stdout)."""
-    from hub.db import get_db
-    from hub.services.exports import csv_export
 
     with get_db(app).new_session() as session:
         _write(dest, csv_export(session))
