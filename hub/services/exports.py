@@ -78,7 +78,8 @@ EXTENSION_DEFINITION: dict[str, Any] = {
         "the indicator pattern names x-lianfang-phone-token:value. Only members holding "
         "the consortium key can compute tokens; the hub never publishes numbers."
     ),
-    "schema": "https://lianfang.example/docs/MEMBERS.md#stix-21--taxii-21",
+    "schema": "https://lianfang.example/docs/MEMBERS.md"
+              "#stix-21--taxii-21-and-misp-for-your-threat-intel-platform",
     "version": "1.0.0",
     "extension_types": ["property-extension"],
 }

@@ -148,6 +148,31 @@ def test_bad_paging_parameters_name_the_field(live_hub: Any, params: dict[str, s
         assert field in answer.json()["error"]["fields"]
 
 
+def test_minting_an_unknown_scope_names_the_field(live_hub: Any) -> None:
+    member = live_hub.new_member()
+    for scope in ("admin", "", 7, None):
+        answer = signed(live_hub, member, "POST", "/v1/reader-tokens", {"scope": scope})
+        assert answer.status_code == 422 and "scope" in answer.json()["error"]["fields"]
+
+
+def test_any_page_size_pages_through_everything_once(live_hub: Any) -> None:
+    seed_lists(live_hub, blocked=5, warned=0, allowed=0)
+    member = live_hub.new_member()
+    _, token = taxii_token(live_hub, member)
+    block = _collections(live_hub, member[0], token)["Lianfang phone-block"]
+    whole = [o["id"] for o in block.get_manifest(limit=5000)["objects"]]
+    assert len(whole) == 7
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(limit=st.integers(min_value=1, max_value=8))
+    def pages(limit: int) -> None:
+        seen = [o["id"] for page in as_pages(block.get_manifest, per_request=limit)
+                for o in page.get("objects", [])]
+        assert seen == whole
+
+    pages()
+
+
 def test_unknown_collection_is_404(live_hub: Any) -> None:
     member = live_hub.new_member()
     _, token = taxii_token(live_hub, member)
