@@ -159,9 +159,10 @@ def _rows(
     if after is not None:
         stmt = stmt.where(or_(
             Listing.updated_at > after.at,
-            and_(Listing.updated_at == after.at, Indicator.id > after.seq),
+            and_(Listing.updated_at == after.at, Listing.indicator_id > after.seq),
         ))
-    stmt = stmt.order_by(Listing.updated_at, Indicator.id)
+    # Listing's own columns, in the order of `ix_listings_updated_at` (migration 0010).
+    stmt = stmt.order_by(Listing.updated_at, Listing.indicator_id)
     if limit is not None:
         stmt = stmt.limit(limit)
     return [(ind, lst) for ind, lst in session.execute(stmt)]
