@@ -106,6 +106,15 @@ def _collection_info(collection_id: str, feed: Feed) -> dict[str, Any]:
     }
 
 
+@bp.errorhandler(ApiError)
+def _taxii_error(err: ApiError) -> Response:
+    """A TAXII 2.1 error message (`title`, `description`, `http_status`) that also
+    carries the hub's own `error` object, so the field names reach either kind of client."""
+    body = {"title": err.code, "description": err.message, "http_status": str(err.status),
+            **err.to_dict()}
+    return _taxii(body, status=err.status, headers=err.headers)
+
+
 @bp.before_request
 def _authenticate() -> None:
     authenticate_taxii()

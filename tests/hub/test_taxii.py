@@ -145,6 +145,8 @@ def test_bad_paging_parameters_name_the_field(live_hub: Any, params: dict[str, s
             f"{live_hub.url}/taxii2/lianfang/collections/{collection.id}/{endpoint}/",
             params=params, auth=(member[0], token), timeout=30)
         assert answer.status_code == 422, answer.text
+        assert answer.headers["Content-Type"] == TAXII
+        assert answer.json()["http_status"] == "422" and answer.json()["title"]
         assert field in answer.json()["error"]["fields"]
 
 
