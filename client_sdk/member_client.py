@@ -259,9 +259,16 @@ class MemberClient:
         """A bearer token for this member's call screeners (feeds only)."""
         return str(self.create_reader_token(label)["token"])
 
-    def create_reader_token(self, label: str | None = None) -> dict[str, Any]:
-        """`mint_reader_token` with the token's record (id, label, created_at) as well."""
+    def create_reader_token(self, label: str | None = None, scope: str = "reader"
+                            ) -> dict[str, Any]:
+        """`mint_reader_token` with the token's record (id, label, scope, created_at).
+
+        `scope="taxii"` mints an `lft_` token for the member's threat-intel platform
+        (TAXII 2.1 at `/taxii2/` only; docs/MEMBERS.md); a screener's token cannot read TAXII.
+        """
         body: dict[str, Any] = {} if label is None else {"label": label}
+        if scope != "reader":
+            body["scope"] = scope
         return self._request("POST", "/v1/reader-tokens", body, idempotent=False)
 
     def reader_tokens(self) -> list[dict[str, Any]]:

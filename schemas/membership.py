@@ -115,9 +115,14 @@ class MemberListQuerySchema(Schema):
 
 
 class ReaderTokenCreateSchema(Schema):
-    """`POST /v1/reader-tokens`: an optional label such as the screener's host name."""
+    """`POST /v1/reader-tokens`: an optional label such as the screener's host name.
+
+    `scope` `taxii` mints a token for the member's threat-intel platform: it reads
+    the TAXII collections only, and a screener's reader token cannot read TAXII.
+    """
 
     label = _text(100, required=False, load_default=None, allow_none=True)
+    scope = fields.String(load_default="reader", validate=validate.OneOf(["reader", "taxii"]))
 
 
 class AdminLoginSchema(Schema):

@@ -17,7 +17,7 @@ from client_sdk.cli.common import (
 
 @click.group()
 def tokens() -> None:
-    """Reader tokens for call screeners (feeds only): list, mint, revoke."""
+    """Reader tokens for call screeners (feeds only) and TAXII tokens: list, mint, revoke."""
 
 
 @tokens.command("list")
@@ -27,7 +27,8 @@ def tokens() -> None:
 def list_tokens(hub_url: str, key_path: Path, member_id: str, output: str) -> None:
     """This member's reader tokens, revoked ones included (never the secrets)."""
     items = member_client(hub_url, key_path, member_id).reader_tokens()
-    lines = [f"{t['id']}  {t.get('label') or '-'}  created={t['created_at']}  "
+    lines = [f"{t['id']}  {t.get('scope', 'reader')}  {t.get('label') or '-'}  "
+             f"created={t['created_at']}  "
              + (f"revoked={t['revoked_at']}" if t.get("revoked_at") else "active")
              for t in items]
     emit(output, {"items": items}, lines or ["no reader tokens"])
@@ -35,12 +36,17 @@ def list_tokens(hub_url: str, key_path: Path, member_id: str, output: str) -> No
 
 @tokens.command("mint")
 @click.option("--label", help="What the token is for (shown in the token list).")
+@click.option("--scope", type=click.Choice(["reader", "taxii"]), default="reader",
+              show_default=True,
+              help="reader: a call screener's feed token; taxii: your threat-intel "
+                   "platform's TAXII 2.1 token (HTTP Basic password).")
 @member_options
 @output_option
 @one_line_errors
-def mint(label: str | None, hub_url: str, key_path: Path, member_id: str, output: str) -> None:
-    """Mint a reader token; prints it once on stdout (store it as a secret)."""
-    record = member_client(hub_url, key_path, member_id).create_reader_token(label)
+def mint(label: str | None, scope: str, hub_url: str, key_path: Path, member_id: str,
+         output: str) -> None:
+    """Mint a reader (or TAXII) token; prints it once on stdout (store it as a secret)."""
+    record = member_client(hub_url, key_path, member_id).create_reader_token(label, scope)
     if output == "json":
         emit(output, record)
         return

@@ -28,6 +28,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("hub.api.admin_lists", "bp"),
     ("hub.api.feeds", "bp"),
     ("hub.api.audit", "bp"),
+    ("hub.api.taxii", "bp"),
     ("hub.api.openapi", "bp"),
     ("hub.console", "bp"),
 ]

@@ -74,6 +74,9 @@ class MemberSelfSchema(MemberSchema):
 class ReaderTokenSchema(Schema):
     id = fields.String(required=True)
     label = fields.String(required=True, allow_none=True)
+    scope = fields.String(required=True, metadata={
+        "description": "`reader` (a screener's `lfr_` token) or `taxii` (an `lft_` token "
+                       "that reads /taxii2/ only)"})
     created_at = _time()
     revoked_at = _time(allow_none=True)
 

@@ -20,9 +20,12 @@ _CREATE = ReaderTokenCreateSchema()
 def mint() -> ResponseReturnValue:
     data = load_body(_CREATE, required=False)
     session = db.session()
-    row, token = tokens.mint_reader_token(session, g.member, data.get("label"))
+    row, token = tokens.mint_reader_token(
+        session, g.member, data.get("label"), data["scope"]
+    )
     session.flush()
-    audit.record(session, f"member:{g.member.id}", "reader_token.mint", row.id, {})
+    audit.record(session, f"member:{g.member.id}", "reader_token.mint", row.id,
+                 {"scope": data["scope"]})
     session.commit()
     body = tokens.reader_token_to_dict(row)
     body["token"] = token

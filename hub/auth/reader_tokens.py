@@ -26,7 +26,7 @@ from schemas.enums import PHONE_FEEDS, Feed
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-__all__ = ["authenticate_reader", "bearer_token", "require_feed_scope",
+__all__ = ["authenticate_reader", "authenticate_taxii", "bearer_token", "require_feed_scope",
            "require_reader_or_member", "require_signed_member"]
 
 READER_FEEDS = frozenset(PHONE_FEEDS)
@@ -79,3 +79,24 @@ def require_reader_or_member(fn: F) -> F:
         return fn(*args, **kwargs)
 
     return cast(F, wrapper)
+
+
+def authenticate_taxii() -> None:
+    """Set `g.member` from a member's TAXII token (`scope: taxii`, `lft_…`).
+
+    TAXII clients (taxii2-client, OpenCTI, MISP) send HTTP Basic, so the token is
+    accepted as the Basic password (any user name, e.g. the member id) or as a
+    Bearer token. A screener's `lfr_` reader token is refused: one extracted from
+    a device must not open a bulk, paged read of the lists with their scores.
+    """
+    token = bearer_token()
+    if token is None and request.authorization is not None:
+        token = request.authorization.password or None
+    if token is None:
+        raise ApiError(401, "missing_token",
+                       "send a TAXII token (scope taxii) as the HTTP Basic password "
+                       "or as 'Authorization: Bearer lft_…'",
+                       headers={"WWW-Authenticate": 'Basic realm="lianfang-taxii"'})
+    row, member = reader_token_lookup(db.session(), token, scope="taxii")
+    g.member, g.reader_token = member, row
+    check_reader(row.id, member.id)

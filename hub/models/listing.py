@@ -45,4 +45,6 @@ class Listing(Base):
         Index("ix_listings_next_review_at", "next_review_at"),
         Index("ix_listings_allowlisted", "allowlisted"),
         Index("ix_listings_lone_member", "lone_member"),
+        # TAXII/MISP export paging order (hub/services/exports.py; migration 0010).
+        Index("ix_listings_updated_at", "updated_at", "indicator_id"),
     )

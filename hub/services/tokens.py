@@ -23,6 +23,12 @@ from schemas.timefmt import format_time, utcnow
 
 ADMIN_PREFIX = "lfa_"
 READER_PREFIX = "lfr_"
+TAXII_PREFIX = "lft_"
+"""A member's TAXII token (`scope: taxii`): reads TAXII only, never a screener's endpoints.
+
+It lives in `reader_tokens` with an id starting `txk_`; the raw token's prefix is
+part of what is hashed, so an `lft_` token can never be presented as `lfr_`."""
+SCOPE_ID_PREFIX = {"reader": "rdt_", "taxii": "txk_"}
 TOKEN_RANDOM_BYTES = 32
 MAX_TOKEN_LEN = 100
 
@@ -82,12 +88,12 @@ def revoke_admin_token(session: Session, token: str) -> bool:
 
 
 def mint_reader_token(
-    session: Session, member: Member, label: str | None
+    session: Session, member: Member, label: str | None, scope: str = "reader"
 ) -> tuple[ReaderToken, str]:
-    """Create a reader token for `member`; returns the row and the raw token (shown once)."""
-    token = new_token(READER_PREFIX)
+    """Create a reader (or `taxii`) token for `member`; the row and the raw token (shown once)."""
+    token = new_token(TAXII_PREFIX if scope == "taxii" else READER_PREFIX)
     row = ReaderToken(
-        id="rdt_" + secrets.token_hex(8),
+        id=SCOPE_ID_PREFIX[scope] + secrets.token_hex(8),
         member_id=member.id,
         token_hash=token_hash(token),
         label=label,
@@ -97,15 +103,24 @@ def mint_reader_token(
     return row, token
 
 
-def reader_token_lookup(session: Session, token: str) -> tuple[ReaderToken, Member]:
-    """The live reader token and its member, or ApiError 401/403."""
-    if not token.startswith(READER_PREFIX) or len(token) > MAX_TOKEN_LEN:
-        raise ApiError(401, "invalid_token", "the bearer token is not a valid reader token")
+def token_scope(row: ReaderToken) -> str:
+    """`taxii` for a TAXII token, `reader` for a screener's reader token."""
+    return "taxii" if row.id.startswith(SCOPE_ID_PREFIX["taxii"]) else "reader"
+
+
+def reader_token_lookup(
+    session: Session, token: str, scope: str = "reader"
+) -> tuple[ReaderToken, Member]:
+    """The live token of `scope` and its member, or ApiError 401/403."""
+    prefix = TAXII_PREFIX if scope == "taxii" else READER_PREFIX
+    if not token.startswith(prefix) or len(token) > MAX_TOKEN_LEN:
+        raise ApiError(401, "invalid_token", f"the bearer token is not a valid {scope} token")
     row = session.scalars(
         select(ReaderToken).where(ReaderToken.token_hash == token_hash(token))
     ).first()
-    if row is None or row.revoked_at is not None or not _matches(token, row.token_hash):
-        raise ApiError(401, "invalid_token", "the reader token is unknown or revoked")
+    if (row is None or row.revoked_at is not None or not _matches(token, row.token_hash)
+            or token_scope(row) != scope):
+        raise ApiError(401, "invalid_token", f"the {scope} token is unknown or revoked")
     member = session.get(Member, row.member_id)
     if member is None:
         raise ApiError(401, "invalid_token", "the reader token is unknown or revoked")
@@ -140,6 +155,7 @@ def reader_token_to_dict(row: ReaderToken) -> dict[str, str | None]:
     return {
         "id": row.id,
         "label": row.label,
+        "scope": token_scope(row),
         "created_at": format_time(row.created_at),
         "revoked_at": format_time(row.revoked_at) if row.revoked_at else None,
     }

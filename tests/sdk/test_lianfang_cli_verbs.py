@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 import pytest
+import requests
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from client_sdk.cli import cli, load_private_key
@@ -242,6 +243,19 @@ def test_tokens_list_mint_revoke(live_hub: Any, bank: Bank, root_key: str,
     assert [v for k, v in revoked_at.items() if k != minted["id"]] == [None]
     missing = run("tokens", "revoke", "rt_nope", env=bank.env)
     assert missing.exit_code == 2 and "404" in missing.stderr
+
+
+def test_tokens_mint_taxii_scope_reads_taxii_not_feeds(live_hub: Any, bank: Bank) -> None:
+    code, minted = run_json("tokens", "mint", "--scope", "taxii", "--label", "opencti",
+                            env=bank.env)
+    assert code == 0 and minted["scope"] == "taxii" and minted["token"].startswith("lft_")
+    assert f"{minted['id']}  taxii  opencti" in run("tokens", "list", env=bank.env).stdout
+    auth = (bank.member_id, minted["token"])
+    assert requests.get(live_hub.url + "/taxii2/", auth=auth, timeout=30).status_code == 200
+    feeds = requests.get(live_hub.url + "/v1/consortium-key", timeout=30,
+                         headers={"Authorization": f"Bearer {minted['token']}"})
+    assert feeds.status_code == 401
+    assert run("tokens", "mint", "--scope", "admin", env=bank.env).exit_code == 2
 
 
 def _key(bank: Bank) -> Any:
