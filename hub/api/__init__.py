@@ -18,6 +18,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("hub.api.members", "bp"),
     ("hub.api.reader_tokens", "bp"),
     ("hub.api.consortium", "bp"),
+    ("hub.api.oprf", "bp"),
     ("hub.api.reports", "bp"),
     ("hub.api.own_reports", "bp"),
     ("hub.api.cases", "bp"),

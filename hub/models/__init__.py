@@ -16,6 +16,7 @@ from hub.models.indicator import Indicator
 from hub.models.listing import Listing
 from hub.models.member import Member
 from hub.models.nonce import SeenNonce
+from hub.models.oprf import OprfKey
 from hub.models.quota import QuotaUsage
 from hub.models.report import MemberStanding, Report, ReportBatch
 from hub.models.tokens import AdminToken, ReaderToken
@@ -36,6 +37,7 @@ __all__ = [
     "Indicator",
     "Listing",
     "MemberStanding",
+    "OprfKey",
     "Report",
     "ReportBatch",
     "QuotaUsage",
