@@ -99,6 +99,9 @@ class ObliviousHasher:
         self._cache: dict[tuple[int, str, str], str] = {}
         self._lock = threading.Lock()
         self.current_epoch: int | None = None
+        self.last_failure: str | None = None
+        """Why the last evaluation gave nothing (`oprf_quota`, `oprf_offline`,
+        `oprf_unverified`), None after a success: what a screener verdict reports."""
 
     # ------------------------------------------------------------ public keys
     def refresh_keys(self) -> int:
@@ -135,6 +138,25 @@ class ObliviousHasher:
             return None
         with self._lock:
             return self._cache.get((self.current_epoch, kind, canonical))
+
+    def phone_keys(self, e164: str) -> list[int]:
+        """The 64-bit phone feed key of `e164` (the value's first 8 bytes), or [] when
+        the hub cannot evaluate it now; never raises (it runs on the call path)."""
+        value = self.cached("phone", e164)
+        if value is None:
+            try:
+                value = self.values("phone", [e164]).values[e164]
+            except OprfQuotaError:
+                self.last_failure = "oprf_quota"
+                return []
+            except OprfProofError:
+                self.last_failure = "oprf_unverified"
+                return []
+            except Exception:  # noqa: BLE001 - offline, or anything else: no verdict crash
+                self.last_failure = "oprf_offline"
+                return []
+            self.last_failure = None
+        return [int(value[:16], 16)]
 
     def values(self, kind: str, raw_values: Sequence[str], region: str = "CN") -> OprfValues:
         """Normalise, then evaluate what is not cached (in batches the caller's bound
