@@ -456,6 +456,10 @@ class HubConfig(_Settings):
         "LIANFANG_CASE_MAX_GROUP_JOINS", integer(1), 3,
         "existing complaint groups one case may touch and still link; a case touching "
         "more links nothing (and merging any two needs two members' cases)")
+    reader_tokens_per_member: int = setting(
+        "LIANFANG_READER_TOKENS_PER_MEMBER", integer(1), 10_000,
+        "reader tokens a member may hold: live ones plus those revoked in the last day, "
+        "so revoking and re-minting cannot reset the per-token OPRF quota (issue 20)")
     metrics_access: str = setting(
         "LIANFANG_METRICS_ACCESS", METRICS_ACCESS, "off",
         "who may read `/metrics`: `off` (404), `token` (bearer) or `addresses`")

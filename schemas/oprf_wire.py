@@ -50,7 +50,14 @@ class BlindedElement(fields.Field):
 
 
 class OprfEvaluateSchema(Schema):
-    """`{"elements": [b64, …]}`; the per-caller bound is checked by the view."""
+    """`{"elements": [b64, …], "epoch": n?}`; the per-caller bound is checked by the view.
+
+    `epoch`, when given, must be the current one (409 otherwise): a client that
+    pinned an epoch never gets values of another one by surprise.
+    """
+
+    epoch = fields.Integer(load_default=None, allow_none=True, strict=True,
+                           validate=validate.Range(min=1, max=2**31 - 1))
 
     elements = fields.List(
         BlindedElement(), required=True,

@@ -45,6 +45,9 @@ def evaluate() -> ResponseReturnValue:
     session = db.session()
     epoch, server = oprf_keys.current_oprf_key(session, config_wrapping_key(get_config()))
     session.commit()  # the epoch's key, when this request created it
+    if data["epoch"] is not None and data["epoch"] != epoch:
+        raise ApiError(409, "epoch_not_current",
+                       f"epoch {data['epoch']} is not the current OPRF epoch ({epoch})")
     evaluated, proof = server.blind_evaluate_batch(elements)
     response = jsonify({
         "epoch": epoch,

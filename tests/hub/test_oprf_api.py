@@ -250,3 +250,31 @@ def test_oprf_keys_are_sealed_and_bound_to_their_epoch(screener: tuple[Any, Any,
         assert unseal(wrap, old.nonce, old.ciphertext, oprf_keys.oprf_aad(epoch)) == key
         with pytest.raises(InvalidTag):  # a ciphertext moved to another epoch never opens
             unseal(wrap, old.nonce, old.ciphertext, oprf_keys.oprf_aad(epoch + 1))
+
+
+def test_a_stale_epoch_is_refused_not_silently_replaced(screener: tuple[Any, Any, str]) -> None:
+    hub, _, token = screener
+    element = b64encode(VoprfClient(_public(hub, token)).blind(b"x").element)
+    epoch, _ = _hub_key(hub)
+    assert _post(hub, token, {"elements": [element], "epoch": epoch}).status_code == 200
+    stale = _post(hub, token, {"elements": [element], "epoch": epoch + 1})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "epoch_not_current"
+    bad = _post(hub, token, {"elements": [element], "epoch": "1"})
+    assert bad.status_code == 422 and "epoch" in bad.json()["error"]["fields"]
+
+
+def test_tokens_per_member_are_capped_and_churn_does_not_free_slots(db_url: str,
+                                                                   tmp_path: Path) -> None:
+    with serve_hub(db_url, tmp_path / "data", reader_tokens_per_member=2) as hub:
+        bank = _bank(hub)
+        first = bank.create_reader_token()
+        bank.create_reader_token()
+        with pytest.raises(Exception) as caught:
+            bank.create_reader_token()
+        assert getattr(caught.value, "status", None) == 409
+        assert getattr(caught.value, "code", None) == "token_limit"
+        bank.revoke_reader_token(first["id"])  # a revoked token holds its slot for a day
+        with pytest.raises(Exception) as again:
+            bank.create_reader_token()
+        assert getattr(again.value, "code", None) == "token_limit"
+        assert len(_bank(hub).mint_reader_token()) > 10  # another member has its own cap
