@@ -49,6 +49,7 @@ def evaluate() -> ResponseReturnValue:
         raise ApiError(409, "epoch_not_current",
                        f"epoch {data['epoch']} is not the current OPRF epoch ({epoch})")
     evaluated, proof = server.blind_evaluate_batch(elements)
+    g.oprf_evaluated = ("reader" if token is not None else "member", len(elements))  # metrics
     response = jsonify({
         "epoch": epoch,
         "public_key": b64encode(server.public_key),

@@ -278,3 +278,29 @@ def test_tokens_per_member_are_capped_and_churn_does_not_free_slots(db_url: str,
             bank.create_reader_token()
         assert getattr(again.value, "code", None) == "token_limit"
         assert len(_bank(hub).mint_reader_token()) > 10  # another member has its own cap
+
+
+def _metric(text: str, caller: str) -> float:
+    prefix = f'lianfang_oprf_evaluations_total{{caller="{caller}"}} '
+    return sum(float(line[len(prefix):]) for line in text.splitlines()
+               if line.startswith(prefix))
+
+
+def test_evaluations_are_counted_in_metrics_by_caller(db_url: str, tmp_path: Path) -> None:
+    with serve_hub(db_url, tmp_path / "data", metrics_access="addresses",
+                   metrics_allowed="127.0.0.1") as hub:
+        def read() -> str:
+            answer = requests.get(hub.url + "/metrics", timeout=30)
+            assert answer.status_code == 200
+            return answer.text
+
+        before = read()
+        bank = _bank(hub)
+        ObliviousHasher(hub.url, token=bank.mint_reader_token()).values(
+            "phone", ["13800138000", "13900139000"])
+        ObliviousHasher(hub.url, member_id=bank.member_id, private_key=bank._key).values(
+            "phone", [f"1370013{n:04d}" for n in range(5)])
+        after = read()
+        assert _metric(after, "reader") - _metric(before, "reader") == 2
+        assert _metric(after, "member") - _metric(before, "member") == 5
+        assert "13800138000" not in after
