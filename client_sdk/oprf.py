@@ -158,7 +158,8 @@ class ObliviousHasher:
             self.last_failure = None
         return [int(value[:16], 16)]
 
-    def values(self, kind: str, raw_values: Sequence[str], region: str = "CN") -> OprfValues:
+    def values(self, kind: str, raw_values: Sequence[str], region: str = "CN",
+               *, _retried: bool = False) -> OprfValues:
         """Normalise, then evaluate what is not cached (in batches the caller's bound
         allows); InvalidIndicator for a value that does not normalise."""
         canonical = [normalize(kind, raw, region) for raw in raw_values]
@@ -175,9 +176,12 @@ class ObliviousHasher:
         for start in range(0, len(missing), self._batch):
             chunk = missing[start:start + self._batch]
             got_epoch, got = self._evaluate(kind, chunk)
-            if got_epoch != epoch:  # the hub rotated: start over under the new epoch
+            if got_epoch != epoch:  # the hub rotated: start over once under the new epoch
+                if _retried:
+                    raise OprfProofError(f"the hub answered epoch {got_epoch}, its key "
+                                         f"document says {self.current_epoch}")
                 self.current_epoch = None
-                return self.values(kind, raw_values, region)
+                return self.values(kind, raw_values, region, _retried=True)
             out.update(got)
         return OprfValues(epoch, out)
 
@@ -197,6 +201,8 @@ class ObliviousHasher:
             raise OprfProofError(f"malformed OPRF answer ({type(exc).__name__})") from None
         if epoch not in self._pinned:
             self.refresh_keys()
+            if epoch not in self._pinned:  # never trust a key only the answer names
+                raise OprfProofError(f"epoch {epoch} is not in the hub's key document")
         self._pin(epoch, public_key)
         if len(evaluated) != len(blinded):
             raise OprfProofError("the hub answered a different number of elements")
