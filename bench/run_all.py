@@ -48,6 +48,7 @@ MODULES: dict[str, list[str]] = {
     "peers": ["bench_peers.py"],
     "serving": ["bench_serving.py"],
     "oprf": ["bench_oprf.py"],
+    "oprf_http": ["bench_oprf_http.py"],
     "audit": ["bench_audit.py"],
     "enumeration": ["bench_enumeration.py"],
     "campaigns": ["bench_campaigns.py"],
@@ -62,6 +63,7 @@ HEADINGS = {
     "ingest": "Ingest through the signed HTTP batch API",
     "serving": "Serving: conditional manifest polls",
     "oprf": "Oblivious hashing: RFC 9497 OPRF/VOPRF, ristretto255-SHA512 (issue 20)",
+    "oprf_http": "Oblivious hashing over HTTP: member batch and online screener (issue 20)",
     "enumeration": "What a leaked hashing key reveals: HMAC-SHA256 enumeration (issue 14)",
     "campaigns": "Complaint templates: keyed MinHash matching on a synthetic corpus (issue 17)",
     "groups": "Complaint cases: cost against the group size (issue 13 item 7)",
@@ -223,6 +225,13 @@ SECTION_NOTES = {
         "that rate; ID numbers are hashed under the identity key, which screeners no longer "
         "receive (issue 14), so the ID figures are what a *member's* leaked key costs. Rates "
         "are thread CPU time: multiply by the attacker's cores."),
+    "oprf_http": (
+        "The real hub (werkzeug, threaded, SQLite) on loopback with client and hub sharing "
+        "the same 2 cores, wall clock: a member's 10,000-number batch through "
+        "`ObliviousHasher` (one request, one proof), and `CallScreener.check` in OPRF mode "
+        "on numbers it has not seen (one blinded round trip with proof verification each). "
+        "Almost all of the batch time is the VOPRF arithmetic on both sides (blind, "
+        "evaluate + proof, verify + unblind), not HTTP."),
     "oprf": (
         "The cryptography alone (`schemas/oprf.py` on libsodium through pysodium), one "
         "thread, no HTTP or database: the hub endpoint adds those. Per-core rates come from "

@@ -47,6 +47,7 @@ from client_sdk.errors import (
 )
 from client_sdk.fetcher import Fetcher
 from client_sdk.keyset import KeySet
+from client_sdk.oprf import ObliviousHasher
 from client_sdk.publication import NEVER_FRESH, FeedView, Publication
 from client_sdk.store import FeedStore, StoredFeed, TrustStore
 from client_sdk.trust import (
@@ -170,7 +171,20 @@ class FeedClient:
         max_backoff_s: int = DEFAULT_MAX_BACKOFF_S,
         session: requests.Session | None = None,
         check_audit: bool = True,
+        hashing: str = "hmac",
     ) -> None:
+        if hashing not in ("hmac", "oprf"):
+            raise ValueError("hashing is 'hmac' (local consortium key) or 'oprf' (hub-evaluated)")
+        self.hashing = hashing
+        self.oblivious: ObliviousHasher | None = None
+        """OPRF mode (issue 20): the device never fetches or stores a consortium key;
+        each number is evaluated blinded by the hub (cached per number for the epoch)."""
+        if hashing == "oprf":
+            if token is None and member_id is None:
+                raise ValueError("OPRF mode needs a reader token or a member key")
+            self.oblivious = ObliviousHasher(
+                hub_url, token=token, member_id=None if token else member_id,
+                private_key=None if token else private_key, timeout_s=min(timeout_s, 5))
         self.feeds = tuple(str(f) for f in feeds)
         unknown = [f for f in self.feeds if f not in {x.value for x in Feed}]
         if unknown:
@@ -303,7 +317,7 @@ class FeedClient:
 
     def _ensure_consortium_keys(self, manifest: Mapping[str, Any]) -> None:
         epochs = manifest_epochs(manifest)
-        if not epochs:
+        if not epochs or self.hashing == "oprf":
             return
         try:
             check_consortium_keys(manifest, self._consortium)
@@ -527,9 +541,10 @@ class FeedClient:
             fresh_until[feed] = NEVER_FRESH if last is None else min(
                 expires_at, last + timedelta(seconds=self.stale_after_s))
         epochs = frozenset().union(*self._epochs.values())
-        hash_keys = [(e, self._consortium[e]) for e in sorted(epochs, reverse=True)
-                     if e in self._consortium]
-        return Publication.build(views.values(), hash_keys, fresh_until, previous)
+        hash_keys = [] if self.oblivious is not None else [
+            (e, self._consortium[e]) for e in sorted(epochs, reverse=True) if e in self._consortium]
+        return Publication.build(views.values(), hash_keys, fresh_until, previous,
+                                 self.oblivious)
 
     def _publish(self, feeds: Iterable[str], last_success: Mapping[str, datetime | None]) -> None:
         current = self.publication
@@ -614,6 +629,8 @@ class FeedClient:
     def close(self) -> None:
         self.stop()
         self._fetcher.close()
+        if self.oblivious is not None:
+            self.oblivious.close()
 
     def __enter__(self) -> FeedClient:
         return self

@@ -31,10 +31,11 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from client_sdk.oprf import ObliviousHasher
 from client_sdk.request_auth import idempotency_key_of, signed_headers_for_url
 from schemas.enums import IndicatorKind
 from schemas.fingerprint import keyed_simhash64
-from schemas.indicators import InvalidIndicator, hash_indicator, key_audience
+from schemas.indicators import InvalidIndicator, hash_indicator, key_audience, normalize
 from schemas.keys import MEMBER_KEY_ROTATION_CONTEXT, b64decode, b64encode
 from schemas.reports import MAX_BATCH_REPORTS, MAX_LOOKUP_VALUES
 from schemas.timefmt import format_time, utcnow
@@ -140,7 +141,15 @@ class MemberClient:
         timeout_s: float = 30,
         max_retries: int = 4,
         batch_size: int = MAX_BATCH_REPORTS,
+        hashing: str = "hmac",
     ) -> None:
+        if hashing not in ("hmac", "oprf"):
+            raise ValueError("hashing is 'hmac' (local consortium key) or 'oprf' (hub-evaluated)")
+        self.hashing = hashing
+        """`oprf` (issue 20): phone values come from the hub's batch OPRF evaluation
+        (member signature, up to 10,000 elements a request), for screeners that hold
+        no key. Identity kinds keep the identity HMAC key: a reader token could
+        otherwise enumerate ID numbers through the same endpoint."""
         if not 1 <= batch_size <= MAX_BATCH_REPORTS:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH_REPORTS}")
         self.hub_url = hub_url.rstrip("/")
@@ -155,6 +164,7 @@ class MemberClient:
         self._identity_epochs: dict[int, bytes] = {}
         self._current_epoch: int | None = None
         self._keys_loaded_at = 0.0
+        self._hasher: ObliviousHasher | None = None
 
     # -- membership ---------------------------------------------------------
 
@@ -390,7 +400,16 @@ class MemberClient:
         always a new batch, even with identical content.
         """
         call_nonce = secrets.token_hex(16)
-        epoch, key = self.consortium_key(kind)
+        if self.hashing == "oprf" and kind == "phone":
+            epoch, hashed = self._oblivious_values(kind, raw_values, region)
+        else:
+            epoch, key = self.consortium_key(kind)
+            hashed = {}
+            for index, raw in enumerate(raw_values):
+                try:
+                    hashed[index] = _hashed_value(kind, raw, key, region)
+                except (InvalidIndicator, ValueError, TypeError) as exc:
+                    hashed[index] = exc
         common: dict[str, Any] = {"kind": kind, "category": category, "confidence": confidence}
         common["key_epoch"] = epoch
         for name, moment in (
@@ -406,11 +425,10 @@ class MemberClient:
         errors: dict[int, str | dict[str, Any]] = {}
         items: list[dict[str, Any]] = []
         origin: list[int] = []
-        for index, raw in enumerate(raw_values):
-            try:
-                value = _hashed_value(kind, raw, key, region)
-            except (InvalidIndicator, ValueError, TypeError) as exc:
-                errors[index] = str(exc) or "invalid value"
+        for index in range(len(raw_values)):
+            value = hashed[index]
+            if isinstance(value, Exception):
+                errors[index] = str(value) or "invalid value"
                 continue
             items.append({**common, "value": value})
             origin.append(index)
@@ -452,6 +470,24 @@ class MemberClient:
                 )
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+    def _oblivious_values(self, kind: str, raw_values: Sequence[str], region: str
+                          ) -> tuple[int, dict[int, str | Exception]]:
+        """Per index the OPRF value, or the normalisation error (never sent)."""
+        if self._hasher is None:
+            self._hasher = ObliviousHasher(self.hub_url, member_id=self.member_id,
+                                           private_key=self._key, timeout_s=self.timeout_s)
+        out: dict[int, str | Exception] = {}
+        forms: dict[int, str] = {}
+        for index, raw in enumerate(raw_values):
+            try:
+                forms[index] = normalize(kind, raw, region)
+            except (InvalidIndicator, ValueError, TypeError) as exc:
+                out[index] = exc
+        got = self._hasher.values(kind, list(forms.values()), region)
+        for index, form in forms.items():
+            out[index] = got.values[form]
+        return got.epoch, out
 
     def _post_batch(self, batch: list[dict[str, Any]], call_nonce: str) -> dict[str, Any]:
         body = json.dumps({"reports": batch}, separators=(",", ":"), sort_keys=True).encode()

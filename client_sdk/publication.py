@@ -22,12 +22,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from client_sdk.keyset import KeySet
 from schemas.enums import Feed
+
+if TYPE_CHECKING:
+    from client_sdk.oprf import ObliviousHasher
 
 SCREENED_FEEDS: tuple[str, ...] = (
     Feed.PHONE_ALLOW.value, Feed.PHONE_BLOCK.value, Feed.PHONE_WARN.value,
@@ -144,6 +147,9 @@ class Publication:
     """A pre-keyed HMAC-SHA256 per entry of `hash_keys`: a check only copies it."""
     stale_from: float = field(repr=False)
     """POSIX time from which a screened feed that has a view is stale."""
+    oblivious: ObliviousHasher | None = field(default=None, repr=False)
+    """OPRF mode (issue 20): phone keys come from the hub's oblivious evaluation, and
+    `hash_keys` is empty -- the device holds no consortium key."""
 
     @classmethod
     def build(
@@ -152,6 +158,7 @@ class Publication:
         hash_keys: Iterable[tuple[int, bytes]],
         fresh_until: Mapping[str, datetime],
         previous: Publication | None = None,
+        oblivious: ObliviousHasher | None = None,
     ) -> Publication:
         view_map = {v.feed: v for v in views}
         keys = tuple((int(e), bytes(k)) for e, k in hash_keys)
@@ -172,7 +179,7 @@ class Publication:
             # wire time has whole seconds: stale once utcnow() (truncated) passes `until`
             stale_from = min(stale_from, fresh_until.get(feed, NEVER_FRESH).timestamp() + 1)
         return cls(MappingProxyType(view_map), keys, MappingProxyType(dict(fresh_until)),
-                   MappingProxyType(lookups), macs, stale_from)
+                   MappingProxyType(lookups), macs, stale_from, oblivious)
 
     @classmethod
     def empty(cls) -> Publication:
@@ -186,7 +193,13 @@ class Publication:
         return {feed: view.version for feed, view in self.views.items()}
 
     def phone_keys(self, e164: str) -> list[int]:
-        """The 64-bit feed key of an E.164 number under each epoch's key, newest first."""
+        """The 64-bit feed key of an E.164 number under each epoch's key, newest first.
+
+        In OPRF mode the one key of the hub's current epoch, evaluated blinded (cached
+        per number for the epoch); empty when the hub cannot evaluate it now.
+        """
+        if self.oblivious is not None:
+            return self.oblivious.phone_keys(e164)
         message = _PHONE_PREFIX + e164.encode("ascii")
         out = []
         for base in self.macs:
@@ -199,6 +212,7 @@ class Publication:
         """Whether `other` would answer every reader exactly as this one does."""
         return (
             self.hash_keys == other.hash_keys
+            and self.oblivious is other.oblivious
             and dict(self.fresh_until) == dict(other.fresh_until)
             and self.views.keys() == other.views.keys()
             and all(self.views[f] is other.views[f] for f in self.views)

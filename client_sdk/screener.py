@@ -127,7 +127,9 @@ class _Derived:
     def __init__(self, publication: Publication, contacts: frozenset[str]) -> None:
         self.publication = publication
         self.contacts = contacts
-        self.contact_keys = frozenset(k for e164 in contacts for k in publication.phone_keys(e164))
+        # OPRF mode: contacts match by E.164 before any key, so none is evaluated here
+        self.contact_keys = frozenset() if publication.oblivious is not None else frozenset(
+            k for e164 in contacts for k in publication.phone_keys(e164))
         self.fresh = _Answers(publication, stale=False)
         self.stale = _Answers(publication, stale=True)
 
@@ -214,7 +216,12 @@ class CallScreener:
             derived = self._derive(publication)
         answers = derived.stale if _now() >= publication.stale_from else derived.fresh
         if not keys:
-            return answers.no_key_silence if self._in_quiet_hours(at) else answers.no_key_allow
+            verdict = answers.no_key_silence if self._in_quiet_hours(at) else answers.no_key_allow
+            failure = publication.oblivious.last_failure if publication.oblivious else None
+            if failure is not None:  # OPRF mode: say why (quota spent, hub unreachable)
+                verdict = Verdict(verdict.action, (*verdict.reasons, failure), (),
+                                  verdict.feed_version, True)
+            return verdict
         contact_keys = derived.contact_keys
         if contact_keys and not contact_keys.isdisjoint(keys):
             return _CONTACT

@@ -367,6 +367,14 @@ class RateLimitConfig(_Settings):
     feed_read: str = setting(
         "LIANFANG_RATELIMIT_FEED_READ", LIMIT, "600/minute",
         "feed and consortium-key reads per reader token (or member)")
+    oprf_reader: str = setting(
+        "LIANFANG_RATELIMIT_OPRF_READER", LIMIT, "500/day",
+        "OPRF evaluations per reader token, counted in elements: a phone's incoming calls "
+        "and contacts in a day (docs/THREAT_MODEL.md gives the enumeration arithmetic)")
+    oprf_member: str = setting(
+        "LIANFANG_RATELIMIT_OPRF_MEMBER", LIMIT, "200000/day",
+        "OPRF evaluations per member signature, counted in elements: a bank's daily "
+        "reports; must allow a full 10,000-element batch")
     storage_uri: str = setting(
         "LIANFANG_RATELIMIT_STORAGE_URI", STORAGE, "memory://",
         "where counters live; `redis://host:6379` shares them between gunicorn workers")
@@ -376,7 +384,7 @@ class RateLimitConfig(_Settings):
         return {
             name: getattr(self, name)
             for name in ("applications", "admin_login", "member_write", "member_read",
-                         "member_lookup", "feed_read")
+                         "member_lookup", "feed_read", "oprf_reader", "oprf_member")
         }
 
 
@@ -480,6 +488,10 @@ class HubConfig(_Settings):
         "LIANFANG_CASE_MAX_GROUP_JOINS", integer(1), 3,
         "existing complaint groups one case may touch and still link; a case touching "
         "more links nothing (and merging any two needs two members' cases)")
+    reader_tokens_per_member: int = setting(
+        "LIANFANG_READER_TOKENS_PER_MEMBER", integer(1), 10_000,
+        "reader tokens a member may hold: live ones plus those revoked in the last day, "
+        "so revoking and re-minting cannot reset the per-token OPRF quota (issue 20)")
     metrics_access: str = setting(
         "LIANFANG_METRICS_ACCESS", METRICS_ACCESS, "off",
         "who may read `/metrics`: `off` (404), `token` (bearer) or `addresses`")

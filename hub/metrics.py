@@ -54,6 +54,12 @@ QUOTA_REFUSALS = Counter(
     "daily new-indicator quota) or body_too_large (413, before parsing)",
     ["reason"],
 )
+OPRF_EVALUATIONS = Counter(
+    "lianfang_oprf_evaluations_total",
+    "Elements evaluated by POST /v1/oprf/evaluate (issue 20), by caller: `reader` "
+    "(reader token) or `member` (signature); a rise is what enumeration looks like",
+    ["caller"],
+)
 DATABASE_ERRORS = Counter(
     "lianfang_database_errors_total", "Requests answered 503 because the database failed"
 )
@@ -286,7 +292,7 @@ def _registry(app: Flask) -> CollectorRegistry:
         MultiProcessCollector(registry)
     else:
         for collector in (REQUESTS, LATENCY, REPORTS, RATE_LIMITED, QUOTA_REFUSALS,
-                          DATABASE_ERRORS):
+                          OPRF_EVALUATIONS, DATABASE_ERRORS):
             registry.register(collector)
     cfg = _config(app)
     collector = FeedCollector(cfg.feeds_dir, cfg.feeds.max_entries, _held_feeds(app))
@@ -329,6 +335,9 @@ def install_metrics(app: Flask) -> None:
         started = g.get("metrics_start")
         if started is not None:
             LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - started)
+        oprf = g.get("oprf_evaluated")
+        if oprf is not None and status == 200:
+            OPRF_EVALUATIONS.labels(oprf[0]).inc(oprf[1])
         if request.endpoint == "reports.submit" and status < 500:
             REPORTS.labels("accepted" if status < 400 else "rejected").inc()
         if status == 429 and _is_quota_refusal(response):

@@ -40,7 +40,8 @@ from hub.errors import ApiError
 
 #: Scope → default limit (per client address: applications, admin_login; per approved
 #: member after signature verification: member_write, member_read, and member_lookup
-#: counted in looked-up values; per reader token: feed_read).
+#: counted in looked-up values; per reader token: feed_read; OPRF evaluations counted in
+#: elements: oprf_reader per token, oprf_member per signing member).
 DEFAULT_LIMITS: Mapping[str, str] = RateLimitConfig().scopes()
 
 #: Flask endpoint → address-keyed scope checked before the view runs.
@@ -180,6 +181,19 @@ def check_reader(token_id: str | None, member_id: str) -> None:
     limiter = get_limiter()
     if limiter is not None:
         limiter.check("feed_read", f"token:{token_id}" if token_id else f"member:{member_id}")
+
+
+def check_oprf(token_id: str | None, member_id: str, count: int) -> None:
+    """After reader authentication: count `count` OPRF evaluations, per reader token
+    (`oprf_reader`) or per signing member (`oprf_member`) — the daily quota that
+    bounds how fast a leaked token can enumerate the phone space (issue 20)."""
+    limiter = get_limiter()
+    if limiter is None:
+        return
+    if token_id is not None:
+        limiter.check("oprf_reader", f"token:{token_id}", cost=count)
+    else:
+        limiter.check("oprf_member", f"member:{member_id}", cost=count)
 
 
 def install_rate_limits(app: Flask, cfg: object) -> HubRateLimiter:

@@ -19,6 +19,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("hub.api.reader_tokens", "bp"),
     ("hub.api.webhooks", "bp"),
     ("hub.api.consortium", "bp"),
+    ("hub.api.oprf", "bp"),
     ("hub.api.reports", "bp"),
     ("hub.api.own_reports", "bp"),
     ("hub.api.reports", "batches_bp"),

@@ -217,6 +217,15 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/v1/consortium-key", "consortium.consortium_key", Auth.READER,
               "The HMAC keys indicators are hashed with, newest epoch first", "members",
               {200: out.ConsortiumKeySchema}, errors=(503,)),
+    Operation("post", "/v1/oprf/evaluate", "oprf.evaluate", Auth.READER,
+              "Evaluate blinded elements under the current OPRF epoch key (RFC 9497 VOPRF, "
+              "ristretto255-SHA512) with one batched proof; each element counts against "
+              "the daily quota", "members",
+              {200: out.OprfEvaluateAnswerSchema}, body=out.OprfEvaluateDocSchema,
+              errors=(409, 503)),
+    Operation("get", "/v1/oprf/keys", "oprf.keys", Auth.READER,
+              "The OPRF epochs' public keys clients verify proofs against", "members",
+              {200: out.OprfKeysSchema}, errors=(503,)),
     Operation("post", "/v1/reports", "reports.submit", Auth.MEMBER,
               "Submit a batch of hashed indicator reports", "reports",
               {200: out.ReportAnswerSchema}, body=ReportBatchDocSchema, errors=(409, 429),

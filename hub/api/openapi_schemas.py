@@ -139,6 +139,40 @@ class ConsortiumKeySchema(Schema):
     keys = fields.List(fields.Nested(ConsortiumKeyEntrySchema), required=True)
 
 
+_B64_ELEMENT = {"description": "base64 of a 32-byte ristretto255 element"}
+
+
+class OprfEvaluateDocSchema(Schema):
+    """The documented shape of `schemas.oprf_wire.OprfEvaluateSchema` (elements as strings)."""
+
+    epoch = fields.Integer(allow_none=True, metadata={
+        "description": "optional: must be the current epoch (409 otherwise)"})
+    elements = fields.List(fields.String(metadata=_B64_ELEMENT), required=True, metadata={
+        "description": "blinded elements: 1-64 with a reader token, 1-10,000 signed"})
+
+
+class OprfEvaluateAnswerSchema(Schema):
+    epoch = fields.Integer(required=True)
+    public_key = fields.String(required=True, metadata=_B64_ELEMENT)
+    evaluated = fields.List(fields.String(metadata=_B64_ELEMENT), required=True)
+    proof = fields.String(required=True, metadata={
+        "description": "base64 of the 64-byte batched DLEQ proof (c || s)"})
+
+
+class OprfKeyEntrySchema(Schema):
+    epoch = fields.Integer(required=True)
+    public_key = fields.String(required=True, metadata=_B64_ELEMENT)
+    state = fields.String(required=True)
+    created_at = _time()
+
+
+class OprfKeysSchema(Schema):
+    suite = fields.String(required=True)
+    mode = fields.String(required=True)
+    current_epoch = fields.Integer(required=True)
+    keys = fields.List(fields.Nested(OprfKeyEntrySchema), required=True)
+
+
 class ReportAnswerSchema(Schema):
     batch_id = fields.String(required=True)
     state = fields.String(required=True, metadata={

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 
-from hub import db
+from hub import db, get_config
 from hub.api.request_io import load_body
 from hub.auth.member_signature import require_member
 from hub.services import audit, tokens
@@ -21,7 +21,8 @@ def mint() -> ResponseReturnValue:
     data = load_body(_CREATE, required=False)
     session = db.session()
     row, token = tokens.mint_reader_token(
-        session, g.member, data.get("label"), data["scope"]
+        session, g.member, data.get("label"), data["scope"],
+        max_tokens=get_config().reader_tokens_per_member,
     )
     session.flush()
     audit.record(session, f"member:{g.member.id}", "reader_token.mint", row.id,

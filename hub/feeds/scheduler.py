@@ -29,8 +29,8 @@ from hub.feeds import lock
 from hub.feeds.builder import build_feeds, sync_manifests
 from hub.services import merge_queue
 from hub.services.retention import purge
-from schemas.timefmt import utcnow
 from hub.services.webhooks import deliver_due
+from schemas.timefmt import utcnow
 
 log = logging.getLogger("hub.feeds")
 _EXTENSION = "lianfang_feed_scheduler"

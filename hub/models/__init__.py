@@ -16,6 +16,7 @@ from hub.models.indicator import Indicator
 from hub.models.listing import Listing
 from hub.models.member import Member
 from hub.models.nonce import SeenNonce
+from hub.models.oprf import OprfKey
 from hub.models.quota import QuotaUsage
 from hub.models.report import MemberStanding, PendingMerge, Report, ReportBatch
 from hub.models.tokens import AdminToken, ReaderToken
@@ -38,6 +39,7 @@ __all__ = [
     "Listing",
     "MemberStanding",
     "PendingMerge",
+    "OprfKey",
     "Report",
     "ReportBatch",
     "QuotaUsage",

@@ -33,6 +33,7 @@ from hub.services.consortium_keys import (
 )
 from hub.services.membership import transition
 from hub.services.merge import MergePolicy
+from hub.services.oprf_keys import create_oprf_key
 from hub.services.remerge import recompute
 from schemas.enums import EpochState
 from schemas.timefmt import utcnow
@@ -72,6 +73,7 @@ def create_epoch(
         )
     )
     session.flush()
+    create_oprf_key(session, wrap, epoch)  # issue 20: every epoch has an OPRF key too
     _epochs_changed(session, retired, now, policy=policy)
     allow_epoch(session, epoch, raw_key, wrap, now, policy=policy)
     audit.record(session, actor, "consortium_key.rotate", f"epoch:{epoch}", {"epoch": epoch})

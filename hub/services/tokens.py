@@ -11,7 +11,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.errors import ApiError
@@ -87,10 +87,30 @@ def revoke_admin_token(session: Session, token: str) -> bool:
 # --- reader tokens --------------------------------------------------------------------
 
 
+TOKEN_SLOT_HOLD = timedelta(days=1)
+"""A revoked token keeps its slot this long: the OPRF quota is per token per day, so
+a member key churning tokens gets at most `max_tokens` fresh quotas a day."""
+
+
 def mint_reader_token(
-    session: Session, member: Member, label: str | None, scope: str = "reader"
+    session: Session, member: Member, label: str | None, scope: str = "reader",
+    max_tokens: int | None = None,
 ) -> tuple[ReaderToken, str]:
-    """Create a reader (or `taxii`) token for `member`; the row and the raw token (shown once)."""
+    """Create a reader (or `taxii`) token for `member`; the row and the raw token (shown once).
+
+    409 `token_limit` when the member already holds `max_tokens` (live, or revoked
+    within `TOKEN_SLOT_HOLD`): the cap the threat model's enumeration bound uses.
+    """
+    if max_tokens is not None:
+        held = session.scalar(
+            select(func.count()).select_from(ReaderToken).where(
+                ReaderToken.member_id == member.id,
+                or_(ReaderToken.revoked_at.is_(None),
+                    ReaderToken.revoked_at > utcnow() - TOKEN_SLOT_HOLD)))
+        if (held or 0) >= max_tokens:
+            raise ApiError(409, "token_limit",
+                           f"a member holds at most {max_tokens} reader tokens (revoked ones "
+                           "count for a day); revoke unused ones or ask the operator")
     token = new_token(TAXII_PREFIX if scope == "taxii" else READER_PREFIX)
     row = ReaderToken(
         id=SCOPE_ID_PREFIX[scope] + secrets.token_hex(8),
