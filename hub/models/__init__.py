@@ -19,6 +19,7 @@ from hub.models.nonce import SeenNonce
 from hub.models.quota import QuotaUsage
 from hub.models.report import MemberStanding, Report, ReportBatch
 from hub.models.tokens import AdminToken, ReaderToken
+from hub.models.verified_number import VerifiedNumber
 
 __all__ = [
     "AllowlistConflictDecision",
@@ -35,6 +36,7 @@ __all__ = [
     "FeedVersion",
     "Indicator",
     "Listing",
+    "VerifiedNumber",
     "MemberStanding",
     "Report",
     "ReportBatch",
