@@ -212,6 +212,28 @@ class ItemPageSchema(_Page):
     items = fields.List(fields.Dict(), required=True)
 
 
+class NumberViewSchema(Schema):
+    """A registered institution number (号码认证) as its member and the admin see it."""
+
+    id = fields.Integer(required=True)
+    number = fields.String(required=True, metadata={"description": "canonical form"})
+    value = fields.String(required=True, metadata={"description": "hash, current epoch"})
+    key_epoch = fields.Integer(required=True)
+    display_name = fields.String(required=True)
+    purpose = fields.String(required=True)
+    label = fields.String(required=True, metadata={"description": "e.g. 中国工商银行 客户服务"})
+    state = fields.String(required=True)
+    note = fields.String(required=True)
+    created_at = _time()
+    decided_at = _time(allow_none=True)
+    member_id = fields.String(metadata={"description": "admin list only"})
+    member_name = fields.String(metadata={"description": "admin list only"})
+
+
+class NumberPageSchema(_Page):
+    items = fields.List(fields.Nested(NumberViewSchema), required=True)
+
+
 class AllowlistAnswerSchema(Schema):
     kind = fields.String(required=True)
     value = fields.String(required=True)
@@ -297,6 +319,8 @@ __all__ = [
     "ListingSchema",
     "MemberPageSchema",
     "MemberSchema",
+    "NumberPageSchema",
+    "NumberViewSchema",
     "ReaderTokenListSchema",
     "ReaderTokenMintedSchema",
     "ReaderTokenSchema",

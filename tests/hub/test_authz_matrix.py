@@ -50,6 +50,7 @@ PATH_SAMPLES: dict[str, Callable[[dict[str, str]], str]] = {
     "dispute_id": lambda ctx: "1",
     "case_id": lambda ctx: "1",
     "group_id": lambda ctx: "g-0000000000000000",
+    "registration_id": lambda ctx: "1",
 }
 
 
