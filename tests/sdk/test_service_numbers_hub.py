@@ -84,3 +84,27 @@ def test_a_short_code_with_an_extension_is_refused_by_hub_and_sdk(live_hub: Any)
     refused = live_hub.admin("POST", "/v1/admin/allowlist", json={"raw_number": "95588 转 1"})
     assert refused.status_code == 422 and "raw_number" in refused.json()["error"]["fields"]
     assert "95588" not in refused.text
+
+
+def test_a_users_feedback_overrides_the_feeds_and_the_app_can_forward_it(
+    live_hub: Any, root_key: str, tmp_path: Path
+) -> None:
+    a, b = member(live_hub), member(live_hub)
+    for bank in (a, b):
+        assert bank.report("phone", ["4008-123-456"], "fraud", 95).accepted == 1
+    screener = synced_screener(live_hub, root_key, tmp_path, a)
+    assert screener.check("4008123456", at=DAY).action == "block"
+    # The user knows this 400 line (their own courier, say) and a spammy SMS sender.
+    screener.mark("+86 400 812 3456", "not_spam")
+    screener.mark("1069 1234 5678", "spam")
+    assert screener.check("400-812-3456", at=DAY).reasons == ("user_not_spam",)
+    assert screener.check("106912345678", at=NIGHT).reasons == ("user_spam",)
+    # The member's app forwards the user's feedback as reports, in canonical form.
+    category = {"spam": "fraud", "not_spam": "legit"}
+    for number, label in screener.feedback.items():
+        assert a.report("phone", [number], category[label], 60).accepted == 1
+    mine = {r["category"] for r in a.reports()}
+    assert mine == {"fraud", "legit"}
+    # Another user of the same feeds is unaffected by this user's marks.
+    other = synced_screener(live_hub, root_key, tmp_path / "other", b)
+    assert other.check("4008123456", at=DAY).action == "block"
