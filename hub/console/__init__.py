@@ -132,5 +132,6 @@ from hub.console import (  # noqa: E402,F401
     views_disputes,
     views_groups,
     views_members,
+    views_numbers,
     views_quotas,
 )
