@@ -14,9 +14,11 @@ from sqlalchemy import select
 from client_sdk.feed_client import FeedClient
 from client_sdk.member_client import HubError, MemberClient
 from client_sdk.screener import CallScreener
+from hub import get_config
 from hub.db import get_db
 from hub.feeds.builder import build_feeds
 from hub.models.audit import AuditEntry
+from hub.services import key_rotation
 
 NIGHT = datetime(2026, 11, 25, 23, 30)
 ICBC = "中国工商银行"
@@ -142,3 +144,23 @@ def test_registration_input_is_validated_and_the_number_never_leaks(live_hub: An
     assert decide(live_hub, reg["id"], "verify").status_code == 409  # rejected stays rejected
     dump = repr(audit_rows(live_hub.app))
     assert "12345678" not in dump and "95588" not in dump
+
+
+def test_a_verified_number_stays_allowed_across_key_rotation_until_revoked(
+    live_hub: Any, root_key: str, tmp_path: Path
+) -> None:
+    bank, a, b = member(live_hub), member(live_hub), member(live_hub)
+    reg = bank.register_number("010-12345678 转 8", ICBC, "collection")
+    assert decide(live_hub, reg["id"], "verify").status_code == 200
+    with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
+        key_rotation.rotate(session, get_config(live_hub.app), actor="test")
+        session.commit()
+    for rogue in (a, b):  # the reporters hash under the new epoch
+        assert rogue.consortium_key(refresh=True)[0] == reg["key_epoch"] + 1
+        assert rogue.report("phone", ["010 12345678 x8"], "fraud", 95).accepted == 1
+    screener = screen(live_hub, root_key, tmp_path / "a", bank)
+    assert screener.check("010-12345678#8").reasons == ("consortium_allowlist",)
+    # Revoking after the rotation takes it off the allowlist under every epoch.
+    assert decide(live_hub, reg["id"], "revoke", "line closed").status_code == 200
+    assert screen(live_hub, root_key, tmp_path / "b", bank).check(
+        "010-12345678#8").action == "block"
