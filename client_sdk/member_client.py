@@ -306,6 +306,11 @@ class MemberClient:
         return list(self._request("GET", "/v1/numbers?" + _query(
             state=state, limit=limit, offset=offset))["items"])
 
+    def number_reputation(self) -> list[dict[str, Any]]:
+        """How other institutions report this member's verified numbers: categories, a
+        bucketed count of reporters and the first/last month (no identities)."""
+        return list(self._request("GET", "/v1/numbers/reputation")["items"])
+
     def withdraw_number(self, registration_id: int) -> None:
         """Withdraw one of this member's registrations (a verified one leaves the allowlist)."""
         self._request("DELETE", f"/v1/numbers/{int(registration_id)}")

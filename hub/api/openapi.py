@@ -274,6 +274,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/v1/numbers", "verified_numbers.own_numbers", Auth.MEMBER,
               "The calling member's registered numbers and their state", "numbers",
               {200: out.NumberPageSchema}, query=ns.NumberListQuerySchema),
+    Operation("get", "/v1/numbers/reputation", "verified_numbers.own_reputation", Auth.MEMBER,
+              "How other institutions report the member's verified numbers: categories, "
+              "a bucketed count of reporters, first and last month (no identities)",
+              "numbers", {200: out.NumberReputationSchema}),
     Operation("delete", "/v1/numbers/{registration_id}", "verified_numbers.withdraw_number",
               Auth.MEMBER, "Withdraw one of the member's registrations", "numbers", {204: ""},
               errors=(404,), path_params=_REGISTRATION),

@@ -230,6 +230,23 @@ class NumberViewSchema(Schema):
     member_name = fields.String(metadata={"description": "admin list only"})
 
 
+class NumberReputationItemSchema(Schema):
+    id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    label = fields.String(required=True)
+    categories = fields.List(fields.String(), required=True)
+    reporters = fields.String(required=True, metadata={
+        "description": "distinct reporting institutions: 0, 1, 2, 3-5, 6-10 or >10"})
+    first_reported = fields.String(required=True, allow_none=True,
+                                   metadata={"description": "YYYY-MM"})
+    last_reported = fields.String(required=True, allow_none=True,
+                                  metadata={"description": "YYYY-MM"})
+
+
+class NumberReputationSchema(Schema):
+    items = fields.List(fields.Nested(NumberReputationItemSchema), required=True)
+
+
 class NumberPageSchema(_Page):
     items = fields.List(fields.Nested(NumberViewSchema), required=True)
 
@@ -320,6 +337,7 @@ __all__ = [
     "MemberPageSchema",
     "MemberSchema",
     "NumberPageSchema",
+    "NumberReputationSchema",
     "NumberViewSchema",
     "ReaderTokenListSchema",
     "ReaderTokenMintedSchema",

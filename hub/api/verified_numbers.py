@@ -46,6 +46,14 @@ def own_numbers() -> ResponseReturnValue:
     ), query)
 
 
+@bp.get("/numbers/reputation")
+@require_member
+def own_reputation() -> ResponseReturnValue:
+    """How other institutions report the member's verified numbers (no identities)."""
+    return jsonify({"items": verified_numbers.reputation(
+        db.session(), g.member.id, wrap=config_wrapping_key(get_config()))})
+
+
 @bp.delete("/numbers/<int:registration_id>")
 @require_member
 def withdraw_number(registration_id: int) -> ResponseReturnValue:

@@ -27,12 +27,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.errors import ApiError
+from hub.models.indicator import Indicator
 from hub.models.member import Member
+from hub.models.report import Report
 from hub.models.verified_number import VerifiedNumber
 from hub.services import allowlist, audit
-from hub.services.consortium_keys import current_key, seal, unseal
+from hub.services.consortium_keys import active_keys, current_key, seal, unseal
 from hub.services.merge import MergePolicy
-from schemas.enums import IndicatorKind
+from schemas.enums import Category, IndicatorKind, ReportState
 from schemas.indicators import InvalidIndicator, hash_normalized, normalize
 from schemas.numbers import PURPOSE_LABELS_ZH, Decision, NumberState
 from schemas.timefmt import format_time, utcnow
@@ -227,3 +229,49 @@ def withdraw(
     row.state, row.decided_by, row.decided_at = NumberState.WITHDRAWN.value, actor, now
     session.flush()
     audit.record(session, actor, "number.withdraw", f"verified_number:{row.id}", {})
+
+
+def reporter_bucket(count: int) -> str:
+    """How many institutions, without saying exactly how many beyond two (issue 16)."""
+    if count <= 2:
+        return str(count)
+    return "3-5" if count <= 5 else "6-10" if count <= 10 else ">10"
+
+
+def reputation(session: Session, member_id: str, *, wrap: bytes) -> list[dict[str, Any]]:
+    """How other institutions report this member's **verified** numbers (as Hiya tells a
+    business): categories, a bucketed count of reporting institutions, and the months
+    of the first and last report. Only verified registrations — an admin checked the
+    number is the member's — so a claim on somebody else's number is no oracle on
+    what was reported about it. The member's own reports and `legit` votes are left
+    out; no member identities."""
+    keys = list(active_keys(session, wrap).values())
+    rows = session.scalars(
+        select(VerifiedNumber).where(
+            VerifiedNumber.member_id == member_id,
+            VerifiedNumber.state == NumberState.VERIFIED.value,
+        ).order_by(VerifiedNumber.id)
+    ).all()
+    out = []
+    for row in rows:
+        number = unseal(wrap, row.nonce, row.ciphertext, _AAD).decode()
+        hashes = [hash_normalized(IndicatorKind.PHONE, number, key) for key in keys]
+        reports = session.execute(
+            select(Report.category, Report.member_id, Report.first_seen, Report.last_seen)
+            .join(Indicator, Indicator.id == Report.indicator_id)
+            .where(
+                Indicator.kind == PHONE, Indicator.value.in_(hashes),
+                Report.state == ReportState.ACTIVE.value, Report.member_id != member_id,
+                Report.category != Category.LEGIT.value,
+            )
+        ).all()
+        out.append({
+            "id": row.id, "number": number, "label": label(row.display_name, row.purpose),
+            "categories": sorted({r.category for r in reports}),
+            "reporters": reporter_bucket(len({r.member_id for r in reports})),
+            "first_reported": min(r.first_seen for r in reports).strftime("%Y-%m")
+            if reports else None,
+            "last_reported": max(r.last_seen for r in reports).strftime("%Y-%m")
+            if reports else None,
+        })
+    return out

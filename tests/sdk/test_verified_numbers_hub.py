@@ -164,3 +164,29 @@ def test_a_verified_number_stays_allowed_across_key_rotation_until_revoked(
     assert decide(live_hub, reg["id"], "revoke", "line closed").status_code == 200
     assert screen(live_hub, root_key, tmp_path / "b", bank).check(
         "010-12345678#8").action == "block"
+
+
+def test_a_bank_learns_its_collection_line_is_being_marked_and_a_squatter_learns_nothing(
+    live_hub: Any,
+) -> None:
+    bank, squatter = member(live_hub), member(live_hub)
+    reporters = [member(live_hub) for _ in range(3)]
+    line = bank.register_number("4008-123-456", ICBC, "collection")
+    claim = squatter.register_number("400 812 3456", ICBC, "collection")  # not its number
+    hotline = bank.register_number("95588", ICBC, "customer_service")
+    for reg in (line, hotline):
+        assert decide(live_hub, reg["id"], "verify").status_code == 200
+    assert bank.number_reputation()[0]["reporters"] == "0"
+    for who, category in zip(reporters, ("harassment", "fraud", "harassment"), strict=True):
+        assert who.report("phone", ["+86 400 812 3456"], category, 80).accepted == 1
+    bank.report("phone", ["4008123456"], "fraud", 50)  # its own report does not count
+    reporters[0].report("phone", ["95588"], "legit", 90)  # nor a legit vote
+    [marked, quiet] = bank.number_reputation()
+    assert marked["id"] == line["id"] and marked["label"] == "中国工商银行 催收"
+    assert (marked["categories"], marked["reporters"]) == (["fraud", "harassment"], "3-5")
+    assert marked["first_reported"] and len(marked["first_reported"]) == 7  # YYYY-MM
+    assert (quiet["categories"], quiet["reporters"], quiet["first_reported"]) == ([], "0", None)
+    assert not any(r.member_id in repr(marked) for r in reporters)
+    # The squatter's claim was rejected when the bank's was verified: no reputation.
+    assert squatter.numbers()[0]["id"] == claim["id"]
+    assert squatter.number_reputation() == []
