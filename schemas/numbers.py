@@ -60,19 +60,27 @@ def _display_name(value: str) -> None:
         raise ValidationError("Must not be blank.")
 
 
+MAX_DISPLAY_NAME = 64
+
+
 class NumberRegistrationSchema(Schema):
     """`POST /v1/numbers`: a member registers a number it calls from or answers on."""
 
     raw_number = fields.String(required=True, validate=validate.Length(min=3, max=40))
     region = fields.String(load_default="CN", validate=validate.Length(equal=2))
     display_name = fields.String(
-        required=True, validate=[validate.Length(min=1, max=64), _display_name]
+        required=True, validate=[validate.Length(min=1, max=MAX_DISPLAY_NAME), _display_name]
     )
     purpose = fields.String(required=True, validate=validate.OneOf([p.value for p in Purpose]))
 
     @post_load
     def _clean(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        data["display_name"] = " ".join(unicodedata.normalize("NFKC", data["display_name"]).split())
+        """NFKC and collapsed spaces, checked again: NFKC can lengthen (`㍿` → `株式会社`)."""
+        name = " ".join(unicodedata.normalize("NFKC", data["display_name"]).split())
+        if len(name) > MAX_DISPLAY_NAME:
+            raise ValidationError(f"Longer than {MAX_DISPLAY_NAME} characters once normalised.",
+                                  field_name="display_name")
+        data["display_name"] = name
         return data
 
 

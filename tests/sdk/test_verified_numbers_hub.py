@@ -126,6 +126,9 @@ def test_registration_input_is_validated_and_the_number_never_leaks(live_hub: An
         ({"raw_number": "95588", "display_name": ICBC, "purpose": "spam"}, "purpose"),
         ({"raw_number": 95588, "display_name": ICBC, "purpose": "other"}, "raw_number"),
         ({"raw_number": "95588", "display_name": "长" * 65, "purpose": "other"}, "display_name"),
+        # NFKC lengthens: 20 × ㍿ is 80 characters once normalised.
+        ({"raw_number": "95588", "display_name": "㍿" * 20, "purpose": "other"}, "display_name"),
+        ({"raw_number": "95588", "display_name": ICBC, "purpose": "other", "x": 1}, "x"),
     ]
     for body, field in cases:
         with pytest.raises(HubError) as bad:
