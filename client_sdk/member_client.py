@@ -334,6 +334,35 @@ class MemberClient:
         return list(self._request("GET", "/v1/disputes?" + _query(
             state=state, limit=limit, offset=offset))["items"])
 
+    # -- own numbers (号码认证) -------------------------------------------------
+
+    def register_number(
+        self, raw_number: str, display_name: str, purpose: str, region: str = "CN"
+    ) -> dict[str, Any]:
+        """Register a number this institution calls from or answers on (pending until an
+        admin verifies it). The number is the institution's own public number, so it is
+        sent raw; the hub seals it and publishes only hashes. Purposes:
+        `schemas.numbers.Purpose`."""
+        body = {"raw_number": raw_number, "region": region, "display_name": display_name,
+                "purpose": purpose}
+        return self._request("POST", "/v1/numbers", body, idempotent=True)
+
+    def numbers(
+        self, state: str | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """This member's registered numbers with their state and the admin's note."""
+        return list(self._request("GET", "/v1/numbers?" + _query(
+            state=state, limit=limit, offset=offset))["items"])
+
+    def number_reputation(self) -> list[dict[str, Any]]:
+        """How other institutions report this member's verified numbers: categories, a
+        bucketed count of reporters and the first/last month (no identities)."""
+        return list(self._request("GET", "/v1/numbers/reputation")["items"])
+
+    def withdraw_number(self, registration_id: int) -> None:
+        """Withdraw one of this member's registrations (a verified one leaves the allowlist)."""
+        self._request("DELETE", f"/v1/numbers/{int(registration_id)}")
+
     # -- lookups --------------------------------------------------------------
 
     def lookup(self, kind: str, raw_values: Sequence[str], region: str = "CN"

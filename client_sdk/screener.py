@@ -15,8 +15,10 @@ the number with the publication's keys and then takes the very lookup
 verdicts, its contacts' hashed keys) is rebuilt when the publication object
 changes, under a lock that only that rebuild and `update_contacts` take.
 
-Order of decisions (docs/ARCHITECTURE.md §6): personal contacts, consortium allowlist,
-block, warn, quiet hours (silence unknown callers), allow.
+Order of decisions (docs/ARCHITECTURE.md §6): the user's own feedback on a number
+(`mark`: "spam" / "not spam", a local override that wins over the feeds), personal
+contacts, consortium allowlist, block, warn, quiet hours (silence unknown callers),
+allow.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_left as _bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from time import time as _now
+from types import MappingProxyType
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -50,6 +53,12 @@ R_NO_DATA = "no_data"
 R_STALE = "stale_data"
 R_NO_KEY = "no_consortium_key"
 R_UNPARSEABLE = "unparseable_number"
+R_USER_SPAM = "user_spam"
+R_USER_NOT_SPAM = "user_not_spam"
+
+SPAM = "spam"
+NOT_SPAM = "not_spam"
+FEEDBACK_LABELS = (SPAM, NOT_SPAM)
 
 _ANSWERS_BY_FEED = dict(zip(SCREENED_FEEDS, ((ALLOW, R_ALLOWLIST), (BLOCK, R_BLOCK),
                                               (WARN, R_WARN)), strict=True))
@@ -72,6 +81,8 @@ class Verdict:
 
 
 _CONTACT = Verdict(ALLOW, (R_CONTACT,), (), None, False)
+_FEEDBACK = {SPAM: Verdict(BLOCK, (R_USER_SPAM,), (), None, False),
+             NOT_SPAM: Verdict(ALLOW, (R_USER_NOT_SPAM,), (), None, False)}
 
 
 class FeedReader(Protocol):
@@ -120,16 +131,25 @@ class _Answers:
 
 
 class _Derived:
-    """What one screener derived from one publication: its answers and hashed contacts."""
+    """What one screener derived from one publication: its answers, hashed contacts and
+    the user's feedback (canonical number → label, and hashed key → verdict)."""
 
-    __slots__ = ("publication", "contacts", "contact_keys", "fresh", "stale")
+    __slots__ = ("publication", "contacts", "contact_keys", "feedback", "feedback_keys",
+                 "fresh", "stale")
 
-    def __init__(self, publication: Publication, contacts: frozenset[str]) -> None:
+    def __init__(self, publication: Publication, contacts: frozenset[str],
+                 feedback: Mapping[str, str]) -> None:
         self.publication = publication
         self.contacts = contacts
-        # OPRF mode: contacts match by E.164 before any key, so none is evaluated here
-        self.contact_keys = frozenset() if publication.oblivious is not None else frozenset(
+        # OPRF mode: contacts and user marks match by E.164 before any key, so none is
+        # evaluated here
+        oblivious = publication.oblivious is not None
+        self.contact_keys = frozenset() if oblivious else frozenset(
             k for e164 in contacts for k in publication.phone_keys(e164))
+        self.feedback: Mapping[str, str] = MappingProxyType(dict(feedback))
+        self.feedback_keys = {} if oblivious else {
+            k: _FEEDBACK[label] for e164, label in feedback.items()
+            for k in publication.phone_keys(e164)}
         self.fresh = _Answers(publication, stale=False)
         self.stale = _Answers(publication, stale=True)
 
@@ -170,7 +190,7 @@ class CallScreener:
         contacts_e164, self.skipped_contacts = self._normalize_all(contacts)
         self._lock = threading.Lock()
         """Serialises only the rare re-derivation (new publication, new contacts)."""
-        self._derived = _Derived(Publication.empty(), contacts_e164)
+        self._derived = _Derived(Publication.empty(), contacts_e164, {})
 
     # -- public API ---------------------------------------------------------
 
@@ -182,7 +202,11 @@ class CallScreener:
             if self._in_quiet_hours(at):
                 return Verdict(SILENCE, (R_UNPARSEABLE, R_QUIET), (), None, False)
             return Verdict(ALLOW, (R_UNPARSEABLE,), (), None, False)
-        if e164 in self._derived.contacts:
+        derived = self._derived
+        label = derived.feedback.get(e164)
+        if label is not None:
+            return _FEEDBACK[label]
+        if e164 in derived.contacts:
             return _CONTACT
         return self._lookup(publication, publication.phone_keys(e164), at)
 
@@ -203,8 +227,38 @@ class CallScreener:
         """Replace the personal contacts (the address book changed); safe while screening."""
         normalized, skipped = self._normalize_all(contacts)
         with self._lock:
-            self._derived = _Derived(self._derived.publication, normalized)
+            derived = self._derived
+            self._derived = _Derived(derived.publication, normalized, derived.feedback)
             self.skipped_contacts = skipped
+
+    def mark(self, number: str, label: str | None) -> str:
+        """Record the user's own judgement of a number: `"spam"` blocks it, `"not_spam"`
+        allows it, whatever the feeds say (a local override for this user only);
+        `None` clears it. Returns the canonical number, which `feedback` lists so the
+        member's app can forward it as a report (`fraud` / `legit`) if it chooses.
+
+        Unlike `check`, this raises `ValueError` for an unknown label or a number with
+        no canonical form: it is called from the app's UI, not on the call path.
+        """
+        if label is not None and label not in FEEDBACK_LABELS:
+            raise ValueError(f"label must be one of {FEEDBACK_LABELS} or None")
+        e164 = self._normalize(number)
+        if e164 is None:
+            raise ValueError("not a phone number with a canonical form")
+        with self._lock:
+            derived = self._derived
+            feedback = dict(derived.feedback)
+            if label is None:
+                feedback.pop(e164, None)
+            else:
+                feedback[e164] = label
+            self._derived = _Derived(derived.publication, derived.contacts, feedback)
+        return e164
+
+    @property
+    def feedback(self) -> Mapping[str, str]:
+        """The user's marks: canonical number → `"spam"` | `"not_spam"` (read-only)."""
+        return self._derived.feedback
 
     # -- internals ----------------------------------------------------------
 
@@ -222,6 +276,12 @@ class CallScreener:
                 verdict = Verdict(verdict.action, (*verdict.reasons, failure), (),
                                   verdict.feed_version, True)
             return verdict
+        feedback_keys = derived.feedback_keys
+        if feedback_keys:
+            for key in keys:
+                verdict = feedback_keys.get(key)
+                if verdict is not None:
+                    return verdict
         contact_keys = derived.contact_keys
         if contact_keys and not contact_keys.isdisjoint(keys):
             return _CONTACT
@@ -243,7 +303,7 @@ class CallScreener:
         with self._lock:
             derived = self._derived
             if derived.publication is not publication:
-                derived = _Derived(publication, derived.contacts)
+                derived = _Derived(publication, derived.contacts, derived.feedback)
                 self._derived = derived
         return derived
 
@@ -281,4 +341,6 @@ class CallScreener:
         return now >= start or now < end
 
 
-__all__: list[str] = ["CallScreener", "FeedReader", "Verdict"]
+__all__: list[str] = [
+    "FEEDBACK_LABELS", "NOT_SPAM", "SPAM", "CallScreener", "FeedReader", "Verdict",
+]

@@ -2,8 +2,9 @@
 
 Verb groups live in small modules: `keys` (keygen, fingerprint, apply,
 whoami), `reports` (report, retract, case, reports), `disputes` (dispute,
-disputes), `tokens` (tokens list|mint|revoke, mint-token), `lookup` (batch
-lookup) and `feeds` (sync, check, status); file reading is `imports`, and
+disputes), `numbers` (numbers register|list|withdraw), `tokens` (tokens
+list|mint|revoke, mint-token), `lookup` (batch lookup) and `feeds` (sync,
+check, status); file reading is `imports`, and
 what they share (settings, errors, exit statuses) is `common`.
 
 Settings come from flags, then the environment (``LIANFANG_HUB_URL``,
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from client_sdk.cli import disputes, feeds, keys, lookup, reports, tokens
+from client_sdk.cli import disputes, feeds, keys, lookup, numbers, reports, tokens
 from client_sdk.cli.common import load_private_key
 
 __all__ = ["cli", "load_private_key", "main"]
@@ -49,6 +50,7 @@ for command in (
     keys.keygen, keys.fingerprint_command, keys.apply, keys.whoami,
     reports.report, reports.retract, reports.case, reports.reports,
     disputes.dispute, disputes.disputes,
+    numbers.numbers,
     tokens.tokens, tokens.mint_token,
     lookup.lookup,
     feeds.sync, feeds.check, feeds.status, feeds.consortium_bundle, feeds.verify_audit,

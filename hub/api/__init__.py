@@ -27,6 +27,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("hub.api.disputes", "bp"),
     ("hub.api.indicators", "bp"),
     ("hub.api.admin_lists", "bp"),
+    ("hub.api.verified_numbers", "bp"),
     ("hub.api.feeds", "bp"),
     ("hub.api.audit", "bp"),
     ("hub.api.taxii", "bp"),

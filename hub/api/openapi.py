@@ -49,6 +49,7 @@ from hub.api.audit import ChainProofQuerySchema
 from hub.errors import ApiError
 from hub.limits import MAX_BATCH_REPORTS, MAX_PATH_INT, MAX_PATH_PARAM_CHARS
 from schemas import membership as ms
+from schemas import numbers as ns
 from schemas import reports as rs
 from schemas import webhooks as wh
 from schemas.enums import Feed
@@ -122,6 +123,7 @@ _KIND_VALUE = {
 }
 _FEED = {"feed": {"type": "string", "enum": [f.value for f in Feed]}}
 _GROUP = {"group_id": _str_param(maxLength=24)}
+_REGISTRATION = {"registration_id": {"type": "integer", "minimum": 0, "maximum": MAX_PATH_INT}}
 _CONDITIONAL = {
     "name": "If-None-Match",
     "in": "header",
@@ -293,6 +295,29 @@ OPERATIONS: tuple[Operation, ...] = (
               "admin_lists.decide_allowlist_conflict", Auth.ADMIN,
               "Keep the block/warn or allow the number (audited)", "lists", {200: _JSON},
               body=rs.ConflictDecisionSchema, errors=(404,), path_params=_KIND_VALUE),
+    Operation("post", "/v1/numbers", "verified_numbers.register_number", Auth.MEMBER,
+              "Register a number the member calls from or answers on (pending until an admin "
+              "verifies it)", "numbers",
+              {200: out.NumberViewSchema, 201: out.NumberViewSchema},
+              body=ns.NumberRegistrationSchema, errors=(409,)),
+    Operation("get", "/v1/numbers", "verified_numbers.own_numbers", Auth.MEMBER,
+              "The calling member's registered numbers and their state", "numbers",
+              {200: out.NumberPageSchema}, query=ns.NumberListQuerySchema),
+    Operation("get", "/v1/numbers/reputation", "verified_numbers.own_reputation", Auth.MEMBER,
+              "How other institutions report the member's verified numbers: categories, "
+              "a bucketed count of reporters, first and last month (no identities)",
+              "numbers", {200: out.NumberReputationSchema}),
+    Operation("delete", "/v1/numbers/{registration_id}", "verified_numbers.withdraw_number",
+              Auth.MEMBER, "Withdraw one of the member's registrations", "numbers", {204: ""},
+              errors=(404,), path_params=_REGISTRATION),
+    Operation("get", "/v1/admin/verified-numbers", "verified_numbers.list_registrations",
+              Auth.ADMIN, "Number registrations with the registering member's name", "numbers",
+              {200: out.NumberPageSchema}, query=ns.NumberListQuerySchema),
+    Operation("post", "/v1/admin/verified-numbers/{registration_id}",
+              "verified_numbers.decide_registration", Auth.ADMIN,
+              "Verify, reject or revoke a registration (audited; verified numbers are "
+              "allowlisted)", "numbers", {200: out.NumberViewSchema},
+              body=ns.NumberDecisionSchema, errors=(404, 409), path_params=_REGISTRATION),
     Operation("get", "/v1/admin/groups", "admin_lists.list_groups", Auth.ADMIN,
               "Complaint groups, largest first", "lists", {200: out.ItemPageSchema},
               query=rs.PageQuerySchema),

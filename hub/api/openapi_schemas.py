@@ -286,6 +286,45 @@ class ItemPageSchema(_Page):
     items = fields.List(fields.Dict(), required=True)
 
 
+class NumberViewSchema(Schema):
+    """A registered institution number (号码认证) as its member and the admin see it."""
+
+    id = fields.Integer(required=True)
+    number = fields.String(required=True, metadata={"description": "canonical form"})
+    value = fields.String(required=True, metadata={"description": "hash, current epoch"})
+    key_epoch = fields.Integer(required=True)
+    display_name = fields.String(required=True)
+    purpose = fields.String(required=True)
+    label = fields.String(required=True, metadata={"description": "e.g. 中国工商银行 客户服务"})
+    state = fields.String(required=True)
+    note = fields.String(required=True)
+    created_at = _time()
+    decided_at = _time(allow_none=True)
+    member_id = fields.String(metadata={"description": "admin list only"})
+    member_name = fields.String(metadata={"description": "admin list only"})
+
+
+class NumberReputationItemSchema(Schema):
+    id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    label = fields.String(required=True)
+    categories = fields.List(fields.String(), required=True)
+    reporters = fields.String(required=True, metadata={
+        "description": "distinct reporting institutions: 0, 1, 2, 3-5, 6-10 or >10"})
+    first_reported = fields.String(required=True, allow_none=True,
+                                   metadata={"description": "YYYY-MM"})
+    last_reported = fields.String(required=True, allow_none=True,
+                                  metadata={"description": "YYYY-MM"})
+
+
+class NumberReputationSchema(Schema):
+    items = fields.List(fields.Nested(NumberReputationItemSchema), required=True)
+
+
+class NumberPageSchema(_Page):
+    items = fields.List(fields.Nested(NumberViewSchema), required=True)
+
+
 class AllowlistAnswerSchema(Schema):
     kind = fields.String(required=True)
     value = fields.String(required=True)
@@ -371,6 +410,9 @@ __all__ = [
     "ListingSchema",
     "MemberPageSchema",
     "MemberSchema",
+    "NumberPageSchema",
+    "NumberReputationSchema",
+    "NumberViewSchema",
     "ReaderTokenListSchema",
     "ReaderTokenMintedSchema",
     "ReaderTokenSchema",

@@ -132,6 +132,7 @@ from hub.console import (  # noqa: E402,F401
     views_disputes,
     views_groups,
     views_members,
+    views_numbers,
     views_quotas,
     views_webhooks,
 )

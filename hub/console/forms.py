@@ -38,6 +38,9 @@ NOTICES: dict[str, Any] = {
     "allow_removed": _l("Allowlist entry removed"),
     "conflict_keep": _l("Conflict settled: the listing stays as it is"),
     "conflict_allow": _l("Conflict settled: the number is on the admin allowlist"),
+    "number_verify": _l("Number verified: it is on the admin allowlist from the next build"),
+    "number_reject": _l("Number registration rejected"),
+    "number_revoke": _l("Number verification revoked: it leaves the allowlist at the next build"),
     "signed_out": _l("Signed out"),
 }
 

@@ -20,6 +20,7 @@ from hub.models.oprf import OprfKey
 from hub.models.quota import QuotaUsage
 from hub.models.report import MemberStanding, PendingMerge, Report, ReportBatch
 from hub.models.tokens import AdminToken, ReaderToken
+from hub.models.verified_number import VerifiedNumber
 from hub.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "FeedVersion",
     "Indicator",
     "Listing",
+    "VerifiedNumber",
     "MemberStanding",
     "PendingMerge",
     "OprfKey",

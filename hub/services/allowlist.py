@@ -58,6 +58,14 @@ def _numbers(session: Session, wrap: bytes) -> list[tuple[AllowlistNumber, str]]
     return [(row, unseal(wrap, row.nonce, row.ciphertext, _NUMBER_AAD).decode()) for row in rows]
 
 
+def has_number(session: Session, wrap: bytes, e164: str) -> bool:
+    """Whether this canonical number is already stored as an official allowlist number."""
+    digest = _digest(wrap, e164)
+    return session.scalars(
+        select(AllowlistNumber.id).where(AllowlistNumber.digest == digest)
+    ).first() is not None
+
+
 def _allow_ids(
     session: Session, values: list[tuple[str, int]], actor: str, note: str, now: datetime
 ) -> tuple[list[int], bool]:

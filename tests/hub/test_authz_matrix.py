@@ -52,6 +52,7 @@ PATH_SAMPLES: dict[str, Callable[[dict[str, str]], str]] = {
     "case_id": lambda ctx: "1",
     "group_id": lambda ctx: "g-0000000000000000",
     "batch_id": lambda ctx: "b_" + "0" * 20,
+    "registration_id": lambda ctx: "1",
 }
 
 

@@ -260,3 +260,31 @@ def test_tokens_mint_taxii_scope_reads_taxii_not_feeds(live_hub: Any, bank: Bank
 
 def _key(bank: Bank) -> Any:
     return load_private_key(bank.key_path)
+
+
+def test_numbers_register_list_withdraw_and_see_the_admins_decision(
+    live_hub: Any, bank: Bank, tmp_path: Path
+) -> None:
+    assert ("numbers", "register") in set(VERBS)
+    assert run("numbers", "list", env=bank.env).stdout.strip() == "no numbers"
+    added = run("numbers", "register", "９５５８８", "--name", "中国工商银行",
+                "--purpose", "customer_service", env=bank.env)
+    assert added.exit_code == 0, added.output
+    assert added.stdout.startswith("number ") and "pending  中国工商银行 客户服务" in added.stdout
+    code, doc = run_json("numbers", "list", env=bank.env)
+    [item] = doc["items"]
+    assert code == 0 and item["number"] == "cn-short:95588"
+    decided = live_hub.admin("POST", f"/v1/admin/verified-numbers/{item['id']}",
+                             json={"decision": "verify", "note": "published hotline"})
+    assert decided.status_code == 200, decided.text
+    listed = run("numbers", "list", "--state", "verified", env=bank.env).stdout
+    assert "verified  note: published hotline" in listed
+    other = configured_bank(live_hub, tmp_path / "other", "other")
+    taken = run("numbers", "register", "95588", "--name", "假银行", "--purpose", "other",
+                env=other.env)
+    assert taken.exit_code == 2 and "409 number_verified_elsewhere" in taken.stderr
+    assert run("numbers", "withdraw", str(item["id"]), env=other.env).exit_code == 2
+    assert run("numbers", "withdraw", str(item["id"]), env=bank.env).exit_code == 0
+    assert run_json("numbers", "list", env=bank.env)[1]["items"][0]["state"] == "withdrawn"
+    bad = run("numbers", "register", "99999", "--name", "x", "--purpose", "other", env=bank.env)
+    assert bad.exit_code == 2 and "raw_number" in bad.stderr and "99999" not in bad.stderr

@@ -408,3 +408,59 @@ def test_verdicts_stay_consistent_while_publications_swap_under_screening_thread
         t.join()
     assert bad == []
     assert seen == {10, 11, 12, 13}
+
+
+def test_user_feedback_wins_over_feeds_and_contacts(screener: CallScreener) -> None:
+    assert screener.mark("+86 137 0013 7000", "not_spam") == "+8613700137000"
+    for shown in (BLOCKED, "137-0013-7000"):
+        assert screener.check(shown) == Verdict("allow", ("user_not_spam",), (), None, False)
+    assert screener.check_hashed(key64(BLOCKED)).reasons == ("user_not_spam",)
+    screener.mark(ALLOWED, "spam")
+    screener.mark(CONTACT, "spam")
+    assert screener.check(ALLOWED).reasons == ("user_spam",)
+    assert screener.check(CONTACT).action == "block"
+    assert dict(screener.feedback) == {"+8613700137000": "not_spam", "+8613900139000": "spam",
+                                       "+8613800138000": "spam"}
+    # Feedback survives a new publication and a new address book, and can be cleared.
+    screener._client.publish()  # type: ignore[attr-defined]
+    screener.update_contacts([CONTACT])
+    assert screener.check(ALLOWED).reasons == ("user_spam",)
+    screener.mark(BLOCKED, None)
+    assert screener.check(BLOCKED).reasons == ("consortium_block",)
+    with pytest.raises(TypeError):
+        screener.feedback["+8613300133000"] = "spam"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("number", "label"), [("99999", "spam"), ("138", "spam"),
+                                              (BLOCKED, "block"), (BLOCKED, "")])
+def test_bad_feedback_is_refused_without_echoing_the_number(
+    screener: CallScreener, number: str, label: str
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        screener.mark(number, label)
+    assert number not in str(refused.value)
+    assert dict(screener.feedback) == {}
+
+
+_NUMBERS = (BLOCKED, ALLOWED, WARNED, UNKNOWN, CONTACT)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(_NUMBERS),
+                          st.sampled_from(["spam", "not_spam", None])), max_size=12))
+def test_the_last_mark_decides_and_clearing_restores_the_feeds(
+    screener: CallScreener, marks: list[tuple[str, str | None]]
+) -> None:
+    for number, _ in marks:
+        screener.mark(number, None)
+    feeds_say = {n: screener.check(n) for n in _NUMBERS}
+    last: dict[str, str | None] = {}
+    for number, label in marks:
+        screener.mark(number, label)
+        last[number] = label
+    for number in _NUMBERS:
+        label = last.get(number)
+        expected = feeds_say[number] if label is None else Verdict(
+            "block" if label == "spam" else "allow", (f"user_{label}",), (), None, False)
+        assert screener.check(number) == expected
+        assert screener.check_hashed(key64(number)) == expected
