@@ -324,6 +324,10 @@ def write_results(results: list[dict[str, Any]], path: Path, chart: bool, scale:
         for title, text in r.get("sections", {}).items():
             lines += ["", f"### {title.replace('_', ' ').capitalize()}", "", "```",
                       text.strip(), "```"]
+        # Runs a module cannot repeat inside run_all (several processes, other machines'
+        # load): kept as measured, markdown, with their command and machine in the text.
+        for text in r["extras"].get("markdown", []):
+            lines += ["", text.strip()]
         codec_series = r["extras"].get("codec_series")
         if codec_series:
             lines += ["", "| Entries | Bytes/entry | Encode s | Decode s |", "|---|---|---|---|"]
