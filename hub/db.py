@@ -20,6 +20,7 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.filemodes import create_private_file
@@ -128,7 +129,13 @@ def init_app(app: Flask, url: str) -> Database:
     def _close_session(_exc: BaseException | None) -> None:
         session: Session | None = g.pop("_lianfang_session", None)
         if session is not None:
-            session.close()
+            try:
+                session.close()
+            except SQLAlchemyError:
+                # The database went away after the answer was decided (a restart killed
+                # the connection): closing rolls back, which then fails too. The answer
+                # stands; the pool drops the dead connection.
+                session.invalidate()
 
     return database
 

@@ -123,7 +123,9 @@ def report(file: Path, hub_url: str, key_path: Path, member_id: str, category: s
         note = (f"merged {len(batch_ids)} batch(es)" if wait else
                 f"stored {len(batch_ids)} batch(es); the hub merges them shortly "
                 "(--wait waits for it)")
-        emit(output, s, [*summary_lines(s), *([note] if batch_ids else [])])
+        emit(output, s, summary_lines(s))
+        if batch_ids:
+            click.echo(note, err=True)
     finish(accepted, len(problems))
 
 

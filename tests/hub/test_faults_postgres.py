@@ -85,9 +85,13 @@ def served_hub(private_pg: PgCluster, tmp_path: Path) -> Iterator[Served]:
     with app.app_context(), get_db(app).new_session() as session:
         transition(session, member_id, "approve", "test", None)
         session.commit()
+    from hub.feeds.scheduler import start_consumer, stop_consumer
+
+    start_consumer(app, use_lease=False)  # merges behind ingest, and must survive the outages
     try:
         yield Served(url=url, app=app, member=(member_id, key))
     finally:
+        stop_consumer(app)
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()

@@ -133,7 +133,7 @@ def test_admin_build_endpoint(live_hub: Any) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["published"] == {f: 1 for f in FEEDS}
     again = live_hub.admin("POST", "/v1/admin/feeds/build", json={})
-    assert again.json() == {"busy": False, "published": {}, "refreshed": []}
+    assert again.json() == {"busy": False, "published": {}, "refreshed": [], "refused": {}}
     token, *_ = _token(live_hub)
     manifest = _get(live_hub, "/v1/feeds/phone-warn/manifest.json", token).json()
     assert json.loads(json.dumps(manifest))["signed"]["version"] == 1

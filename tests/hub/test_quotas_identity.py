@@ -77,11 +77,11 @@ def test_a_flooding_member_is_stopped_at_its_daily_quota_and_others_are_not(
     quota_hub, tmp_path
 ) -> None:
     flooder, other = bank(quota_hub), bank(quota_hub)
-    first = flooder.report("phone", numbers(QUOTA - 20), "fraud", 90)
+    first = flooder.report("phone", numbers(QUOTA - 20), "fraud", 90, wait=True)
     assert first.accepted == QUOTA - 20
 
     with pytest.raises(HubError) as refused:
-        flooder.report("phone", numbers(50), "fraud", 90)
+        flooder.report("phone", numbers(50), "fraud", 90, wait=True)
     error = refused.value
     assert error.status == 429 and error.code == "quota_exceeded"
     details = error.payload["error"]["details"]
@@ -95,22 +95,22 @@ def test_a_flooding_member_is_stopped_at_its_daily_quota_and_others_are_not(
     assert "new_indicators_per_day" in error.message and "resets at" in error.message
 
     # The refused batch stored nothing; the remaining 20 still fit, then nothing new does.
-    assert flooder.report("phone", numbers(20), "fraud", 90).accepted == 20
+    assert flooder.report("phone", numbers(20), "fraud", 90, wait=True).accepted == 20
     raw = report(quota_hub, (flooder.member_id, flooder._key), [rep(secrets.token_hex(32))])
     assert raw.status_code == 429, raw.text
     retry_after = int(raw.headers["Retry-After"])
     assert 0 < retry_after <= 86400
     # Agreeing with numbers the hub already knows costs no quota.
     known = numbers(5)
-    assert other.report("phone", known, "fraud", 90).accepted == 5
-    assert flooder.report("phone", known, "fraud", 85).accepted == 5
+    assert other.report("phone", known, "fraud", 90, wait=True).accepted == 5
+    assert flooder.report("phone", known, "fraud", 85, wait=True).accepted == 5
 
     # The other member is unaffected by the flooder's exhausted quota.
-    assert other.report("phone", numbers(QUOTA - 5), "fraud", 90).accepted == QUOTA - 5
+    assert other.report("phone", numbers(QUOTA - 5), "fraud", 90, wait=True).accepted == QUOTA - 5
 
     # The quota is per UTC day: tomorrow the flooder may add new indicators again.
     with time_machine.travel(utcnow() + timedelta(seconds=retry_after + 5), tick=True):
-        assert flooder.report("phone", numbers(10), "fraud", 90).accepted == 10
+        assert flooder.report("phone", numbers(10), "fraud", 90, wait=True).accepted == 10
 
     answer = quota_hub.admin("GET", "/v1/admin/quotas")
     assert answer.status_code == 200, answer.text
@@ -140,7 +140,7 @@ def test_one_members_lone_reports_stop_warning_past_its_bound(db_url, tmp_path) 
     with serve_hub(db_url, tmp_path / "data", policy_lone_warn_per_member=3) as hub:
         flooder, honest = bank(hub), bank(hub)
         values = numbers(6)
-        assert flooder.report("phone", values, "fraud", 95).accepted == 6
+        assert flooder.report("phone", values, "fraud", 95, wait=True).accepted == 6
         epoch, key = flooder.consortium_key()
         member = (flooder.member_id, flooder._key)
         from schemas.indicators import hash_indicator
@@ -153,7 +153,7 @@ def test_one_members_lone_reports_stop_warning_past_its_bound(db_url, tmp_path) 
 
         # A second member agreeing lifts a bounded listing: the bound is on lone reports.
         held_back = values[tiers.index("none")]
-        assert honest.report("phone", [held_back], "fraud", 95).accepted == 1
+        assert honest.report("phone", [held_back], "fraud", 95, wait=True).accepted == 1
         assert screen.after_build(held_back) == "block"
 
 
@@ -165,11 +165,11 @@ def test_a_feed_never_publishes_above_its_ceiling_and_admins_are_alerted(
         first, second = bank(hub), bank(hub)
         screen = Screener(hub, tmp_path, first)
         early = numbers(8)
-        assert first.report("phone", early, "fraud", 90).accepted == 8
+        assert first.report("phone", early, "fraud", 90, wait=True).accepted == 8
         assert screen.after_build(early[0]) == "warn"
 
         late = numbers(5)
-        assert second.report("phone", late, "fraud", 90).accepted == 5
+        assert second.report("phone", late, "fraud", 90, wait=True).accepted == 5
         with hub.app.app_context():
             result = build_feeds(hub.app, now=utcnow())
         assert result.refused == {"phone-warn": 13}
@@ -228,7 +228,7 @@ def delisted_member(hub: Any, tmp_path: Any) -> tuple[MemberClient, str, Ed25519
     member_id = created.json()["id"]
     assert hub.admin("POST", f"/v1/admin/members/{member_id}/approve", {}).status_code == 200
     client = MemberClient(hub.url, key, member_id)
-    assert client.report("phone", ["13812345678"], "fraud", 95).accepted == 1
+    assert client.report("phone", ["13812345678"], "fraud", 95, wait=True).accepted == 1
     opener = bank(hub)
     opened = signed(hub, (opener.member_id, opener._key), "POST", "/v1/disputes",
                     {"kind": "phone", "value": victim_hash(client), "reason": REASON})
@@ -278,7 +278,7 @@ def test_a_revoked_member_reapplying_is_flagged_and_keeps_its_weight(
     assert carried is not None and carried.weight == 0.5 and carried.delisted_count == 1
     # The overturned report binds the new membership too: it cannot re-list the number.
     client = MemberClient(live_hub.url, new_key, new_id)
-    result = client.report("phone", ["13812345678"], "fraud", 95)
+    result = client.report("phone", ["13812345678"], "fraud", 95, wait=True)
     assert result.accepted == 0 and "overturned" in str(result.errors[0])
 
 
@@ -323,7 +323,7 @@ def test_a_members_own_key_rotation_keeps_its_delistings(live_hub, tmp_path) -> 
     stale = signed(live_hub, (client.member_id, old_key), "GET", "/v1/members/me")
     assert stale.status_code == 401, stale.text
     # Still bound by its overturned report after the rotation.
-    result = client.report("phone", ["13812345678"], "fraud", 95)
+    result = client.report("phone", ["13812345678"], "fraud", 95, wait=True)
     assert result.accepted == 0 and "overturned" in str(result.errors[0])
     # A rotation cannot take another member's key (two memberships on one key).
     other = bank(live_hub)

@@ -216,7 +216,8 @@ def test_redis_storage_shares_counters_between_workers(tmp_path: Path) -> None:
     import secrets
 
     body = {"username": "nobody", "password": "wrong password"}
-    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"  # fresh key per run
+    # a fresh /64 per run (an IPv6 /64 is one client), so earlier runs' counts never meet
+    address = f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::1"
     apps = [
         make_hub_app(f"sqlite:///{tmp_path / f'{i}.sqlite3'}", tmp_path / str(i),
                      ratelimit_admin_login="2/minute",
