@@ -71,7 +71,8 @@ def hashed(client: MemberClient, kind: str, raw: str) -> str:
     return _hashed_value(kind, raw, client.consortium_key(kind)[1])
 
 
-def _fetch(hub: Any, member: Any, path: str) -> requests.Response:
+def fetch_ok(hub: Any, member: Any, path: str) -> requests.Response:
+    """A member-signed GET that must answer 200."""
     response = signed(hub, member, "GET", path)
     assert response.status_code == 200, response.text
     return response
@@ -79,10 +80,10 @@ def _fetch(hub: Any, member: Any, path: str) -> requests.Response:
 
 def feed_records(hub: Any, member: Any, feed: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The manifest and the records a member downloads: snapshot plus deltas, digest checked."""
-    signed_manifest = _fetch(hub, member, f"/v1/feeds/{feed}/manifest.json").json()["signed"]
+    signed_manifest = fetch_ok(hub, member, f"/v1/feeds/{feed}/manifest.json").json()["signed"]
     records: list[dict[str, Any]] = []
     for ref in [signed_manifest["snapshot"], *signed_manifest["deltas"]]:
-        art = decode_artifact(_fetch(hub, member, f"/v1/feeds/{feed}/{ref['path']}").content)
+        art = decode_artifact(fetch_ok(hub, member, f"/v1/feeds/{feed}/{ref['path']}").content)
         if art.type == SNAPSHOT:
             records = list(art.records)
         else:

@@ -5,15 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import requests
-
 from hub.db import get_db
 from hub.feeds.builder import build_feeds
 from hub.services.groups import group_record
-from schemas.artifact import DELTA, SNAPSHOT, apply_record_delta, decode_artifact
-from schemas.manifest import record_set_digest
 from schemas.timefmt import format_time, utcnow
-from tests.hub.groups_support import label_of
+from tests.hub.groups_support import feed_records, fetch_ok, label_of
 from tests.hub.reports_support import hv, rep, report, signed
 
 OBSERVED = format_time(utcnow() - timedelta(days=1))
@@ -22,26 +18,6 @@ OBSERVED = format_time(utcnow() - timedelta(days=1))
 def _case(indicators: list[tuple[str, str]]) -> dict[str, Any]:
     return {"indicators": [{"kind": k, "value": v} for k, v in indicators],
             "key_epoch": 1, "observed_at": OBSERVED}
-
-
-def _fetch(hub: Any, member: Any, path: str) -> requests.Response:
-    response = signed(hub, member, "GET", path)
-    assert response.status_code == 200, response.text
-    return response
-
-
-def _records(hub: Any, member: Any, feed: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    signed_manifest = _fetch(hub, member, f"/v1/feeds/{feed}/manifest.json").json()["signed"]
-    records: list[dict[str, Any]] = []
-    for ref in [signed_manifest["snapshot"], *signed_manifest["deltas"]]:
-        art = decode_artifact(_fetch(hub, member, f"/v1/feeds/{feed}/{ref['path']}").content)
-        if art.type == SNAPSHOT:
-            records = list(art.records)
-        else:
-            assert art.type == DELTA
-            records = apply_record_delta(records, art.records, art.removed_ids)
-    assert record_set_digest(records) == signed_manifest["set_digest"]
-    return signed_manifest, records
 
 
 def test_consensus_phone_and_complaint_group_reach_the_feeds(live_hub: Any) -> None:
@@ -60,9 +36,9 @@ def test_consensus_phone_and_complaint_group_reach_the_feeds(live_hub: Any) -> N
     result = build_feeds(live_hub.app)
     assert result.published.get("phone-block") == 2
     assert result.published.get("complaint-groups") == 2
-    block = _fetch(live_hub, a, "/v1/feeds/phone-block/manifest.json").json()["signed"]
+    block = fetch_ok(live_hub, a, "/v1/feeds/phone-block/manifest.json").json()["signed"]
     assert block["entry_count"] == 1
-    manifest, records = _records(live_hub, a, "complaint-groups")
+    manifest, records = feed_records(live_hub, a, "complaint-groups")
     with live_hub.app.app_context(), get_db(live_hub.app).new_session() as session:
         assert records == [group_record(session, group_id)]
     assert records[0]["member_count"] == 2
@@ -71,6 +47,6 @@ def test_consensus_phone_and_complaint_group_reach_the_feeds(live_hub: Any) -> N
     third = signed(live_hub, c, "POST", "/v1/cases", _case([device, ("device", hv())]))
     assert third.status_code == 201, third.text
     assert build_feeds(live_hub.app).published.get("complaint-groups") == 3
-    manifest3, records3 = _records(live_hub, a, "complaint-groups")
+    manifest3, records3 = feed_records(live_hub, a, "complaint-groups")
     assert manifest3["version"] == 3 and len(records3) == 1
     assert records3[0]["member_count"] == 3
