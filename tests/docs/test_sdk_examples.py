@@ -47,7 +47,7 @@ def test_sdk_examples_run_against_a_live_hub(
     banks = [MemberClient(live_hub.url, key, member_id)
              for member_id, key in (live_hub.new_member(), live_hub.new_member())]
     for bank in banks:
-        assert bank.report("phone", LISTED, "fraud", 95).accepted == len(LISTED)
+        assert bank.report("phone", LISTED, "fraud", 95, wait=True).accepted == len(LISTED)
     build_feeds(live_hub.app)
     with live_hub.app.app_context():
         root_key = keystore_for(live_hub.app).root_public_b64()

@@ -29,7 +29,7 @@ def _bank(hub: Any) -> MemberClient:
 def reported(live_hub: Any) -> tuple[Any, MemberClient, MemberClient]:
     """Two banks; bank A reported LISTED, bank B will look things up."""
     a, b = _bank(live_hub), _bank(live_hub)
-    assert a.report("phone", LISTED, "fraud", 90).accepted == len(LISTED)
+    assert a.report("phone", LISTED, "fraud", 90, wait=True).accepted == len(LISTED)
     return live_hub, a, b
 
 

@@ -137,7 +137,7 @@ def test_reports_retract_and_lookup(live_hub: Any, bank: Bank, tmp_path: Path) -
     other = configured_bank(live_hub, tmp_path / "other", "other")
     for b in (bank, other):
         client = MemberClient(live_hub.url, _key(b), b.member_id)
-        assert client.report("phone", NUMBERS, "fraud", 95).accepted == 2
+        assert client.report("phone", NUMBERS, "fraud", 95, wait=True).accepted == 2
 
     code, listed = run_json("reports", env=bank.env)
     assert code == 0 and len(listed["items"]) == 2

@@ -297,7 +297,7 @@ def test_lost_answer_is_retried_and_applied_once(live_hub, member, proxy_factory
     assert proxy.keys[1] is not None and proxy.keys[1] == proxy.keys[2] == proxy.keys[3]
     assert report_batch_count(live_hub, member.member_id) == 1
     # the next call with the same content is a new batch with a new key
-    assert client.report("phone", PHONES, "fraud", 90).accepted == 4
+    assert client.report("phone", PHONES, "fraud", 90, wait=True).accepted == 4
     assert proxy.keys[4] not in (None, proxy.keys[1])
     assert report_batch_count(live_hub, member.member_id) == 2
 
