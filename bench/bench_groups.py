@@ -50,7 +50,8 @@ def main() -> None:
                 now = utcnow()
                 for mid in ("mbr_bench_a", "mbr_bench_b"):
                     s.add(Member(id=mid, name=mid, kind="bank", registration_no=mid,
-                                 contact_email="a@b.cn", public_key="x" * 44,
+                                 contact_email="a@b.cn", public_key=(mid * 4)[:44],
+                                 registration_key=mid.upper(),
                                  key_id=mid, state="approved", created_at=now, updated_at=now))
                 s.commit()
             for n in sizes:
